@@ -1,0 +1,2 @@
+//! The ocireg command line tool (being written).
+fn main() {}

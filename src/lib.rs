@@ -1,20 +1,59 @@
 //! # ocireg
 //!
-//! A synchronous, blocking client for OCI / Docker registries (the OCI distribution API v2).
+//! A synchronous, blocking client for OCI / Docker registries (the OCI distribution API v2),
+//! with one core and four faces: this Rust API, a C ABI (`include/ocireg.h`), bindings for
+//! Python, Ruby and Go over that ABI, and the `ocireg` command line tool.
 //!
-//! (Crate documentation is completed below the module list.)
+//! * **Auth**: anonymous, Basic, and the Bearer token challenge, with tokens cached per scope and
+//!   sent up front once the registry's scheme is known.
+//! * **Credentials**: docker `config.json` (`auths`, `credsStore`, `credHelpers`), the
+//!   `docker-credential-*` helper protocol, the resolution chain, [`login`] and [`logout`].
+//! * **Listing**: [`Client::tags`], [`Client::catalog`], [`Client::search`] over every page.
+//! * **Manifests**: [`Client::manifest`] (digest-verified), [`Client::put_manifest`].
+//! * **Testing**: [`testing::Registry`], an in-memory registry (feature `test-server`).
+//!
+//! ```no_run
+//! # fn main() -> ocireg::Result<()> {
+//! use ocireg::{Client, Credentials};
+//!
+//! let client = Client::builder("registry.example.com")
+//!     .credentials(Credentials::basic("alice", "s3cret"))
+//!     .build()?;
+//! let tags = client.tags("team/app")?;
+//! let manifest = client.manifest("team/app", &tags[0])?;
+//! println!("{} is {} ({} bytes)", tags[0], manifest.digest, manifest.bytes.len());
+//! # Ok(()) }
+//! ```
+//!
+//! Every call blocks the calling thread; a [`Client`] is `Send + Sync` and cheap to clone, and
+//! one client serves many threads at once over one connection pool.
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod blob;
+pub mod catalog;
+pub mod client;
 pub mod credentials;
 pub mod digest;
 pub mod error;
 pub mod headers;
+pub mod image;
+pub mod layout;
+pub mod manifest;
+pub mod pull;
+pub mod push;
 pub mod reference;
 #[cfg(feature = "test-server")]
 pub mod testing;
+pub(crate) mod transport;
+pub mod verify;
 
 pub use auth::Credentials;
+pub use catalog::Page;
+pub use client::{Client, ClientBuilder};
 pub use digest::Digest;
 pub use error::{Error, ErrorInfo, Result};
-// pub use reference::Reference; (enabled when reference.rs lands)
+pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, Platform, media_types};
+pub use reference::Reference;
+pub use transport::{RetryCallback, RetryEvent, RetryPolicy};
+// push / verify / pull re-exports (blob, image, layout, push, pull, verify):

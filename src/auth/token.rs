@@ -1,1 +1,198 @@
-//! (placeholder, being written)
+//! Bearer tokens: the cache key (realm, service, scopes), the cache, and parsing of token
+//! service answers (`token` or `access_token`, `expires_in` defaulting to 60 s).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Identifies a token: who issued it, for which service, with which scopes (normalised, so
+/// `pull,push` and `push,pull` share one entry).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct TokenKey {
+    pub realm: String,
+    pub service: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+impl TokenKey {
+    pub(crate) fn new(realm: &str, service: Option<&str>, scopes: &[String]) -> TokenKey {
+        TokenKey {
+            realm: realm.to_string(),
+            service: service.map(str::to_string),
+            scopes: normalize_scopes(scopes),
+        }
+    }
+}
+
+/// Merges scopes per resource and sorts resources and actions:
+/// `["repository:a:push,pull", "repository:a:pull", "repository:b:pull"]` →
+/// `["repository:a:pull,push", "repository:b:pull"]`.
+pub(crate) fn normalize_scopes(scopes: &[String]) -> Vec<String> {
+    let mut merged: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for s in scopes.iter().flat_map(|s| s.split_whitespace()) {
+        match s.rsplit_once(':') {
+            Some((resource, actions)) if resource.contains(':') => {
+                let set = merged.entry(resource.to_string()).or_default();
+                set.extend(
+                    actions
+                        .split(',')
+                        .filter(|a| !a.is_empty())
+                        .map(str::to_string),
+                );
+            }
+            _ => {
+                merged.entry(s.to_string()).or_default();
+            }
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(r, a)| {
+            if a.is_empty() && !r.matches(':').count().eq(&2) {
+                r
+            } else {
+                format!("{r}:{}", a.into_iter().collect::<Vec<_>>().join(","))
+            }
+        })
+        .collect()
+}
+
+#[derive(Clone)]
+struct Cached {
+    token: String,
+    valid_until: Instant,
+}
+
+/// Tokens cached per key until shortly before they expire.
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    tokens: Mutex<HashMap<TokenKey, Cached>>,
+    fetching: Mutex<HashMap<TokenKey, Arc<Mutex<()>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl TokenCache {
+    pub(crate) fn get(&self, key: &TokenKey) -> Option<String> {
+        let map = lock(&self.tokens);
+        map.get(key)
+            .filter(|c| Instant::now() < c.valid_until)
+            .map(|c| c.token.clone())
+    }
+
+    /// The mutex that serialises fetches of one key, so that parallel requests needing the same
+    /// token wait for one fetch instead of each making their own.
+    pub(crate) fn fetch_mutex(&self, key: &TokenKey) -> Arc<Mutex<()>> {
+        lock(&self.fetching).entry(key.clone()).or_default().clone()
+    }
+
+    pub(crate) fn invalidate_all_for(&self, realm: &str) {
+        lock(&self.tokens).retain(|k, _| k.realm != realm);
+    }
+
+    /// Parses a token service answer, caches the token, and returns it.
+    pub(crate) fn insert_response(&self, key: &TokenKey, body: &[u8]) -> Result<String, String> {
+        let parsed = parse_token_response(body)?;
+        let ttl = parsed.expires_in;
+        // Renew a little before expiry: 10% of the lifetime, at most 30 s.
+        let margin = (ttl / 10).min(Duration::from_secs(30));
+        lock(&self.tokens).insert(
+            key.clone(),
+            Cached {
+                token: parsed.token.clone(),
+                valid_until: Instant::now() + ttl.saturating_sub(margin),
+            },
+        );
+        Ok(parsed.token)
+    }
+}
+
+pub(crate) struct TokenResponse {
+    pub token: String,
+    pub expires_in: Duration,
+}
+
+pub(crate) fn parse_token_response(body: &[u8]) -> Result<TokenResponse, String> {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        token: Option<String>,
+        access_token: Option<String>,
+        expires_in: Option<serde_json::Value>,
+    }
+    let raw: Raw = serde_json::from_slice(body).map_err(|e| format!("not JSON ({e})"))?;
+    let token = raw
+        .token
+        .filter(|t| !t.is_empty())
+        .or(raw.access_token.filter(|t| !t.is_empty()))
+        .ok_or("neither token nor access_token is set")?;
+    if token.chars().any(|c| c.is_control() || c == ' ') {
+        return Err("the token contains spaces or control characters".into());
+    }
+    let secs = match raw.expires_in {
+        Some(serde_json::Value::Number(n)) => n.as_u64().or(n.as_f64().map(|f| f as u64)),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|s| *s > 0)
+    .unwrap_or(60);
+    Ok(TokenResponse {
+        token,
+        expires_in: Duration::from_secs(secs),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_normalised() {
+        let s = normalize_scopes(&[
+            "repository:a:push,pull".into(),
+            "repository:a:pull".into(),
+            "repository:b:pull registry:catalog:*".into(),
+        ]);
+        assert_eq!(
+            s,
+            vec![
+                "registry:catalog:*",
+                "repository:a:pull,push",
+                "repository:b:pull"
+            ]
+        );
+        assert!(normalize_scopes(&[]).is_empty());
+    }
+
+    #[test]
+    fn token_responses() {
+        let t = parse_token_response(br#"{"access_token":"abc","expires_in":300}"#).unwrap();
+        assert_eq!((t.token.as_str(), t.expires_in.as_secs()), ("abc", 300));
+        let t = parse_token_response(br#"{"token":"x","access_token":"y"}"#).unwrap();
+        assert_eq!((t.token.as_str(), t.expires_in.as_secs()), ("x", 60));
+        assert!(parse_token_response(br#"{"token":""}"#).is_err());
+        assert!(parse_token_response(b"nope").is_err());
+        assert!(parse_token_response(br#"{"token":"a b"}"#).is_err());
+    }
+
+    #[test]
+    fn cache_expiry() {
+        let c = TokenCache::default();
+        let k = TokenKey::new("r", None, &["repository:a:pull".into()]);
+        assert!(c.get(&k).is_none());
+        c.insert_response(&k, br#"{"token":"t","expires_in":300}"#)
+            .unwrap();
+        assert_eq!(c.get(&k).as_deref(), Some("t"));
+        let k2 = TokenKey::new(
+            "r",
+            None,
+            &["repository:a:pull".into(), "repository:a:pull".into()],
+        );
+        assert_eq!(c.get(&k2).as_deref(), Some("t"));
+        c.invalidate_all_for("r");
+        assert!(c.get(&k).is_none());
+        let m = c.fetch_mutex(&k);
+        drop(lock(&m));
+    }
+}

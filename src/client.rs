@@ -9,8 +9,8 @@ use ureq::Agent;
 use ureq::config::RedirectAuthHeaders;
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
 
-use self::creds_shim::{self as credentials, ConfigOptions, Source};
 use crate::auth::Credentials;
+use crate::credentials::{self, ConfigOptions, Source};
 use crate::error::{Error, Result};
 use crate::transport::{
     Method, Request, RetryCallback, RetryEvent, RetryPolicy, Transport, TransportConfig,
@@ -539,35 +539,6 @@ pub(crate) fn redact_userinfo(s: &str) -> String {
     match rest[..auth_end].rfind('@') {
         Some(at) => format!("{scheme}<redacted>@{}", &rest[at + 1..]),
         None => s.to_string(),
-    }
-}
-
-/// TEMPORARY: stands in for `crate::credentials` until that module lands (lead's work in progress).
-#[allow(missing_docs)]
-pub mod creds_shim {
-    use std::path::PathBuf;
-    #[derive(Clone, Default, Debug)]
-    pub struct ConfigOptions {
-        pub config_path: Option<PathBuf>,
-    }
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub enum Source {
-        Explicit,
-        Anonymous,
-    }
-    pub struct Resolved {
-        pub credentials: crate::Credentials,
-        pub source: Source,
-    }
-    pub fn resolve(
-        _r: &str,
-        _e: Option<&crate::Credentials>,
-        _o: &ConfigOptions,
-    ) -> crate::Result<Resolved> {
-        Ok(Resolved {
-            credentials: crate::Credentials::Anonymous,
-            source: Source::Anonymous,
-        })
     }
 }
 

@@ -51,6 +51,7 @@ pub mod verify;
 pub use auth::Credentials;
 pub use catalog::Page;
 pub use client::{Client, ClientBuilder};
+pub use credentials::{login, logout};
 pub use digest::Digest;
 pub use error::{Error, ErrorInfo, Result};
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, Platform, media_types};

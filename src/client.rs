@@ -13,7 +13,8 @@ use crate::auth::Credentials;
 use crate::credentials::{self, ConfigOptions, Source};
 use crate::error::{Error, Result};
 use crate::transport::{
-    Method, Request, RetryCallback, RetryEvent, RetryPolicy, Transport, TransportConfig,
+    Method, Request, RequestCallback, RequestEvent, RetryCallback, RetryEvent, RetryPolicy,
+    Transport, TransportConfig,
 };
 
 /// A registry client: one registry, one connection pool, one token cache.
@@ -139,6 +140,7 @@ pub struct ClientBuilder {
     proxy_from_env: bool,
     retry: RetryPolicy,
     on_retry: Option<RetryCallback>,
+    on_request: Option<RequestCallback>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -172,6 +174,7 @@ impl ClientBuilder {
             proxy_from_env: false,
             retry: RetryPolicy::default(),
             on_retry: None,
+            on_request: None,
         }
     }
 
@@ -280,6 +283,21 @@ impl ClientBuilder {
         self
     }
 
+    /// A callback told of every HTTP request: method, URL without the query string, status,
+    /// whether auth was sent, time to the response headers. A debug log that never shows a
+    /// secret.
+    ///
+    /// ```
+    /// let client = ocireg::Client::builder("http://127.0.0.1:5000")
+    ///     .on_request(|ev| eprintln!("{} {} -> {:?}", ev.method, ev.url, ev.status))
+    ///     .build();
+    /// # let _ = client;
+    /// ```
+    pub fn on_request(mut self, f: impl Fn(&RequestEvent) + Send + Sync + 'static) -> Self {
+        self.on_request = Some(Arc::new(f));
+        self
+    }
+
     /// The registry as given to the builder, without any userinfo.
     pub fn registry(&self) -> String {
         redact_userinfo(&self.registry)
@@ -328,6 +346,7 @@ impl ClientBuilder {
             plain_http_allowed: parsed.plain_http || self.insecure,
             retry: self.retry,
             on_retry: self.on_retry,
+            on_request: self.on_request,
         });
         Ok(Client {
             inner: Arc::new(Inner { transport, source }),

@@ -133,7 +133,10 @@ impl FromStr for Digest {
                 hex.len()
             )));
         }
-        if !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(Error::InvalidReference(format!(
                 "digest {shown:?}: the encoded part must be lowercase hex"
             )));

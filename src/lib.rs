@@ -43,6 +43,8 @@ pub mod manifest;
 pub mod pull;
 pub mod push;
 pub mod reference;
+#[cfg(test)]
+mod test_util;
 #[cfg(feature = "test-server")]
 pub mod testing;
 pub(crate) mod transport;
@@ -56,5 +58,5 @@ pub use digest::Digest;
 pub use error::{Error, ErrorInfo, Result};
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, Platform, media_types};
 pub use reference::Reference;
-pub use transport::{RetryCallback, RetryEvent, RetryPolicy};
+pub use transport::{RequestCallback, RequestEvent, RetryCallback, RetryEvent, RetryPolicy};
 // push / verify / pull re-exports (blob, image, layout, push, pull, verify):

@@ -84,6 +84,27 @@ pub struct RetryEvent {
 /// A callback told of each retry (the Go seed's `RetryNotify`).
 pub type RetryCallback = Arc<dyn Fn(&RetryEvent) + Send + Sync>;
 
+/// What a request log callback is told of each HTTP request: never a header value, a query
+/// string (which may hold presigned secrets) or a body.
+#[derive(Clone, Debug)]
+pub struct RequestEvent {
+    /// `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE`.
+    pub method: &'static str,
+    /// `scheme://host[:port]/path`, without the query string.
+    pub url: String,
+    /// The status, or `None` when no response came (the error is in `error`).
+    pub status: Option<u16>,
+    /// Whether an `Authorization` header was sent (its value is never shown).
+    pub authorized: bool,
+    /// Time from sending the request to the response headers.
+    pub elapsed: Duration,
+    /// The failure, for requests that got no response.
+    pub error: Option<String>,
+}
+
+/// A callback told of every HTTP request (a debug log).
+pub type RequestCallback = Arc<dyn Fn(&RequestEvent) + Send + Sync>;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Method {
     Get,
@@ -198,6 +219,7 @@ pub(crate) struct TransportConfig {
     pub plain_http_allowed: bool,
     pub retry: RetryPolicy,
     pub on_retry: Option<RetryCallback>,
+    pub on_request: Option<RequestCallback>,
 }
 
 pub(crate) struct Transport {
@@ -216,6 +238,7 @@ pub(crate) struct Transport {
     tokens: TokenCache,
     retry: RetryPolicy,
     on_retry: Option<RetryCallback>,
+    on_request: Option<RequestCallback>,
     requests: AtomicU64,
 }
 
@@ -238,6 +261,7 @@ impl Transport {
             tokens: TokenCache::default(),
             retry: c.retry,
             on_retry: c.on_retry,
+            on_request: c.on_request,
             requests: AtomicU64::new(0),
         }
     }
@@ -614,6 +638,7 @@ impl Transport {
         authorization: Option<&str>,
     ) -> Result<Response<Body>> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
         let what = req.what.clone();
         let uri: ureq::http::Uri = url.parse().map_err(|_| {
             Error::InvalidInput(format!("{what}: malformed URL {:?}", shorten_url(url)))
@@ -671,6 +696,16 @@ impl Transport {
                 }
             }
         };
+        if let Some(log) = &self.on_request {
+            log(&RequestEvent {
+                method: req.method.as_str(),
+                url: format!("{}{}", origin_of(url), path_of(url)),
+                status: result.as_ref().ok().map(|r| r.status().as_u16()),
+                authorized: authorization.is_some(),
+                elapsed: started.elapsed(),
+                error: result.as_ref().err().map(|e| e.to_string()),
+            });
+        }
         result.map_err(|e| self.map_ureq(e, &what))
     }
 
@@ -806,12 +841,6 @@ impl Transport {
             .limit(limit)
             .read_to_vec()
             .map_err(|e| self.map_ureq(e, what))
-    }
-
-    /// How long until the next wait in a token cache etc. (exposed for tests).
-    #[allow(dead_code)]
-    pub(crate) fn started() -> Instant {
-        Instant::now()
     }
 }
 
@@ -1054,6 +1083,7 @@ mod tests {
             plain_http_allowed,
             retry: RetryPolicy::none(),
             on_retry: None,
+            on_request: None,
         })
     }
 

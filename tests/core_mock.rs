@@ -838,3 +838,50 @@ fn the_user_agent_is_ocireg() {
     client(&s, Credentials::Anonymous).ping().unwrap();
     m.assert();
 }
+
+#[test]
+fn the_request_log_shows_every_request_but_no_secret() {
+    let mut s = Server::new();
+    let _challenge = s
+        .mock("GET", "/v2/team/app/tags/list")
+        .match_header("authorization", Matcher::Missing)
+        .with_status(401)
+        .with_header(
+            "www-authenticate",
+            &bearer_challenge(&s, "repository:team/app:pull"),
+        )
+        .create();
+    let _token = s
+        .mock("GET", "/token")
+        .match_query(Matcher::Any)
+        .with_body(r#"{"token":"very-secret-token","expires_in":300}"#)
+        .create();
+    let _ok = s
+        .mock("GET", "/v2/team/app/tags/list")
+        .match_header("authorization", "Bearer very-secret-token")
+        .with_body(TAGS)
+        .create();
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log2 = log.clone();
+    let c = Client::builder(&s.url())
+        .credentials(Credentials::basic("alice", "pw-in-the-clear"))
+        .on_request(move |ev| log2.lock().unwrap().push(format!("{ev:?}")))
+        .build()
+        .unwrap();
+    c.tags("team/app").unwrap();
+    let lines = log.lock().unwrap().clone();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0].contains("status: Some(401)") && lines[0].contains("authorized: false"));
+    assert!(
+        lines[1].contains("/token") && !lines[1].contains("scope="),
+        "no query: {}",
+        lines[1]
+    );
+    assert!(lines[2].contains("status: Some(200)") && lines[2].contains("authorized: true"));
+    for l in &lines {
+        assert!(
+            !l.contains("very-secret-token") && !l.contains("pw-in-the-clear"),
+            "{l}"
+        );
+    }
+}

@@ -612,22 +612,7 @@ mod tests {
         let _ = parse(&"Negotiate a=,".repeat(10_000));
     }
 
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::test_util::XorShift;
 
     #[test]
     fn random_inputs_never_panic() {

@@ -51,12 +51,17 @@ pub(crate) mod transport;
 pub mod verify;
 
 pub use auth::Credentials;
+pub use blob::{BlobSource, BlobStatus, MountOutcome, PushedBlob, UploadOptions};
 pub use catalog::Page;
 pub use client::{Client, ClientBuilder};
 pub use credentials::{login, logout};
 pub use digest::Digest;
 pub use error::{Error, ErrorInfo, Result};
+pub use image::{Image, ImageBuilder, ManifestFormat};
+pub use layout::OciLayout;
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, Platform, media_types};
+pub use pull::{PullOptions, PullStats, Pulled};
+pub use push::{Progress, ProgressEvent, ProgressFn, PushOptions, PushStats, Pushed};
 pub use reference::Reference;
 pub use transport::{RequestCallback, RequestEvent, RetryCallback, RetryEvent, RetryPolicy};
-// push / verify / pull re-exports (blob, image, layout, push, pull, verify):
+pub use verify::{Check, CheckKind, CheckStatus, VerifyOutcome, VerifyReport};

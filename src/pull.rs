@@ -1,1 +1,652 @@
-//! (being written)
+//! Pulling: blobs streamed and verified ([`Client::pull_blob`], [`Client::pull_blob_to_path`]),
+//! and whole images into an OCI image layout ([`Client::pull_image`]), the inverse of
+//! [`Client::push_image`].
+//!
+//! Every blob is hashed as it streams and checked against its digest and size; a file is
+//! written under a temporary name in its target directory and renamed only once verified, so
+//! nothing partial or unverified is ever left at the final path.
+//!
+//! ```no_run
+//! # fn main() -> ocireg::Result<()> {
+//! use ocireg::{Client, PullOptions};
+//!
+//! let client = Client::new("registry.example.com")?;
+//! let pulled = client.pull_image("team/app", "v1", "./layout", &PullOptions::default())?;
+//! println!("{} -> {}", pulled.digest, pulled.path.display());
+//! // skopeo copy oci:./layout:v1 … reads it back.
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::blob::content_length;
+use crate::client::Client;
+use crate::digest::{Digest, HashingWriter};
+use crate::error::{Error, Result};
+use crate::layout::{OciLayout, TempFile};
+use crate::manifest::{Descriptor, Manifest, Platform, media_types};
+use crate::push::{DEFAULT_THREADS, Progress, ProgressEvent, ProgressFn, Pushed, run_parallel};
+use crate::reference::{TagOrDigest, validate_repository};
+use crate::transport::{Method, Request};
+
+/// Read/write buffer of blob downloads.
+const COPY_BUFFER: usize = 128 * 1024;
+
+/// How deep indexes may nest.
+const MAX_DEPTH: usize = 8;
+
+/// How [`Client::pull_image`] pulls.
+///
+/// ```
+/// let o = ocireg::PullOptions::default()
+///     .platform(ocireg::pull::parse_platform("linux/arm64/v8").unwrap());
+/// assert_eq!(o.platform.unwrap().variant.as_deref(), Some("v8"));
+/// ```
+#[derive(Clone)]
+pub struct PullOptions {
+    /// Pull only the child of an index for this platform (OS and architecture; variant and
+    /// OS version when given). `None`: an index is pulled with all its children.
+    pub platform: Option<Platform>,
+    /// Parallel blob downloads (default [`DEFAULT_THREADS`]).
+    pub threads: usize,
+    /// The progress callback (`false` cancels).
+    pub progress: Option<ProgressFn>,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            platform: None,
+            threads: DEFAULT_THREADS,
+            progress: None,
+        }
+    }
+}
+
+impl fmt::Debug for PullOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PullOptions")
+            .field("platform", &self.platform)
+            .field("threads", &self.threads)
+            .field("progress", &self.progress.as_ref().map(|_| "Fn"))
+            .finish()
+    }
+}
+
+impl PullOptions {
+    /// Pull only this platform's image from an index.
+    pub fn platform(mut self, platform: Platform) -> Self {
+        self.platform = Some(platform);
+        self
+    }
+
+    /// Sets the number of parallel downloads.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Sets the progress callback (`false` cancels).
+    pub fn progress(mut self, f: impl Fn(&Progress) -> bool + Send + Sync + 'static) -> Self {
+        self.progress = Some(std::sync::Arc::new(f));
+        self
+    }
+}
+
+/// Parses `os/arch[/variant]`, e.g. `linux/amd64` or `linux/arm64/v8`.
+///
+/// ```
+/// let p = ocireg::pull::parse_platform("linux/amd64").unwrap();
+/// assert_eq!((p.os.as_str(), p.architecture.as_str()), ("linux", "amd64"));
+/// assert!(ocireg::pull::parse_platform("linux").is_err());
+/// ```
+pub fn parse_platform(s: &str) -> Result<Platform> {
+    let parts: Vec<&str> = s.split('/').collect();
+    let ok = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    };
+    match parts.as_slice() {
+        [os, arch] if ok(os) && ok(arch) => Ok(Platform {
+            os: os.to_string(),
+            architecture: arch.to_string(),
+            ..Platform::default()
+        }),
+        [os, arch, variant] if ok(os) && ok(arch) && ok(variant) => Ok(Platform {
+            os: os.to_string(),
+            architecture: arch.to_string(),
+            variant: Some(variant.to_string()),
+            ..Platform::default()
+        }),
+        _ => Err(Error::InvalidInput(format!(
+            "platform {:?} must be os/arch or os/arch/variant, e.g. linux/arm64/v8",
+            crate::digest::shorten(s)
+        ))),
+    }
+}
+
+fn platform_matches(want: &Platform, have: &Platform) -> bool {
+    want.os == have.os
+        && want.architecture == have.architecture
+        && (want.variant.is_none() || want.variant == have.variant)
+        && (want.os_version.is_none() || want.os_version == have.os_version)
+}
+
+fn show_platform(p: &Platform) -> String {
+    match &p.variant {
+        Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+        None => format!("{}/{}", p.os, p.architecture),
+    }
+}
+
+/// Counts of what a pull did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PullStats {
+    /// Blobs downloaded.
+    pub blobs_downloaded: usize,
+    /// Blobs already in the layout with the right digest.
+    pub blobs_reused: usize,
+    /// Bytes downloaded (blobs only).
+    pub bytes_downloaded: u64,
+    /// HTTP requests the client sent during the pull.
+    pub requests: u64,
+}
+
+/// What [`Client::pull_image`] wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pulled {
+    /// The repository.
+    pub repository: String,
+    /// The tag the manifest was pulled by, if any (its `org.opencontainers.image.ref.name` in
+    /// the layout).
+    pub tag: Option<String>,
+    /// The digest of the manifest written to `index.json`.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// Its size.
+    pub size: u64,
+    /// Its platform (a child of an index).
+    pub platform: Option<Platform>,
+    /// The config (`None` for an index).
+    pub config: Option<Descriptor>,
+    /// The layers (empty for an index).
+    pub layers: Vec<Descriptor>,
+    /// The children of an index.
+    pub children: Vec<Pulled>,
+    /// When one platform was chosen from an index: that index (not written to the layout).
+    pub from_index: Option<Descriptor>,
+    /// The layout directory.
+    pub path: PathBuf,
+    /// Counts (on the top-level value only).
+    pub stats: PullStats,
+}
+
+impl Pulled {
+    /// What was pulled, as a [`Pushed`] value for [`Client::verify`]. When one platform was
+    /// chosen from an index the tag is left out (the tag names the index).
+    pub fn to_pushed(&self) -> Pushed {
+        Pushed {
+            repository: self.repository.clone(),
+            tag: if self.from_index.is_some() {
+                None
+            } else {
+                self.tag.clone()
+            },
+            digest: self.digest.clone(),
+            media_type: self.media_type.clone(),
+            size: self.size,
+            platform: self.platform.clone(),
+            config: self.config.clone(),
+            layers: self.layers.clone(),
+            children: self.children.iter().map(Pulled::to_pushed).collect(),
+            stats: Default::default(),
+        }
+    }
+}
+
+/// A manifest fetched during a pull, with its children.
+struct Node {
+    manifest: Manifest,
+    entry: Descriptor,
+    config: Option<Descriptor>,
+    layers: Vec<Descriptor>,
+    children: Vec<Node>,
+}
+
+impl Client {
+    /// Streams a blob into `writer`, hashing it on the way; the size (`Content-Length`) and the
+    /// digest are verified at the end ([`Error::DigestMismatch`]). Returns the number of bytes.
+    ///
+    /// The writer has received the bytes even when verification fails: use
+    /// [`Client::pull_blob_to_path`] to never keep unverified content.
+    ///
+    /// ```no_run
+    /// # fn main() -> ocireg::Result<()> {
+    /// let client = ocireg::Client::new("registry.example.com")?;
+    /// let mut out = Vec::new();
+    /// let digest = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+    /// let n = client.pull_blob("team/app", digest, &mut out)?;
+    /// assert_eq!(n as usize, out.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn pull_blob<W: Write + ?Sized>(
+        &self,
+        repository: &str,
+        digest: &str,
+        writer: &mut W,
+    ) -> Result<u64> {
+        validate_repository(repository)?;
+        let d: Digest = digest.parse()?;
+        let mut w = writer;
+        self.fetch_blob(repository, &d, None, &mut w, &|_| true)
+    }
+
+    /// Downloads a blob to `path`: written to a temporary file in the same directory and
+    /// renamed into place only once size and digest are verified; on any error nothing is left
+    /// behind (an existing file at `path` is untouched). Returns the number of bytes.
+    pub fn pull_blob_to_path(
+        &self,
+        repository: &str,
+        digest: &str,
+        path: impl AsRef<Path>,
+    ) -> Result<u64> {
+        validate_repository(repository)?;
+        let d: Digest = digest.parse()?;
+        self.fetch_blob_to_path(repository, &d, None, path.as_ref(), &|_| true)
+    }
+
+    fn fetch_blob_to_path(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        expected_size: Option<u64>,
+        path: &Path,
+        progress: &dyn Fn(u64) -> bool,
+    ) -> Result<u64> {
+        let mut tmp = TempFile::next_to(path)?;
+        let n = {
+            let file = tmp.file()?;
+            self.fetch_blob(repository, digest, expected_size, file, progress)?
+        };
+        tmp.persist(path)?;
+        Ok(n)
+    }
+
+    /// GET a blob into `w`: bounded by the expected size, hashed, verified.
+    fn fetch_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        expected_size: Option<u64>,
+        w: &mut dyn Write,
+        progress: &dyn Fn(u64) -> bool,
+    ) -> Result<u64> {
+        let t = self.transport();
+        let what = format!("blob {repository}@{digest}");
+        let req = Request::new(
+            Method::Get,
+            format!("/v2/{repository}/blobs/{digest}"),
+            format!("GET {what}"),
+        )
+        .repo(repository, "pull");
+        let mut resp = t.send_expect(req, &[200])?;
+        let declared = content_length(&resp);
+        if let (Some(c), Some(e)) = (declared, expected_size)
+            && c != e
+        {
+            crate::transport::drain(resp);
+            return Err(Error::DigestMismatch {
+                what: format!("{what} (size)"),
+                expected: format!("{e} bytes"),
+                actual: format!("{c} bytes (Content-Length)"),
+            });
+        }
+        let limit = expected_size.or(declared);
+        let mut hw = HashingWriter::new(w, digest.algorithm());
+        let mut reader = resp.body_mut().as_reader();
+        let mut buf = vec![0u8; COPY_BUFFER];
+        let mut total = 0u64;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::Network {
+                        registry: self.registry().to_string(),
+                        message: format!("GET {what}: reading the body after {total} bytes: {e}"),
+                    });
+                }
+            };
+            total += n as u64;
+            if let Some(l) = limit
+                && total > l
+            {
+                return Err(Error::DigestMismatch {
+                    what: format!("{what} (size)"),
+                    expected: format!("{l} bytes"),
+                    actual: format!("more than {l} bytes"),
+                });
+            }
+            hw.write_all(&buf[..n])
+                .map_err(|e| Error::io(format!("writing {what}"), e))?;
+            if !progress(total) {
+                return Err(Error::Cancelled(format!("download of {what}")));
+            }
+        }
+        hw.flush()
+            .map_err(|e| Error::io(format!("writing {what}"), e))?;
+        let (actual, count, _) = hw.finish();
+        if let Some(l) = limit
+            && count != l
+        {
+            return Err(Error::DigestMismatch {
+                what: format!("{what} (size)"),
+                expected: format!("{l} bytes"),
+                actual: format!("{count} bytes"),
+            });
+        }
+        if &actual != digest {
+            return Err(Error::DigestMismatch {
+                what: format!("{what} on {}", self.registry()),
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(count)
+    }
+
+    /// Pulls an image (or an index with all its children, or one platform's image) into an OCI
+    /// image layout at `dir` (created if needed; an existing layout keeps its other entries):
+    /// blobs under `blobs/<alg>/<hex>`, verified, and an `index.json` entry for the manifest,
+    /// annotated with the tag. The inverse of [`Client::push_image`]: pushing the layout back
+    /// gives the same digests.
+    ///
+    /// Blobs already in the layout with the right digest are not downloaded again.
+    pub fn pull_image(
+        &self,
+        repository: &str,
+        reference: &str,
+        dir: impl AsRef<Path>,
+        options: &PullOptions,
+    ) -> Result<Pulled> {
+        validate_repository(repository)?;
+        let r = TagOrDigest::parse(reference)?;
+        let tag = match &r {
+            TagOrDigest::Tag(t) | TagOrDigest::TagAndDigest(t, _) => Some(t.clone()),
+            TagOrDigest::Digest(_) => None,
+        };
+        let requests_before = self.request_count();
+        let top = self.manifest(repository, reference)?;
+        let top_entry = top.descriptor();
+        let mut from_index = None;
+        let root = match &options.platform {
+            Some(want) if top.is_index() => {
+                let (node, index_entry) = self.choose_platform(repository, top, want, 0)?;
+                from_index = Some(index_entry);
+                node
+            }
+            _ => self.fetch_tree(repository, top, top_entry, 0)?,
+        };
+
+        let mut layout = OciLayout::create(dir.as_ref())?;
+        // Blobs, each digest once, largest first.
+        let mut seen = BTreeSet::new();
+        let mut blobs: Vec<&Descriptor> = Vec::new();
+        collect_blobs(&root, &mut seen, &mut blobs);
+        blobs.sort_by_key(|d| std::cmp::Reverse(d.size));
+        for alg in blobs
+            .iter()
+            .map(|d| d.digest.algorithm())
+            .collect::<BTreeSet<_>>()
+        {
+            let p = layout.root().join("blobs").join(alg.as_str());
+            fs::create_dir_all(&p)
+                .map_err(|e| Error::io(format!("creating {}", p.display()), e))?;
+        }
+        let abort = AtomicBool::new(false);
+        let layout_ref = &layout;
+        let results = run_parallel(&blobs, options.threads, &abort, |d| {
+            self.pull_layout_blob(repository, layout_ref, d, options, &abort)
+        })?;
+        let mut stats = PullStats::default();
+        for (d, downloaded) in blobs.iter().zip(results) {
+            if downloaded {
+                stats.blobs_downloaded += 1;
+                stats.bytes_downloaded += d.size;
+            } else {
+                stats.blobs_reused += 1;
+            }
+        }
+        // Manifests (children first), then the index.json entry.
+        write_manifests(&layout, &root)?;
+        let mut entry = root.entry.clone();
+        if let Some(a) = entry.annotations.as_mut() {
+            a.remove(crate::layout::REF_NAME_ANNOTATION);
+            if a.is_empty() {
+                entry.annotations = None;
+            }
+        }
+        layout.set_ref(entry, tag.as_deref());
+        layout.save()?;
+        stats.requests = self.request_count().saturating_sub(requests_before);
+        let mut pulled = to_pulled(&root, repository, tag, layout.root());
+        pulled.from_index = from_index;
+        pulled.stats = stats;
+        Ok(pulled)
+    }
+
+    /// Downloads one blob into the layout unless it is there with the right digest; true when
+    /// downloaded.
+    fn pull_layout_blob(
+        &self,
+        repository: &str,
+        layout: &OciLayout,
+        d: &Descriptor,
+        options: &PullOptions,
+        abort: &AtomicBool,
+    ) -> Result<bool> {
+        if abort.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled(format!("download of blob {}", d.digest)));
+        }
+        let report = |done: u64, event: ProgressEvent| -> bool {
+            if abort.load(Ordering::Relaxed) {
+                return false;
+            }
+            match &options.progress {
+                Some(cb) => cb(&Progress {
+                    digest: d.digest.clone(),
+                    done,
+                    total: d.size,
+                    event,
+                }),
+                None => true,
+            }
+        };
+        let path = layout.blob_path(&d.digest);
+        if layout.has_blob(d) && file_has_digest(&path, &d.digest) {
+            if !report(d.size, ProgressEvent::Reused) {
+                return Err(Error::Cancelled(format!("pull from {repository}")));
+            }
+            return Ok(false);
+        }
+        self.fetch_blob_to_path(repository, &d.digest, Some(d.size), &path, &|done| {
+            report(done, ProgressEvent::Downloading)
+        })?;
+        if !report(d.size, ProgressEvent::Downloaded) {
+            return Err(Error::Cancelled(format!("pull from {repository}")));
+        }
+        Ok(true)
+    }
+
+    /// Fetches the children of an index (recursively) and reads image manifests.
+    fn fetch_tree(
+        &self,
+        repository: &str,
+        manifest: Manifest,
+        entry: Descriptor,
+        depth: usize,
+    ) -> Result<Node> {
+        if depth > MAX_DEPTH {
+            return Err(Error::InvalidInput(format!(
+                "{repository}: indexes nest more than {MAX_DEPTH} deep"
+            )));
+        }
+        if manifest.is_index() {
+            let index = manifest.index()?;
+            let mut children = Vec::with_capacity(index.manifests.len());
+            for child in &index.manifests {
+                let m = self.fetch_child(repository, child)?;
+                children.push(self.fetch_tree(repository, m, child.clone(), depth + 1)?);
+            }
+            return Ok(Node {
+                manifest,
+                entry,
+                config: None,
+                layers: Vec::new(),
+                children,
+            });
+        }
+        if !media_types::is_image_manifest(&manifest.media_type) {
+            return Err(Error::InvalidInput(format!(
+                "manifest {} of {repository} has media type {:?}, which ocireg cannot pull",
+                manifest.digest,
+                crate::digest::shorten(&manifest.media_type)
+            )));
+        }
+        let m = manifest.image()?;
+        Ok(Node {
+            manifest,
+            entry,
+            config: Some(m.config),
+            layers: m.layers,
+            children: Vec::new(),
+        })
+    }
+
+    /// A child manifest by digest, checked against its descriptor's size.
+    fn fetch_child(&self, repository: &str, d: &Descriptor) -> Result<Manifest> {
+        let m = self.manifest(repository, &d.digest.to_string())?;
+        if m.bytes.len() as u64 != d.size {
+            return Err(Error::DigestMismatch {
+                what: format!("manifest {repository}@{} (size)", d.digest),
+                expected: format!("{} bytes", d.size),
+                actual: format!("{} bytes", m.bytes.len()),
+            });
+        }
+        Ok(m)
+    }
+
+    /// Picks the child of an index for `want`; returns its tree and the index's descriptor.
+    fn choose_platform(
+        &self,
+        repository: &str,
+        index_manifest: Manifest,
+        want: &Platform,
+        depth: usize,
+    ) -> Result<(Node, Descriptor)> {
+        if depth > MAX_DEPTH {
+            return Err(Error::InvalidInput(format!(
+                "{repository}: indexes nest more than {MAX_DEPTH} deep"
+            )));
+        }
+        let index = index_manifest.index()?;
+        let chosen = index.manifests.iter().find(|d| {
+            d.platform
+                .as_ref()
+                .is_some_and(|p| platform_matches(want, p))
+        });
+        let Some(chosen) = chosen else {
+            let have: Vec<String> = index
+                .manifests
+                .iter()
+                .filter_map(|d| d.platform.as_ref().map(show_platform))
+                .collect();
+            return Err(Error::NotFound {
+                registry: self.registry().to_string(),
+                what: format!(
+                    "platform {} in index {repository}@{} (it has: {})",
+                    show_platform(want),
+                    index_manifest.digest,
+                    if have.is_empty() {
+                        "no platforms".to_string()
+                    } else {
+                        have.join(", ")
+                    }
+                ),
+                errors: Vec::new(),
+            });
+        };
+        let m = self.fetch_child(repository, chosen)?;
+        if m.is_index() {
+            let (node, _) = self.choose_platform(repository, m, want, depth + 1)?;
+            return Ok((node, index_manifest.descriptor()));
+        }
+        let node = self.fetch_tree(repository, m, chosen.clone(), depth + 1)?;
+        Ok((node, index_manifest.descriptor()))
+    }
+}
+
+fn collect_blobs<'n>(n: &'n Node, seen: &mut BTreeSet<&'n Digest>, out: &mut Vec<&'n Descriptor>) {
+    for d in n.config.iter().chain(n.layers.iter()) {
+        if seen.insert(&d.digest) {
+            out.push(d);
+        }
+    }
+    for c in &n.children {
+        collect_blobs(c, seen, out);
+    }
+}
+
+fn write_manifests(layout: &OciLayout, n: &Node) -> Result<()> {
+    for c in &n.children {
+        write_manifests(layout, c)?;
+    }
+    let path = layout.blob_path(&n.manifest.digest);
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    crate::layout::write_atomic(&path, &n.manifest.bytes)
+}
+
+fn to_pulled(n: &Node, repository: &str, tag: Option<String>, path: &Path) -> Pulled {
+    Pulled {
+        repository: repository.to_string(),
+        tag,
+        digest: n.manifest.digest.clone(),
+        media_type: n.manifest.media_type.clone(),
+        size: n.manifest.bytes.len() as u64,
+        platform: n.entry.platform.clone(),
+        config: n.config.clone(),
+        layers: n.layers.clone(),
+        children: n
+            .children
+            .iter()
+            .map(|c| to_pulled(c, repository, None, path))
+            .collect(),
+        from_index: None,
+        path: path.to_path_buf(),
+        stats: PullStats::default(),
+    }
+}
+
+/// True when the file hashes to `digest` (streaming).
+fn file_has_digest(path: &Path, digest: &Digest) -> bool {
+    let Ok(f) = fs::File::open(path) else {
+        return false;
+    };
+    let mut hw = HashingWriter::new(io::sink(), digest.algorithm());
+    let mut r = io::BufReader::with_capacity(COPY_BUFFER, f);
+    if io::copy(&mut r, &mut hw).is_err() {
+        return false;
+    }
+    let (actual, _, _) = hw.finish();
+    &actual == digest
+}

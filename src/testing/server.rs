@@ -300,16 +300,48 @@ const TLS_REFUSAL: &[u8] = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plai
 fn pump(mut from: &TcpStream, mut to: &TcpStream, first_from_client: bool) -> bool {
     let mut buf = vec![0u8; READ_BUF];
     let mut first = first_from_client;
+    // Every connection carries one request: `Connection: close` is added to the first request
+    // (so tiny_http ends its connection task after answering) and to the first response (so the
+    // client does not reuse the connection). tiny_http 0.12's task pool can strand a new
+    // connection's task while all its threads serve long-lived keep-alive connections (a lost
+    // wake-up under bursts of new connections); short connections keep every task short.
+    let mut head: Option<Vec<u8>> = Some(Vec::new());
     loop {
         match from.read(&mut buf) {
-            Ok(0) => return true,
+            Ok(0) => {
+                if let Some(h) = head.take()
+                    && !h.is_empty()
+                {
+                    let _ = to.write_all(&h);
+                }
+                return true;
+            }
             Ok(n) => {
                 if first && buf[0] == 0x16 {
                     let _ = from.write_all(TLS_REFUSAL);
                     return false;
                 }
                 first = false;
-                if to.write_all(&buf[..n]).is_err() {
+                let out: std::borrow::Cow<'_, [u8]> = match head.as_mut() {
+                    None => buf[..n].into(),
+                    Some(h) => {
+                        h.extend_from_slice(&buf[..n]);
+                        match h.windows(2).position(|w| w == b"\r\n") {
+                            Some(i) => {
+                                let mut out = Vec::with_capacity(h.len() + 19);
+                                out.extend_from_slice(&h[..i + 2]);
+                                out.extend_from_slice(b"Connection: close\r\n");
+                                out.extend_from_slice(&h[i + 2..]);
+                                head = None;
+                                out.into()
+                            }
+                            // No line end yet: wait for more, unless this is no HTTP at all.
+                            None if h.len() < 8192 => continue,
+                            None => head.take().unwrap_or_default().into(),
+                        }
+                    }
+                };
+                if to.write_all(&out).is_err() {
                     return true;
                 }
             }

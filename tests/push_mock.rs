@@ -1,0 +1,917 @@
+//! Push, mount, chunked upload and manifest exchanges pinned against mockito.
+
+use std::io::Write;
+
+use mockito::{Matcher, Server, ServerGuard};
+use ocireg::{
+    BlobSource, BlobStatus, Client, Credentials, Digest, Error, ImageBuilder, MountOutcome,
+    PushOptions, UploadOptions, media_types,
+};
+
+fn client(server: &ServerGuard) -> Client {
+    Client::builder(&server.url())
+        .credentials(Credentials::Anonymous)
+        .retry_policy(ocireg::RetryPolicy::none())
+        .build()
+        .expect("client")
+}
+
+fn digest_query(state: &str, digest: &Digest) -> Matcher {
+    // `_state` first, then `&digest=` (percent-encoded colon, as Go clients send it).
+    Matcher::Regex(format!(
+        "^_state={state}&digest={}%3A{}$",
+        digest.algorithm().as_str(),
+        digest.hex()
+    ))
+}
+
+fn blob_path(repo: &str, d: &Digest) -> String {
+    format!("/v2/{repo}/blobs/{d}")
+}
+
+#[test]
+fn existing_blob_is_skipped() {
+    let mut server = Server::new();
+    let data = b"already there".to_vec();
+    let d = Digest::sha256_of(&data);
+    let head = server
+        .mock("HEAD", blob_path("team/app", &d).as_str())
+        .with_status(200)
+        .with_header("content-length", &data.len().to_string())
+        .with_header("docker-content-digest", &d.to_string())
+        .expect(1)
+        .create();
+    let post = server
+        .mock("POST", Matcher::Any)
+        .with_status(202)
+        .expect(0)
+        .create();
+    let c = client(&server);
+    let pushed = c
+        .push_blob("team/app", BlobSource::bytes(&data[..]))
+        .unwrap();
+    assert_eq!(pushed.status, BlobStatus::Existed);
+    assert_eq!(pushed.digest, d);
+    assert_eq!(pushed.size, data.len() as u64);
+    assert_eq!(c.request_count(), 1);
+    head.assert();
+    post.assert();
+}
+
+#[test]
+fn blob_exists_reports_size_or_none() {
+    let mut server = Server::new();
+    let d = Digest::sha256_of(b"x");
+    let other = Digest::sha256_of(b"y");
+    let present = server
+        .mock("HEAD", blob_path("team/app", &d).as_str())
+        .with_status(200)
+        .with_header("content-length", "1")
+        .expect(1)
+        .create();
+    let missing = server
+        .mock("HEAD", blob_path("team/app", &other).as_str())
+        .with_status(404)
+        .expect(1)
+        .create();
+    let c = client(&server);
+    assert_eq!(c.blob_exists("team/app", &d.to_string()).unwrap(), Some(1));
+    assert_eq!(c.blob_exists("team/app", &other.to_string()).unwrap(), None);
+    assert!(matches!(
+        c.blob_exists("team/app", "sha256:../../etc/passwd"),
+        Err(Error::InvalidReference(_))
+    ));
+    present.assert();
+    missing.assert();
+}
+
+#[test]
+fn mount_201_is_mounted() {
+    let mut server = Server::new();
+    let d = Digest::sha256_of(b"shared layer");
+    let mount = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .match_query(Matcher::AllOf(vec![
+            Matcher::UrlEncoded("mount".into(), d.to_string()),
+            Matcher::UrlEncoded("from".into(), "team/base".into()),
+        ]))
+        .with_status(201)
+        .with_header("location", &blob_path("team/app", &d))
+        .with_header("docker-content-digest", &d.to_string())
+        .expect(1)
+        .create();
+    let c = client(&server);
+    let out = c
+        .mount_blob("team/app", "team/base", &d.to_string(), None)
+        .unwrap();
+    assert_eq!(out, MountOutcome::Mounted);
+    // With a fallback source, a 201 is still a mount (nothing uploaded).
+    let mount_again = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .match_query(Matcher::UrlEncoded("mount".into(), d.to_string()))
+        .with_status(201)
+        .expect(1)
+        .create();
+    let out = c
+        .mount_blob(
+            "team/app",
+            "team/base",
+            &d.to_string(),
+            Some(BlobSource::bytes(&b"shared layer"[..])),
+        )
+        .unwrap();
+    assert_eq!(out, MountOutcome::Mounted);
+    mount.assert();
+    mount_again.assert();
+}
+
+#[test]
+fn mount_202_falls_back_to_upload_into_the_session() {
+    let mut server = Server::new();
+    let data = b"layer the source lacks".to_vec();
+    let d = Digest::sha256_of(&data);
+    let mount = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .match_query(Matcher::AllOf(vec![
+            Matcher::UrlEncoded("mount".into(), d.to_string()),
+            Matcher::UrlEncoded("from".into(), "team/base".into()),
+        ]))
+        .with_status(202)
+        .with_header("location", "/v2/team/app/blobs/uploads/sess1?_state=m1")
+        .with_header("range", "0-0")
+        .expect(1)
+        .create();
+    let put = server
+        .mock("PUT", "/v2/team/app/blobs/uploads/sess1")
+        .match_query(digest_query("m1", &d))
+        .match_header("content-length", data.len().to_string().as_str())
+        .match_header("content-type", "application/octet-stream")
+        .match_body(data.clone())
+        .with_status(201)
+        .with_header("docker-content-digest", &d.to_string())
+        .expect(1)
+        .create();
+    let c = client(&server);
+    let out = c
+        .mount_blob(
+            "team/app",
+            "team/base",
+            &d.to_string(),
+            Some(BlobSource::bytes(&data[..])),
+        )
+        .unwrap();
+    match out {
+        MountOutcome::Uploaded(b) => {
+            assert_eq!(b.digest, d);
+            assert_eq!(b.status, BlobStatus::Uploaded);
+        }
+        other => panic!("expected an upload, got {other:?}"),
+    }
+    assert_eq!(
+        c.request_count(),
+        2,
+        "no second POST: the mount's session is used"
+    );
+    mount.assert();
+    put.assert();
+
+    // Without a fallback the session is cancelled and nothing is stored.
+    let mount2 = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .match_query(Matcher::UrlEncoded("mount".into(), d.to_string()))
+        .with_status(202)
+        .with_header("location", "/v2/team/app/blobs/uploads/sess2?_state=m2")
+        .expect(1)
+        .create();
+    let cancel = server
+        .mock("DELETE", "/v2/team/app/blobs/uploads/sess2")
+        .match_query(Matcher::UrlEncoded("_state".into(), "m2".into()))
+        .with_status(204)
+        .expect(1)
+        .create();
+    let out = c
+        .mount_blob("team/app", "team/base", &d.to_string(), None)
+        .unwrap();
+    assert_eq!(out, MountOutcome::NotMounted);
+    mount2.assert();
+    cancel.assert();
+}
+
+#[test]
+fn monolithic_upload_with_relative_location() {
+    let mut server = Server::new();
+    let data = vec![7u8; 100_000];
+    let d = Digest::sha256_of(&data);
+    let head = server
+        .mock("HEAD", blob_path("team/app", &d).as_str())
+        .with_status(404)
+        .expect(1)
+        .create();
+    let post = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .match_query(Matcher::Missing)
+        .with_status(202)
+        .with_header("location", "/v2/team/app/blobs/uploads/u1?_state=abc")
+        .with_header("range", "0-0")
+        .with_header("docker-upload-uuid", "u1")
+        .expect(1)
+        .create();
+    let put = server
+        .mock("PUT", "/v2/team/app/blobs/uploads/u1")
+        .match_query(digest_query("abc", &d))
+        .match_header("content-length", "100000")
+        .match_header("content-type", "application/octet-stream")
+        .match_header("transfer-encoding", Matcher::Missing)
+        .match_body(data.clone())
+        .with_status(201)
+        .with_header("location", &blob_path("team/app", &d))
+        .with_header("docker-content-digest", &d.to_string())
+        .expect(1)
+        .create();
+    let c = client(&server);
+    let pushed = c
+        .push_blob("team/app", BlobSource::bytes(&data[..]))
+        .unwrap();
+    assert_eq!(pushed.status, BlobStatus::Uploaded);
+    assert_eq!(pushed.digest, d);
+    assert_eq!(c.request_count(), 3, "HEAD, POST, PUT");
+    head.assert();
+    post.assert();
+    put.assert();
+}
+
+#[test]
+fn monolithic_upload_with_absolute_location_from_a_file() {
+    let mut server = Server::new();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let d = Digest::sha256_of(&data);
+    let dir = tempdir("abs");
+    let path = dir.join("layer.bin");
+    std::fs::write(&path, &data).unwrap();
+    let head = server
+        .mock("HEAD", blob_path("team/app", &d).as_str())
+        .with_status(404)
+        .expect(1)
+        .create();
+    let post = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .with_status(202)
+        .with_header(
+            "location",
+            &format!(
+                "{}/v2/team/app/blobs/uploads/u2?_state=xyz%3D%3D",
+                server.url()
+            ),
+        )
+        .expect(1)
+        .create();
+    let put = server
+        .mock("PUT", "/v2/team/app/blobs/uploads/u2")
+        .match_query(digest_query("xyz%3D%3D", &d))
+        .match_header("content-length", "300000")
+        .match_body(data.clone())
+        .with_status(201)
+        .with_header("docker-content-digest", &d.to_string())
+        .expect(1)
+        .create();
+    let c = client(&server);
+    let pushed = c.push_blob("team/app", BlobSource::file(&path)).unwrap();
+    assert_eq!((pushed.digest.clone(), pushed.size), (d, 300_000));
+    head.assert();
+    post.assert();
+    put.assert();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn chunked_upload_follows_range_and_location() {
+    let mut server = Server::new();
+    let data = b"0123456789".to_vec();
+    let d = Digest::sha256_of(&data);
+    let post = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .with_status(202)
+        .with_header("location", "/v2/team/app/blobs/uploads/c?_state=s0")
+        .with_header("range", "0-0")
+        .with_header("oci-chunk-min-length", "4")
+        .expect(1)
+        .create();
+    // Chunk size 3 is raised to the registry's minimum of 4.
+    let p1 = server
+        .mock("PATCH", "/v2/team/app/blobs/uploads/c")
+        .match_query(Matcher::Regex("^_state=s0$".into()))
+        .match_header("content-type", "application/octet-stream")
+        .match_header("content-range", "0-3")
+        .match_header("content-length", "4")
+        .match_body(b"0123".to_vec())
+        .with_status(202)
+        .with_header("location", "/v2/team/app/blobs/uploads/c?_state=s1")
+        .with_header("range", "0-3")
+        .expect(1)
+        .create();
+    // The registry keeps only 2 of the next 4 bytes: the next chunk starts where its Range says.
+    let p2 = server
+        .mock("PATCH", "/v2/team/app/blobs/uploads/c")
+        .match_query(Matcher::Regex("^_state=s1$".into()))
+        .match_header("content-range", "4-7")
+        .match_body(b"4567".to_vec())
+        .with_status(202)
+        .with_header("location", "/v2/team/app/blobs/uploads/c?_state=s2")
+        .with_header("range", "0-5")
+        .expect(1)
+        .create();
+    let p3 = server
+        .mock("PATCH", "/v2/team/app/blobs/uploads/c")
+        .match_query(Matcher::Regex("^_state=s2$".into()))
+        .match_header("content-range", "6-9")
+        .match_body(b"6789".to_vec())
+        .with_status(202)
+        .with_header(
+            "location",
+            &format!("{}/v2/team/app/blobs/uploads/c?_state=s3", server.url()),
+        )
+        .with_header("range", "0-9")
+        .expect(1)
+        .create();
+    let put = server
+        .mock("PUT", "/v2/team/app/blobs/uploads/c")
+        .match_query(digest_query("s3", &d))
+        .match_header("content-length", "0")
+        .match_body(Matcher::Exact(String::new()))
+        .with_status(201)
+        .with_header("docker-content-digest", &d.to_string())
+        .expect(1)
+        .create();
+    let c = client(&server);
+    let opts = UploadOptions {
+        chunked: true,
+        chunk_size: 3,
+        skip_existing: false,
+    };
+    let pushed = c
+        .push_blob_with("team/app", BlobSource::bytes(&data[..]), &opts)
+        .unwrap();
+    assert_eq!(pushed.digest, d);
+    assert_eq!(c.request_count(), 5);
+    for m in [&post, &p1, &p2, &p3, &put] {
+        m.assert();
+    }
+}
+
+#[test]
+fn reader_without_digest_is_hashed_while_streaming() {
+    let mut server = Server::new();
+    let data = vec![42u8; 50_000];
+    let d = Digest::sha256_of(&data);
+    let post = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .with_status(202)
+        .with_header("location", "/v2/team/app/blobs/uploads/r?_state=a")
+        .expect(1)
+        .create();
+    let patch = server
+        .mock("PATCH", "/v2/team/app/blobs/uploads/r")
+        .match_query(Matcher::Regex("^_state=a$".into()))
+        .match_header("content-length", "50000")
+        .match_header("content-range", "0-49999")
+        .match_body(data.clone())
+        .with_status(202)
+        .with_header("location", "/v2/team/app/blobs/uploads/r?_state=b")
+        .with_header("range", "0-49999")
+        .expect(1)
+        .create();
+    let put = server
+        .mock("PUT", "/v2/team/app/blobs/uploads/r")
+        .match_query(digest_query("b", &d))
+        .with_status(201)
+        .expect(1)
+        .create();
+    let c = client(&server);
+    let pushed = c
+        .push_blob("team/app", BlobSource::reader(&data[..], 50_000, None))
+        .unwrap();
+    assert_eq!(pushed.digest, d);
+    assert_eq!(
+        c.request_count(),
+        3,
+        "no HEAD without a digest: POST, PATCH, PUT"
+    );
+    post.assert();
+    patch.assert();
+    put.assert();
+}
+
+#[test]
+fn wrong_digest_is_an_error() {
+    let mut server = Server::new();
+    let data = b"some bytes".to_vec();
+    let claimed = Digest::sha256_of(b"other bytes");
+    let _post = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .with_status(202)
+        .with_header("location", "/v2/team/app/blobs/uploads/w?_state=q")
+        .expect(1)
+        .create();
+    let put = server
+        .mock("PUT", "/v2/team/app/blobs/uploads/w")
+        .match_query(digest_query("q", &claimed))
+        .with_status(400)
+        .with_header("content-type", "application/json")
+        .with_body(r#"{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]}"#)
+        .expect(1)
+        .create();
+    let cancel = server
+        .mock("DELETE", "/v2/team/app/blobs/uploads/w")
+        .match_query(Matcher::Any)
+        .with_status(204)
+        .expect(1)
+        .create();
+    let c = client(&server);
+    let opts = UploadOptions {
+        skip_existing: false,
+        ..Default::default()
+    };
+    let e = c
+        .push_blob_with(
+            "team/app",
+            BlobSource::reader(&data[..], data.len() as u64, Some(claimed)),
+            &opts,
+        )
+        .unwrap_err();
+    assert_eq!(e.http_status(), Some(400), "{e}");
+    assert_eq!(e.registry_code(), Some("DIGEST_INVALID"), "{e}");
+    put.assert();
+    cancel.assert();
+
+    // A registry that stored something else (its Docker-Content-Digest differs) is caught too.
+    let mut server = Server::new();
+    let d = Digest::sha256_of(&data);
+    let _post = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .with_status(202)
+        .with_header("location", "/v2/team/app/blobs/uploads/w2?_state=q")
+        .create();
+    let _put = server
+        .mock("PUT", "/v2/team/app/blobs/uploads/w2")
+        .match_query(Matcher::Any)
+        .with_status(201)
+        .with_header(
+            "docker-content-digest",
+            &Digest::sha256_of(b"zzz").to_string(),
+        )
+        .create();
+    let _cancel = server
+        .mock("DELETE", Matcher::Any)
+        .with_status(204)
+        .create();
+    let c = client(&server);
+    let e = c
+        .push_blob_with("team/app", BlobSource::bytes(&data[..]), &opts)
+        .unwrap_err();
+    assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
+    assert!(e.to_string().contains(&d.to_string()), "{e}");
+}
+
+#[test]
+fn a_reader_yielding_the_wrong_length_is_an_error() {
+    let mut server = Server::new();
+    let _post = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .with_status(202)
+        .with_header("location", "/v2/team/app/blobs/uploads/s?_state=q")
+        .create();
+    let _put = server
+        .mock("PUT", "/v2/team/app/blobs/uploads/s")
+        .match_query(Matcher::Any)
+        .with_status(201)
+        .create();
+    let _patch = server
+        .mock("PATCH", "/v2/team/app/blobs/uploads/s")
+        .match_query(Matcher::Any)
+        .with_status(202)
+        .with_header("location", "/v2/team/app/blobs/uploads/s?_state=r")
+        .with_header("range", "0-9")
+        .create();
+    let _cancel = server
+        .mock("DELETE", Matcher::Any)
+        .with_status(204)
+        .create();
+    let c = client(&server);
+    let d = Digest::sha256_of(b"0123456789");
+    // Short, with a digest (monolithic PUT).
+    let e = c
+        .push_blob_with(
+            "team/app",
+            BlobSource::reader(&b"01234"[..], 10, Some(d)),
+            &UploadOptions {
+                skip_existing: false,
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidInput(_)), "{e}");
+    assert!(e.to_string().contains("5 of the announced 10"), "{e}");
+    // Long, without a digest (PATCH, then the reader is checked before the closing PUT).
+    let e = c
+        .push_blob(
+            "team/app",
+            BlobSource::reader(&b"0123456789-extra"[..], 10, None),
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidInput(_)), "{e}");
+    assert!(e.to_string().contains("more than the announced 10"), "{e}");
+}
+
+fn tempdir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "ocireg-push-mock-{tag}-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Mocks for an image whose blobs are all new: HEAD 404, POST 202, PUT 201.
+fn new_blob_mocks(server: &mut ServerGuard, n: usize) -> Vec<mockito::Mock> {
+    vec![
+        server
+            .mock(
+                "HEAD",
+                Matcher::Regex(r"^/v2/team/app/blobs/sha256:[0-9a-f]{64}$".into()),
+            )
+            .with_status(404)
+            .expect(n)
+            .create(),
+        server
+            .mock("POST", "/v2/team/app/blobs/uploads/")
+            .with_status(202)
+            .with_header("location", "/v2/team/app/blobs/uploads/x?_state=1")
+            .expect(n)
+            .create(),
+        server
+            .mock("PUT", "/v2/team/app/blobs/uploads/x")
+            .match_query(Matcher::Regex(
+                r"^_state=1&digest=sha256%3A[0-9a-f]{64}$".into(),
+            ))
+            .with_status(201)
+            .expect(n)
+            .create(),
+    ]
+}
+
+#[test]
+fn image_push_counts_three_requests_per_blob_and_one_manifest() {
+    let mut server = Server::new();
+    let image = ImageBuilder::new()
+        .config(br#"{"architecture":"amd64","os":"linux"}"#.to_vec())
+        .layer_bytes(vec![1u8; 1000], media_types::OCI_LAYER_GZIP)
+        .layer_bytes(vec![2u8; 2000], media_types::OCI_LAYER_GZIP)
+        .build()
+        .unwrap();
+    let blobs = new_blob_mocks(&mut server, 3);
+    let manifest = server
+        .mock("PUT", "/v2/team/app/manifests/v1")
+        .match_header("content-type", media_types::OCI_MANIFEST)
+        .match_body(image.manifest().bytes.clone())
+        .with_status(201)
+        .with_header("docker-content-digest", &image.digest().to_string())
+        .expect(1)
+        .create();
+    let c = client(&server);
+    let pushed = c
+        .push_image("team/app", "v1", &image, &PushOptions::default())
+        .unwrap();
+    assert_eq!(c.request_count(), 3 * 3 + 1);
+    assert_eq!(pushed.stats.requests, 10);
+    assert_eq!(pushed.stats.blobs_uploaded, 3);
+    assert_eq!(
+        pushed.stats.bytes_uploaded,
+        3000 + image.config().unwrap().size
+    );
+    assert_eq!(&pushed.digest, image.digest());
+    assert_eq!(pushed.layers.len(), 2);
+    for m in &blobs {
+        m.assert();
+    }
+    manifest.assert();
+}
+
+#[test]
+fn manifest_put_checks_docker_content_digest() {
+    let mut server = Server::new();
+    let image = ImageBuilder::new()
+        .config(b"{}".to_vec())
+        .layer_bytes(b"layer".to_vec(), media_types::OCI_LAYER_GZIP)
+        .build()
+        .unwrap();
+    let _blobs = new_blob_mocks(&mut server, 2);
+    let manifest = server
+        .mock("PUT", "/v2/team/app/manifests/v1")
+        .with_status(201)
+        .with_header(
+            "docker-content-digest",
+            &Digest::sha256_of(b"not it").to_string(),
+        )
+        .expect(1)
+        .create();
+    let c = client(&server);
+    let e = c
+        .push_image("team/app", "v1", &image, &PushOptions::default())
+        .unwrap_err();
+    assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
+    manifest.assert();
+}
+
+#[test]
+fn a_short_source_fails_the_push_and_no_manifest_is_put() {
+    let mut server = Server::new();
+    let dir = tempdir("short");
+    let path = dir.join("layer.bin");
+    std::fs::write(&path, vec![9u8; 200_000]).unwrap();
+    let image = ImageBuilder::new()
+        .config(b"{}".to_vec())
+        .layer_file(&path, media_types::OCI_LAYER_GZIP)
+        .build()
+        .unwrap();
+    // The file shrinks after the image was described: the upload must fail, not send garbage.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(&[9u8; 1000]).unwrap();
+    drop(f);
+    let _head = server
+        .mock("HEAD", Matcher::Regex(r"^/v2/team/app/blobs/".into()))
+        .with_status(404)
+        .create();
+    let _post = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .with_status(202)
+        .with_header("location", "/v2/team/app/blobs/uploads/x?_state=1")
+        .create();
+    let _put = server
+        .mock("PUT", "/v2/team/app/blobs/uploads/x")
+        .match_query(Matcher::Any)
+        .with_status(201)
+        .create();
+    let cancel = server
+        .mock("DELETE", "/v2/team/app/blobs/uploads/x")
+        .match_query(Matcher::Any)
+        .with_status(204)
+        .expect_at_least(1)
+        .create();
+    let manifest = server
+        .mock("PUT", Matcher::Regex("^/v2/team/app/manifests/".into()))
+        .with_status(201)
+        .expect(0)
+        .create();
+    let c = client(&server);
+    let e = c
+        .push_image("team/app", "v1", &image, &PushOptions::default().threads(1))
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidInput(_)), "{e}");
+    assert!(
+        e.to_string()
+            .contains("ended after 1000 of the announced 200000"),
+        "{e}"
+    );
+    manifest.assert();
+    cancel.assert();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn cancelling_from_the_progress_callback_stops_before_the_manifest() {
+    let mut server = Server::new();
+    let image = ImageBuilder::new()
+        .config(b"{}".to_vec())
+        .layer_bytes(vec![5u8; 500_000], media_types::OCI_LAYER_GZIP)
+        .build()
+        .unwrap();
+    let _head = server
+        .mock("HEAD", Matcher::Regex(r"^/v2/team/app/blobs/".into()))
+        .with_status(404)
+        .create();
+    let _post = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .with_status(202)
+        .with_header("location", "/v2/team/app/blobs/uploads/x?_state=1")
+        .create();
+    let _put = server
+        .mock("PUT", "/v2/team/app/blobs/uploads/x")
+        .match_query(Matcher::Any)
+        .with_status(201)
+        .create();
+    let _cancel = server
+        .mock("DELETE", Matcher::Any)
+        .with_status(204)
+        .create();
+    let manifest = server
+        .mock("PUT", Matcher::Regex("^/v2/team/app/manifests/".into()))
+        .with_status(201)
+        .expect(0)
+        .create();
+    let c = client(&server);
+    let opts = PushOptions::default().progress(|p| p.done < 100_000);
+    let e = c.push_image("team/app", "v1", &image, &opts).unwrap_err();
+    assert!(matches!(e, Error::Cancelled(_)), "{e}");
+    manifest.assert();
+}
+
+#[test]
+fn repush_is_heads_and_one_manifest_put() {
+    let mut server = Server::new();
+    let image = ImageBuilder::new()
+        .config(b"{}".to_vec())
+        .layer_bytes(vec![3u8; 4096], media_types::OCI_LAYER_GZIP)
+        .build()
+        .unwrap();
+    let mut heads = Vec::new();
+    for d in image.blob_descriptors() {
+        heads.push(
+            server
+                .mock("HEAD", blob_path("team/app", &d.digest).as_str())
+                .with_status(200)
+                .with_header("content-length", &d.size.to_string())
+                .expect(1)
+                .create(),
+        );
+    }
+    let post = server
+        .mock("POST", Matcher::Any)
+        .with_status(500)
+        .expect(0)
+        .create();
+    let manifest = server
+        .mock("PUT", "/v2/team/app/manifests/v1")
+        .with_status(201)
+        .with_header("docker-content-digest", &image.digest().to_string())
+        .expect(1)
+        .create();
+    let c = client(&server);
+    let pushed = c
+        .push_image("team/app", "v1", &image, &PushOptions::default())
+        .unwrap();
+    assert_eq!(pushed.stats.blobs_existing, 2);
+    assert_eq!(pushed.stats.blobs_uploaded, 0);
+    assert_eq!(c.request_count(), 3);
+    for h in &heads {
+        h.assert();
+    }
+    post.assert();
+    manifest.assert();
+}
+
+#[test]
+fn pulled_blobs_are_verified_and_nothing_partial_is_left() {
+    let mut server = Server::new();
+    let good = b"the real content".to_vec();
+    let d = Digest::sha256_of(&good);
+    let bad = server
+        .mock("GET", blob_path("team/app", &d).as_str())
+        .with_status(200)
+        .with_body("tampered content")
+        .expect(2)
+        .create();
+    let c = client(&server);
+    let mut out = Vec::new();
+    let e = c
+        .pull_blob("team/app", &d.to_string(), &mut out)
+        .unwrap_err();
+    assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
+    let dir = tempdir("pull");
+    let target = dir.join("blob");
+    std::fs::write(&target, b"previous").unwrap();
+    let e = c
+        .pull_blob_to_path("team/app", &d.to_string(), &target)
+        .unwrap_err();
+    assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        b"previous",
+        "the old file is untouched"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "no temporary file left"
+    );
+    bad.assert();
+
+    let ok = server
+        .mock("GET", blob_path("team/app", &d).as_str())
+        .with_status(200)
+        .with_body(&good)
+        .expect(1)
+        .create();
+    assert_eq!(
+        c.pull_blob_to_path("team/app", &d.to_string(), &target)
+            .unwrap(),
+        16
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), good);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    ok.assert();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A 401 on the PUT (a token that expired during the upload) replays the body from its source.
+fn expiring_token_server(data: &[u8], d: &Digest) -> (ServerGuard, Vec<mockito::Mock>) {
+    let mut server = Server::new();
+    let realm = format!("{}/token", server.url());
+    let mocks = vec![
+        server
+            .mock("POST", "/v2/team/app/blobs/uploads/")
+            .with_status(202)
+            .with_header("location", "/v2/team/app/blobs/uploads/e?_state=1")
+            .expect(1)
+            .create(),
+        server
+            .mock("PUT", "/v2/team/app/blobs/uploads/e")
+            .match_query(Matcher::Any)
+            .match_header("authorization", Matcher::Missing)
+            .with_status(401)
+            .with_header(
+                "www-authenticate",
+                &format!(
+                    r#"Bearer realm="{realm}",service="mock",scope="repository:team/app:pull,push""#
+                ),
+            )
+            .expect(1)
+            .create(),
+        server
+            .mock("GET", "/token")
+            .match_query(Matcher::UrlEncoded(
+                "scope".into(),
+                "repository:team/app:pull,push".into(),
+            ))
+            .with_status(200)
+            .with_body(r#"{"token":"fresh","expires_in":300}"#)
+            .expect(1)
+            .create(),
+        server
+            .mock("PUT", "/v2/team/app/blobs/uploads/e")
+            .match_query(digest_query("1", d))
+            .match_header("authorization", "Bearer fresh")
+            .match_header("content-length", data.len().to_string().as_str())
+            .match_body(data.to_vec())
+            .with_status(201)
+            .expect(1)
+            .create(),
+    ];
+    (server, mocks)
+}
+
+#[test]
+fn a_401_during_the_upload_replays_the_body_from_the_file() {
+    let data = vec![0xabu8; 150_000];
+    let d = Digest::sha256_of(&data);
+    let (server, mocks) = expiring_token_server(&data, &d);
+    let dir = tempdir("replay");
+    let path = dir.join("blob");
+    std::fs::write(&path, &data).unwrap();
+    let c = client(&server);
+    let opts = UploadOptions {
+        skip_existing: false,
+        ..Default::default()
+    };
+    let pushed = c
+        .push_blob_with(
+            "team/app",
+            BlobSource::file_with_digest(&path, d.clone()),
+            &opts,
+        )
+        .unwrap();
+    assert_eq!(pushed.digest, d);
+    for m in &mocks {
+        m.assert();
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_401_during_the_upload_of_a_reader_is_a_clean_error() {
+    let data = vec![0xcdu8; 150_000];
+    let d = Digest::sha256_of(&data);
+    let (mut server, _mocks) = expiring_token_server(&data, &d);
+    let _cancel = server
+        .mock("DELETE", Matcher::Any)
+        .with_status(204)
+        .create();
+    let c = client(&server);
+    let opts = UploadOptions {
+        skip_existing: false,
+        ..Default::default()
+    };
+    let e = c
+        .push_blob_with(
+            "team/app",
+            BlobSource::reader(&data[..], 150_000, Some(d)),
+            &opts,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("read only once"), "{e}");
+}

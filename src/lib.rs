@@ -36,6 +36,8 @@ pub mod client;
 pub mod credentials;
 pub mod digest;
 pub mod error;
+/// The C ABI (`extern "C"` functions described by `include/ocireg.h`).
+pub mod ffi;
 pub mod headers;
 pub mod image;
 pub mod layout;

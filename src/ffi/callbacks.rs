@@ -1,0 +1,224 @@
+//! Callbacks: the C function pointer types, and the adapters that guarantee every callback runs
+//! synchronously on the calling thread.
+//!
+//! Push and pull transfer blobs on worker threads, and the Rust progress callback is called from
+//! them. A C caller (and Ruby Fiddle, Python ctypes, Go) must only ever be called back on its own
+//! thread, so when a progress callback is given the operation runs on a helper thread while the
+//! calling thread receives the progress events through a bounded channel and invokes the C
+//! callback itself; the call returns only once the operation has finished.
+
+use std::ffi::{CString, c_char, c_int, c_void};
+use std::io::{self, Read, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+
+use crate::error::Result;
+use crate::push::{Progress, ProgressEvent, ProgressFn};
+
+/// Progress event: bytes are going up (`done` grows).
+pub const OCIREG_PROGRESS_UPLOADING: u32 = 0;
+/// Progress event: the blob was already in the repository (`done == total`).
+pub const OCIREG_PROGRESS_EXISTED: u32 = 1;
+/// Progress event: the blob was mounted from another repository (`done == total`).
+pub const OCIREG_PROGRESS_MOUNTED: u32 = 2;
+/// Progress event: the upload of the blob completed (`done == total`).
+pub const OCIREG_PROGRESS_UPLOADED: u32 = 3;
+/// Progress event: bytes are coming down (`done` grows).
+pub const OCIREG_PROGRESS_DOWNLOADING: u32 = 4;
+/// Progress event: the blob was already in the destination with the right digest.
+pub const OCIREG_PROGRESS_REUSED: u32 = 5;
+/// Progress event: the download of the blob completed and was verified.
+pub const OCIREG_PROGRESS_DOWNLOADED: u32 = 6;
+
+/// A progress callback of push and pull: `digest` is the blob (`"sha256:…"`, valid during the
+/// call only), `done` / `total` bytes, `event` one of the `OCIREG_PROGRESS_*` values. Return 0 to
+/// go on, non-zero to cancel the operation (which then fails with `OCIREG_CANCELLED`).
+///
+/// Always invoked on the thread that called the operation, before the operation returns.
+#[allow(non_camel_case_types)]
+pub type ocireg_progress_fn = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        digest: *const c_char,
+        done: u64,
+        total: u64,
+        event: u32,
+    ) -> c_int,
+>;
+
+/// A write callback of ocireg_blob_pull(): receives the next `len` bytes of the blob at `buf`
+/// (valid during the call only). Return 0 to go on, non-zero to abort the download (which then
+/// fails with `OCIREG_CANCELLED`). Invoked on the calling thread.
+#[allow(non_camel_case_types)]
+pub type ocireg_write_fn =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, buf: *const u8, len: usize) -> c_int>;
+
+/// A read callback of ocireg_blob_push_stream(): writes up to `cap` bytes to `buf` and returns
+/// how many (0 at the end of the data), or a negative number to abort the upload (which then
+/// fails with `OCIREG_CANCELLED`). Invoked on the calling thread.
+#[allow(non_camel_case_types)]
+pub type ocireg_read_fn =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, buf: *mut u8, cap: usize) -> isize>;
+
+fn event_code(e: ProgressEvent) -> u32 {
+    match e {
+        ProgressEvent::Uploading => OCIREG_PROGRESS_UPLOADING,
+        ProgressEvent::Existed => OCIREG_PROGRESS_EXISTED,
+        ProgressEvent::Mounted => OCIREG_PROGRESS_MOUNTED,
+        ProgressEvent::Uploaded => OCIREG_PROGRESS_UPLOADED,
+        ProgressEvent::Downloading => OCIREG_PROGRESS_DOWNLOADING,
+        ProgressEvent::Reused => OCIREG_PROGRESS_REUSED,
+        ProgressEvent::Downloaded => OCIREG_PROGRESS_DOWNLOADED,
+    }
+}
+
+/// The C caller's opaque pointer. Only ever dereferenced by the caller's own callback, and
+/// only on the caller's thread.
+#[derive(Clone, Copy)]
+pub(crate) struct UserData(pub(crate) *mut c_void);
+
+enum Msg<T> {
+    Progress(Progress),
+    Done(std::thread::Result<Result<T>>),
+}
+
+/// Runs `op` with a progress callback that reports to `cb` on the calling thread.
+///
+/// Without `cb`, `op(None)` simply runs here. With it, `op` runs on a scoped helper thread; its
+/// progress events come back through a bounded channel (so a slow callback slows the transfer
+/// rather than filling memory) and `cb` is called here, in order. When `cb` returns non-zero,
+/// every later progress call answers `false`, which makes the operation stop with
+/// `Error::Cancelled`. A panic in `op` is resumed on this thread (and caught by the boundary).
+pub(crate) fn with_progress<T, F>(cb: ocireg_progress_fn, userdata: UserData, op: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(Option<ProgressFn>) -> Result<T> + Send,
+{
+    let Some(cb) = cb else {
+        return op(None);
+    };
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = sync_channel::<Msg<T>>(256);
+    std::thread::scope(|s| {
+        let worker = {
+            let tx = tx.clone();
+            let cancelled = Arc::clone(&cancelled);
+            s.spawn(move || {
+                let progress_tx = tx.clone();
+                let progress: ProgressFn = Arc::new(move |p: &Progress| {
+                    if cancelled.load(Ordering::SeqCst) {
+                        return false;
+                    }
+                    // The receiver only goes away after `Done`, so a send cannot fail while the
+                    // operation runs; if it ever did, stopping is the safe answer.
+                    progress_tx.send(Msg::Progress(p.clone())).is_ok()
+                });
+                let result = catch_unwind(AssertUnwindSafe(|| op(Some(progress))));
+                let _ = tx.send(Msg::Done(result));
+            })
+        };
+        drop(tx);
+        let mut outcome = None;
+        for msg in rx.iter() {
+            match msg {
+                Msg::Progress(p) => {
+                    if cancelled.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let digest = CString::new(p.digest.to_string()).unwrap_or_default();
+                    // SAFETY: the caller of the exported function promised a valid callback
+                    // and userdata; we are on the caller's thread.
+                    let rc = unsafe {
+                        cb(
+                            userdata.0,
+                            digest.as_ptr(),
+                            p.done,
+                            p.total,
+                            event_code(p.event),
+                        )
+                    };
+                    if rc != 0 {
+                        cancelled.store(true, Ordering::SeqCst);
+                    }
+                }
+                Msg::Done(r) => {
+                    outcome = Some(r);
+                    break;
+                }
+            }
+        }
+        let joined = worker.join();
+        match (outcome, joined) {
+            (Some(Ok(r)), _) => r,
+            (Some(Err(payload)), _) | (None, Err(payload)) => resume_unwind(payload),
+            (None, Ok(())) => Err(crate::Error::Cancelled(
+                "the operation ended without a result".into(),
+            )),
+        }
+    })
+}
+
+/// A `Write` over a C write callback; remembers whether the callback asked to stop.
+pub(crate) struct CWriter {
+    pub(crate) cb: unsafe extern "C" fn(*mut c_void, *const u8, usize) -> c_int,
+    pub(crate) userdata: *mut c_void,
+    pub(crate) aborted: bool,
+}
+
+impl Write for CWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // SAFETY: the caller of the exported function promised a valid callback and userdata;
+        // `buf` is valid for `buf.len()` bytes during the call.
+        let rc = unsafe { (self.cb)(self.userdata, buf.as_ptr(), buf.len()) };
+        if rc != 0 {
+            self.aborted = true;
+            return Err(io::Error::other(format!(
+                "the write callback returned {rc} (abort)"
+            )));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A `Read` over a C read callback; remembers whether the callback asked to stop. Shared with
+/// the upload through a reference, so the flag can be read afterwards.
+pub(crate) struct CReader<'f> {
+    pub(crate) cb: unsafe extern "C" fn(*mut c_void, *mut u8, usize) -> isize,
+    pub(crate) userdata: *mut c_void,
+    pub(crate) aborted: &'f std::cell::Cell<bool>,
+}
+
+impl Read for CReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // SAFETY: the caller of the exported function promised a valid callback and userdata;
+        // `buf` is valid for writing `buf.len()` bytes during the call.
+        let n = unsafe { (self.cb)(self.userdata, buf.as_mut_ptr(), buf.len()) };
+        if n < 0 {
+            self.aborted.set(true);
+            return Err(io::Error::other(format!(
+                "the read callback returned {n} (abort)"
+            )));
+        }
+        let n = n as usize;
+        if n > buf.len() {
+            self.aborted.set(true);
+            return Err(io::Error::other(format!(
+                "the read callback claimed {n} bytes for a buffer of {}",
+                buf.len()
+            )));
+        }
+        Ok(n)
+    }
+}

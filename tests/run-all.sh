@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test of ocireg on this machine: installs what is missing (Debian's docker-registry,
+# skopeo, ruby, valgrind; PyJWT in a venv), starts the real registries of tests/rig on 127.0.0.1,
+# then runs the Rust tests (unit, mockito, in-memory registry, real registries, skopeo interop),
+# the C ABI tests (ASan + valgrind), and the Python, Ruby and Go binding tests.
+# Everything started here is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+say() { printf '\n==> %s\n' "$*"; }
+
+say "installing what is missing"
+bash tests/rig/install.sh
+need=()
+for p in ruby ruby-ffi ruby-minitest valgrind gcc; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+python3 -c "import pytest" 2>/dev/null || python3 -m pip install -q pytest
+
+rig=$(mktemp -d /tmp/ocireg-rig.XXXXXX)
+cleanup() { bash tests/rig/rig.sh stop "$rig" >/dev/null 2>&1 || true; rm -rf "$rig"; }
+trap cleanup EXIT
+say "starting the real registries (tests/rig)"
+bash tests/rig/rig.sh start "$rig" >/dev/null
+# shellcheck disable=SC1091
+source "$rig/env"
+export OCIREG_REQUIRE_RIG=1 OCIREG_REQUIRE_SKOPEO=1 OCIREG_REQUIRE_C=1
+# Tests talk to 127.0.0.1 only: never through a proxy.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
+export NO_PROXY=127.0.0.1,localhost
+
+say "Rust: unit, mockito, in-memory registry, real registries, C ABI"
+cargo test --all-targets
+cargo test --doc
+
+say "the rig's own selftest (curl + skopeo against every registry)"
+bash tests/rig/selftest.sh "$rig"

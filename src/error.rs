@@ -121,12 +121,14 @@ pub enum Error {
         message: String,
     },
     /// HTTP 429 that persisted through the retry policy.
-    #[error("rate limited by {registry}{}", retry_suffix(.retry_after))]
+    #[error("rate limited by {registry}{}{}", retry_suffix(.retry_after), InfoList(.errors))]
     RateLimited {
         /// `host[:port]` of the registry.
         registry: String,
         /// How long the registry asked us to wait, if it said.
         retry_after: Option<Duration>,
+        /// The registry's error body (e.g. `TOOMANYREQUESTS`), if any.
+        errors: Vec<ErrorInfo>,
     },
     /// Any other error answer from the registry, with its OCI error body.
     #[error("registry {registry} answered {status} to {operation}{}", InfoList(.errors))]
@@ -219,7 +221,9 @@ impl Error {
     /// The registry's OCI error entries, where the registry sent some.
     pub fn registry_errors(&self) -> &[ErrorInfo] {
         match self {
-            Error::NotFound { errors, .. } | Error::Registry { errors, .. } => errors,
+            Error::NotFound { errors, .. }
+            | Error::Registry { errors, .. }
+            | Error::RateLimited { errors, .. } => errors,
             _ => &[],
         }
     }

@@ -807,6 +807,7 @@ impl Transport {
             429 => Error::RateLimited {
                 registry,
                 retry_after,
+                errors,
             },
             _ => Error::Registry {
                 registry,

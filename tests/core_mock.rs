@@ -619,9 +619,12 @@ fn rate_limits_are_retried_honouring_retry_after() {
         .mock("GET", "/v2/r/tags/list")
         .with_status(429)
         .with_header("retry-after", "3600")
+        .with_body(r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"pull rate limit"}]}"#)
         .expect(1)
         .create();
     let e = client(&s, Credentials::Anonymous).tags("r").unwrap_err();
+    assert_eq!(e.registry_code(), Some("TOOMANYREQUESTS"));
+    assert!(e.to_string().contains("pull rate limit"), "{e}");
     match e {
         Error::RateLimited { retry_after, .. } => {
             assert_eq!(retry_after.map(|d| d.as_secs()), Some(3600))

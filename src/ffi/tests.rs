@@ -276,6 +276,7 @@ fn every_error_variant_maps_to_a_status_and_details() {
             Error::RateLimited {
                 registry: r(),
                 retry_after: Some(Duration::from_secs(30)),
+                errors: Vec::new(),
             },
             OCIREG_RATE_LIMITED,
             429,

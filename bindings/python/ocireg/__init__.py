@@ -1,0 +1,122 @@
+"""ocireg: a synchronous OCI / Docker registry client (Python binding of ``libocireg``).
+
+::
+
+    import ocireg
+
+    with ocireg.Client("registry.example.com", "alice", "secret") as client:
+        print(client.tags("team/app"))
+        image = (ocireg.ImageBuilder()
+                 .set_config(b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}')
+                 .add_layer("layer.tar.gz")
+                 .build())
+        pushed = client.push_image("team/app", "v1", image)
+        assert client.verify("team/app", pushed).ok
+
+The library is found through ``$OCIREG_LIB``, then a copy next to this package, then the
+repository's ``target/debug`` and ``target/release``. Every call releases the GIL; a
+:class:`Client` may be shared by many threads.
+"""
+
+from . import _ffi
+from ._models import (
+    Manifest,
+    Outcome,
+    Progress,
+    ProgressEvent,
+    Pulled,
+    Pushed,
+    VerifyReport,
+)
+from .client import Client, login, logout
+from .errors import (
+    AuthenticationError,
+    AuthorizationError,
+    CancelledError,
+    CredentialsError,
+    DigestMismatchError,
+    InvalidArgumentError,
+    InvalidReferenceError,
+    IoError,
+    NetworkError,
+    NotFoundError,
+    OciregError,
+    PanicError,
+    RateLimitedError,
+    RegistryError,
+    Status,
+    TimeoutError,
+    TlsError,
+    UnsupportedError,
+    VerifyFailedError,
+)
+from .image import LAYER_TAR, LAYER_TAR_GZIP, Image, ImageBuilder
+from . import testing  # noqa: E402  (ocireg.testing.Registry)
+
+__version__ = "0.1.0"
+
+#: The ABI version this binding was written for.
+ABI_VERSION = _ffi.ABI_VERSION
+
+
+def version() -> str:
+    """The loaded library's version, e.g. ``"0.1.0"``."""
+    return _ffi.decode(_ffi.lib.ocireg_version()) or ""
+
+
+def abi_version() -> int:
+    """The loaded library's ABI version (checked against :data:`ABI_VERSION` at import)."""
+    return int(_ffi.lib.ocireg_abi_version())
+
+
+def library_path() -> str:
+    """The path of the loaded ``libocireg``."""
+    return _ffi.lib_path
+
+
+def status_name(status: int) -> str:
+    """The name of a status code, e.g. ``status_name(5) == "OCIREG_NOT_FOUND"``."""
+    return _ffi.status_name(status)
+
+
+__all__ = [
+    "ABI_VERSION",
+    "AuthenticationError",
+    "AuthorizationError",
+    "CancelledError",
+    "Client",
+    "CredentialsError",
+    "DigestMismatchError",
+    "Image",
+    "ImageBuilder",
+    "InvalidArgumentError",
+    "InvalidReferenceError",
+    "IoError",
+    "LAYER_TAR",
+    "LAYER_TAR_GZIP",
+    "Manifest",
+    "NetworkError",
+    "NotFoundError",
+    "OciregError",
+    "Outcome",
+    "PanicError",
+    "Progress",
+    "ProgressEvent",
+    "Pulled",
+    "Pushed",
+    "RateLimitedError",
+    "RegistryError",
+    "Status",
+    "TimeoutError",
+    "TlsError",
+    "UnsupportedError",
+    "VerifyFailedError",
+    "VerifyReport",
+    "abi_version",
+    "library_path",
+    "login",
+    "logout",
+    "status_name",
+    "testing",
+    "version",
+]

@@ -1,0 +1,88 @@
+"""Ownership of the library's opaque handles.
+
+A :class:`Handle` owns one pointer and frees it exactly once, with its type's ``_free``
+function, on :meth:`Handle.close`, on leaving a ``with`` block, or when garbage collected.
+Calls borrow the pointer for their duration (:meth:`Handle._borrow`): closing a handle while
+other threads are still inside a call on it defers the free until the last call returns, so a
+Python program can never make the library use freed memory. Handles whose C functions take a
+non-const pointer (builders, the test registry's ``stop``) borrow it exclusively: such a call
+waits for the running ones and holds the others off, as the C conventions require.
+"""
+
+import threading
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+from . import _ffi, errors
+
+
+class Handle:
+    #: Name of the C function that frees this kind of handle (e.g. ``"ocireg_client_free"``).
+    _free_name = ""
+    #: What the handle is, for messages.
+    _what = "object"
+
+    def __init__(self, ptr: Optional[int] = None) -> None:
+        self._ptr = ptr or None
+        self._cond = threading.Condition(threading.Lock())
+        self._active = 0
+        self._exclusive = False
+        self._closing = False
+
+    @contextmanager
+    def _borrow(self, exclusive: bool = False) -> Iterator[int]:
+        with self._cond:
+            while self._exclusive or (exclusive and self._active):
+                self._cond.wait()
+            if self._ptr is None or self._closing:
+                raise errors.InvalidArgumentError(
+                    "the %s is closed" % self._what, status=errors.Status.INVALID_ARGUMENT
+                )
+            self._active += 1
+            self._exclusive = exclusive
+        try:
+            yield self._ptr
+        finally:
+            ptr = None
+            with self._cond:
+                self._active -= 1
+                if exclusive:
+                    self._exclusive = False
+                if self._closing and self._active == 0 and self._ptr is not None:
+                    ptr, self._ptr = self._ptr, None
+                self._cond.notify_all()
+            if ptr is not None:
+                getattr(_ffi.lib, self._free_name)(ptr)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._ptr is None or self._closing
+
+    def close(self) -> None:
+        """Frees the library object (deferred until calls still running on it return).
+        Closing twice is fine."""
+        cond = getattr(self, "_cond", None)
+        if cond is None:  # __init__ did not run
+            return
+        with cond:
+            if self._closing or self._ptr is None:
+                self._closing = True
+                return
+            self._closing = True
+            if self._active:
+                return  # the last running call frees it
+            ptr, self._ptr = self._ptr, None
+        getattr(_ffi.lib, self._free_name)(ptr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone already
+            pass

@@ -1,0 +1,790 @@
+"""The registry client, and login / logout."""
+
+import ctypes
+import os
+from ctypes import byref, c_int, c_size_t, c_uint64, c_void_p
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+
+from . import _ffi, errors
+from ._handle import Handle
+from ._models import (
+    Manifest,
+    ProgressCallback,
+    Pulled,
+    Pushed,
+    VerifyReport,
+    progress_trampoline,
+)
+from .image import Image
+
+lib = _ffi.lib
+
+PathLike = Union[str, "os.PathLike[str]"]
+#: PEM data (bytes, or str starting with ``-----BEGIN``) or the path of a PEM file.
+Pem = Union[bytes, str, "os.PathLike[str]"]
+
+_TIMEOUTS = (
+    ("connect_timeout", _ffi.TIMEOUT_CONNECT),
+    ("response_timeout", _ffi.TIMEOUT_RESPONSE),
+    ("read_timeout", _ffi.TIMEOUT_READ),
+    ("write_timeout", _ffi.TIMEOUT_WRITE),
+    ("timeout", _ffi.TIMEOUT_OVERALL),
+)
+
+
+def _invalid(message: str) -> errors.InvalidArgumentError:
+    return errors.InvalidArgumentError(message, status=errors.Status.INVALID_ARGUMENT)
+
+
+def _pem(value: Pem, what: str) -> bytes:
+    """PEM bytes from PEM data or a file path."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, str) and value.lstrip().startswith("-----BEGIN"):
+        return value.encode("utf-8")
+    if isinstance(value, (str, os.PathLike)):
+        try:
+            with open(value, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise errors.IoError(
+                "cannot read %s %s: %s" % (what, os.fspath(value), exc.strerror or exc),
+                status=errors.Status.IO,
+            ) from exc
+    raise TypeError("%s must be PEM bytes or a path, not %s" % (what, type(value).__name__))
+
+
+def _seconds_to_ms(value: float, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("%s must be a number of seconds, not %s" % (what, type(value).__name__))
+    if value < 0:
+        raise _invalid("%s must not be negative" % what)
+    return _ffi.uint(int(round(value * 1000)), 64, what)
+
+
+def _set_options(
+    opts: int,
+    *,
+    username: Optional[str] = None,
+    password: Optional[str] = None,
+    identity_token: Optional[str] = None,
+    bearer_token: Optional[str] = None,
+    anonymous: bool = False,
+    docker_config: Optional[PathLike] = None,
+    user_agent: Optional[str] = None,
+    insecure: bool = False,
+    ca_cert: Union[None, Pem, Sequence[Pem]] = None,
+    client_cert: Optional[Pem] = None,
+    client_key: Optional[Pem] = None,
+    proxy: Optional[str] = None,
+    proxy_from_env: bool = False,
+    max_retries: Optional[int] = None,
+    connect_timeout: Optional[float] = None,
+    response_timeout: Optional[float] = None,
+    read_timeout: Optional[float] = None,
+    write_timeout: Optional[float] = None,
+    timeout: Optional[float] = None,
+) -> None:
+    """Applies keyword settings to a live ``ocireg_options *``."""
+    if username is not None or password is not None:
+        _ffi.call(
+            lib.ocireg_options_set_username_password,
+            opts,
+            _ffi.cstr(username, "username"),
+            _ffi.cstr(password, "password"),
+        )
+    if identity_token is not None:
+        _ffi.call(
+            lib.ocireg_options_set_identity_token, opts, _ffi.cstr(identity_token, "identity_token")
+        )
+    if bearer_token is not None:
+        _ffi.call(
+            lib.ocireg_options_set_bearer_token, opts, _ffi.cstr(bearer_token, "bearer_token")
+        )
+    if anonymous:
+        _ffi.call(lib.ocireg_options_set_anonymous, opts)
+    if docker_config is not None:
+        _ffi.call(
+            lib.ocireg_options_set_docker_config, opts, _ffi.cstr(docker_config, "docker_config")
+        )
+    if user_agent is not None:
+        _ffi.call(lib.ocireg_options_set_user_agent, opts, _ffi.cstr(user_agent, "user_agent"))
+    if insecure:
+        _ffi.call(lib.ocireg_options_set_insecure, opts, 1)
+    if ca_cert is not None:
+        certs = ca_cert if isinstance(ca_cert, (list, tuple)) else [ca_cert]
+        for cert in certs:
+            pem = _pem(cert, "ca_cert")
+            _ffi.call(lib.ocireg_options_set_ca_cert_pem, opts, pem or None, len(pem))
+    if client_cert is not None or client_key is not None:
+        if client_cert is None or client_key is None:
+            raise _invalid("client_cert and client_key go together")
+        cert, key = _pem(client_cert, "client_cert"), _pem(client_key, "client_key")
+        _ffi.call(
+            lib.ocireg_options_set_client_cert_pem,
+            opts,
+            cert or None,
+            len(cert),
+            key or None,
+            len(key),
+        )
+    if proxy is not None:
+        _ffi.call(lib.ocireg_options_set_proxy, opts, _ffi.cstr(proxy, "proxy"))
+    if proxy_from_env:
+        _ffi.call(lib.ocireg_options_set_proxy_from_env, opts, 1)
+    if max_retries is not None:
+        _ffi.call(
+            lib.ocireg_options_set_max_retries, opts, _ffi.uint(max_retries, 32, "max_retries")
+        )
+    values = {
+        "connect_timeout": connect_timeout,
+        "response_timeout": response_timeout,
+        "read_timeout": read_timeout,
+        "write_timeout": write_timeout,
+        "timeout": timeout,
+    }
+    for name, kind in _TIMEOUTS:
+        value = values[name]
+        if value is not None:
+            _ffi.call(lib.ocireg_options_set_timeout_ms, opts, kind, _seconds_to_ms(value, name))
+
+
+class _Options:
+    """A temporary ``ocireg_options *``, freed on leaving the ``with`` block."""
+
+    def __init__(self, **settings: Any) -> None:
+        self.settings = settings
+        self.ptr: Optional[int] = None
+
+    def __enter__(self) -> int:
+        out = c_void_p()
+        _ffi.call(lib.ocireg_options_new, byref(out))
+        self.ptr = out.value
+        try:
+            _set_options(self.ptr, **self.settings)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self.ptr  # type: ignore[return-value]
+
+    def __exit__(self, *exc_info: Any) -> None:
+        ptr, self.ptr = self.ptr, None
+        lib.ocireg_options_free(ptr)
+
+
+class _PushOptions:
+    """A temporary ``ocireg_push_options *`` (None when every setting is at its default)."""
+
+    def __init__(
+        self,
+        threads: Optional[int],
+        chunk_size: Optional[int],
+        mount_from: Optional[str],
+        skip_existing: Optional[bool],
+    ) -> None:
+        self.settings = (threads, chunk_size, mount_from, skip_existing)
+        self.ptr: Optional[int] = None
+
+    def __enter__(self) -> Optional[int]:
+        threads, chunk_size, mount_from, skip_existing = self.settings
+        if all(s is None for s in self.settings):
+            return None
+        out = c_void_p()
+        _ffi.call(lib.ocireg_push_options_new, byref(out))
+        self.ptr = out.value
+        try:
+            if threads is not None:
+                _ffi.call(
+                    lib.ocireg_push_options_set_threads, self.ptr, _ffi.uint(threads, 32, "threads")
+                )
+            if chunk_size is not None:
+                _ffi.call(
+                    lib.ocireg_push_options_set_chunked,
+                    self.ptr,
+                    _ffi.uint(chunk_size, 64, "chunk_size"),
+                )
+            if mount_from is not None:
+                _ffi.call(
+                    lib.ocireg_push_options_set_mount_from,
+                    self.ptr,
+                    _ffi.cstr(mount_from, "mount_from"),
+                )
+            if skip_existing is not None:
+                _ffi.call(
+                    lib.ocireg_push_options_set_skip_existing, self.ptr, 1 if skip_existing else 0
+                )
+        except BaseException:
+            self.__exit__()
+            raise
+        return self.ptr
+
+    def __exit__(self, *exc_info: Any) -> None:
+        ptr, self.ptr = self.ptr, None
+        lib.ocireg_push_options_free(ptr)
+
+
+def _stream_size(stream: Any) -> int:
+    """The bytes left in a seekable binary stream."""
+    try:
+        seekable = stream.seekable()
+    except (AttributeError, OSError, ValueError):
+        seekable = False
+    if not seekable:
+        raise _invalid("size= is required to push a blob from a stream that cannot seek")
+    here = stream.tell()
+    end = stream.seek(0, os.SEEK_END)
+    stream.seek(here, os.SEEK_SET)
+    return max(end - here, 0)
+
+
+def _read_trampoline(stream: Any, state: _ffi.CallbackState):
+    readinto = getattr(stream, "readinto", None)
+    read = getattr(stream, "read", None)
+    if readinto is None and read is None:
+        raise TypeError("data must be bytes-like, a path, or a readable binary stream")
+
+    def trampoline(_userdata, buf, cap):
+        try:
+            if cap == 0:
+                return 0
+            if readinto is not None:
+                view = memoryview((ctypes.c_char * cap).from_address(buf)).cast("B")
+                n = readinto(view)
+                view.release()
+                if n is None:
+                    raise BlockingIOError("the stream has no data ready (non-blocking stream)")
+            else:
+                chunk = read(cap)
+                if chunk is None:
+                    raise BlockingIOError("the stream has no data ready (non-blocking stream)")
+                if isinstance(chunk, str):
+                    raise TypeError("the stream must be binary (read() returned str)")
+                n = len(chunk)
+                if n > cap:
+                    raise ValueError("read(%d) returned %d bytes" % (cap, n))
+                ctypes.memmove(buf, bytes(chunk), n)
+            return n
+        except BaseException as exc:  # never let an exception reach C
+            state.capture(exc)
+            return -1
+
+    return _ffi.READ_FN(trampoline)
+
+
+def _write_trampoline(sink: Any, state: _ffi.CallbackState):
+    if callable(sink) and not hasattr(sink, "write"):
+        write: Callable[[bytes], Any] = sink
+    else:
+        write = getattr(sink, "write", None)  # type: ignore[assignment]
+        if write is None:
+            raise TypeError("dest must be a path, a writable binary stream or a callable")
+
+    def trampoline(_userdata, buf, n):
+        try:
+            data = ctypes.string_at(buf, n)
+            written = write(data)
+            # Raw (unbuffered) streams may write less than asked: write the rest.
+            rest = memoryview(data)
+            while isinstance(written, int) and 0 <= written < len(rest):
+                if written == 0:
+                    raise OSError("write() wrote nothing")
+                rest = rest[written:]
+                written = write(rest)
+            return 0
+        except BaseException as exc:  # never let an exception reach C
+            state.capture(exc)
+            return 1
+
+    return _ffi.WRITE_FN(trampoline)
+
+
+class Client(Handle):
+    """A client of one registry: one connection pool, one token cache. Thread-safe: one client
+    may serve many threads at once.
+
+    ``registry`` is ``host``, ``host:port``, ``http://host:port``, ``https://host/base/path`` or
+    ``https://user:password@host``; ``docker.io`` means Docker Hub. Without a scheme https is
+    used (plain http with ``insecure=True``).
+
+    Credentials: ``username`` / ``password`` (a token may be the password), or
+    ``identity_token``, or ``bearer_token``, or ``anonymous=True``; with none of these they come
+    from the docker config (``docker_config``, else the default one) and credential helpers.
+
+    Other settings: ``insecure`` (plain http without a scheme, no certificate verification),
+    ``ca_cert`` (extra trusted CA: PEM bytes or a file path, or a list of them),
+    ``client_cert`` / ``client_key`` (mutual TLS), ``user_agent``, ``proxy``,
+    ``proxy_from_env``, ``max_retries``, and timeouts in seconds (0: no limit):
+    ``connect_timeout``, ``response_timeout``, ``read_timeout``, ``write_timeout`` and
+    ``timeout`` (overall deadline of each request).
+
+    Use it as a context manager, or call :meth:`close`.
+    """
+
+    _free_name = "ocireg_client_free"
+    _what = "client"
+
+    def __init__(
+        self,
+        registry: str,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        *,
+        insecure: bool = False,
+        ca_cert: Union[None, Pem, Sequence[Pem]] = None,
+        docker_config: Optional[PathLike] = None,
+        identity_token: Optional[str] = None,
+        bearer_token: Optional[str] = None,
+        anonymous: bool = False,
+        client_cert: Optional[Pem] = None,
+        client_key: Optional[Pem] = None,
+        user_agent: Optional[str] = None,
+        proxy: Optional[str] = None,
+        proxy_from_env: bool = False,
+        max_retries: Optional[int] = None,
+        connect_timeout: Optional[float] = None,
+        response_timeout: Optional[float] = None,
+        read_timeout: Optional[float] = None,
+        write_timeout: Optional[float] = None,
+        timeout: Optional[float] = None,
+    ) -> None:
+        super().__init__()
+        reg = _ffi.cstr(registry, "registry")
+        out = c_void_p()
+        with _Options(
+            username=username,
+            password=password,
+            identity_token=identity_token,
+            bearer_token=bearer_token,
+            anonymous=anonymous,
+            docker_config=docker_config,
+            user_agent=user_agent,
+            insecure=insecure,
+            ca_cert=ca_cert,
+            client_cert=client_cert,
+            client_key=client_key,
+            proxy=proxy,
+            proxy_from_env=proxy_from_env,
+            max_retries=max_retries,
+            connect_timeout=connect_timeout,
+            response_timeout=response_timeout,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            timeout=timeout,
+        ) as opts:
+            _ffi.call(lib.ocireg_client_new, reg, opts, byref(out))
+        self._ptr = out.value
+
+    # -- information ---------------------------------------------------------------------------
+
+    @property
+    def registry(self) -> str:
+        """The registry as ``host[:port]``."""
+        with self._borrow() as h:
+            return _ffi.decode(lib.ocireg_client_registry(h)) or ""
+
+    @property
+    def base_url(self) -> str:
+        """The base URL requests go to."""
+        with self._borrow() as h:
+            return _ffi.decode(lib.ocireg_client_base_url(h)) or ""
+
+    @property
+    def credential_source(self) -> str:
+        """Where the credentials came from: ``"explicit"``, ``"anonymous"``,
+        ``"config file …"`` or ``"credential helper …"`` (never a secret)."""
+        with self._borrow() as h:
+            return _ffi.decode(lib.ocireg_client_credential_source(h)) or ""
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests this client sent so far (token requests and retries included)."""
+        with self._borrow() as h:
+            return lib.ocireg_client_request_count(h)
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<ocireg.Client (closed)>"
+        return "<ocireg.Client %s>" % self.base_url
+
+    # -- registry, repositories, tags ----------------------------------------------------------
+
+    def ping(self) -> None:
+        """Checks that the registry speaks the API v2 and accepts the credentials."""
+        with self._borrow() as h:
+            _ffi.call(lib.ocireg_ping, h)
+
+    def tags(self, repository: str) -> List[str]:
+        """Every tag of ``repository``."""
+        repo = _ffi.cstr(repository, "repository")
+        out = c_void_p()
+        with self._borrow() as h:
+            _ffi.call(lib.ocireg_tags, h, repo, byref(out))
+        return _ffi.take_string_list(out)
+
+    def catalog(self) -> List[str]:
+        """Every repository in the registry's catalog (:class:`UnsupportedError` when the
+        registry has no catalog)."""
+        out = c_void_p()
+        with self._borrow() as h:
+            _ffi.call(lib.ocireg_catalog, h, byref(out))
+        return _ffi.take_string_list(out)
+
+    def search(self, pattern: str) -> List[str]:
+        """The repositories whose name contains ``pattern`` (plain, case-sensitive)."""
+        pat = _ffi.cstr(pattern, "pattern")
+        out = c_void_p()
+        with self._borrow() as h:
+            _ffi.call(lib.ocireg_search, h, pat, byref(out))
+        return _ffi.take_string_list(out)
+
+    def tags_page(
+        self, repository: str, n: int = 0, last: Optional[str] = None
+    ) -> Tuple[List[str], Optional[str]]:
+        """One page of the tags of ``repository``: at most ``n`` tags (0: the registry's page
+        size) after the tag ``last`` (None: from the start). Returns ``(tags, next_last)``,
+        ``next_last`` being the ``last`` of the next page, or None after the last page."""
+        repo = _ffi.cstr(repository, "repository")
+        count = _ffi.uint(n, 32, "n")
+        after = _ffi.cstr(last, "last", optional=True)
+        out, nxt = c_void_p(), c_void_p()
+        with self._borrow() as h:
+            _ffi.call(lib.ocireg_tags_page, h, repo, count, after, byref(out), byref(nxt))
+        try:
+            page = _ffi.take_string_list(out)
+        finally:
+            following = _ffi.take_string(nxt)
+        return page, following
+
+    def catalog_page(
+        self, n: int = 0, last: Optional[str] = None
+    ) -> Tuple[List[str], Optional[str]]:
+        """One page of the catalog, as :meth:`tags_page`: ``(repositories, next_last)``."""
+        count = _ffi.uint(n, 32, "n")
+        after = _ffi.cstr(last, "last", optional=True)
+        out, nxt = c_void_p(), c_void_p()
+        with self._borrow() as h:
+            _ffi.call(lib.ocireg_catalog_page, h, count, after, byref(out), byref(nxt))
+        try:
+            page = _ffi.take_string_list(out)
+        finally:
+            following = _ffi.take_string(nxt)
+        return page, following
+
+    # -- manifests ------------------------------------------------------------------------------
+
+    def manifest(self, repository: str, reference: str) -> Manifest:
+        """Fetches a manifest by tag, digest or ``tag@digest``, verified against its digest."""
+        repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(reference, "reference")
+        data, length = c_void_p(), c_size_t()
+        media_type, digest = c_void_p(), c_void_p()
+        with self._borrow() as h:
+            _ffi.call(
+                lib.ocireg_manifest_get,
+                h,
+                repo,
+                ref,
+                byref(data),
+                byref(length),
+                byref(media_type),
+                byref(digest),
+            )
+        try:
+            body = _ffi.take_bytes(data, length)
+        finally:
+            mt, dg = _ffi.take_string(media_type), _ffi.take_string(digest)
+        return Manifest(body, mt, dg)
+
+    def manifest_digest(self, repository: str, reference: str) -> str:
+        """The digest a tag (or digest) resolves to, by ``HEAD``."""
+        repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(reference, "reference")
+        out = c_void_p()
+        with self._borrow() as h:
+            _ffi.call(lib.ocireg_manifest_digest, h, repo, ref, byref(out))
+        return _ffi.take_string(out) or ""
+
+    def put_manifest(
+        self, repository: str, reference: str, data: Any, media_type: Optional[str] = None
+    ) -> str:
+        """Uploads manifest bytes as they are under ``reference`` (a tag, or its digest) and
+        returns its digest. ``media_type`` None: read from the manifest (or guessed). Push the
+        blobs it references first."""
+        repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(reference, "reference")
+        mt = _ffi.cstr(media_type, "media_type", optional=True)
+        buf, n = _ffi.buffer(data, "data")
+        out = c_void_p()
+        with self._borrow() as h:
+            _ffi.call(lib.ocireg_manifest_put, h, repo, ref, mt, buf, n, byref(out))
+        return _ffi.take_string(out) or ""
+
+    def delete_manifest(self, repository: str, digest: str) -> None:
+        """Deletes a manifest by digest (with every tag pointing at it)."""
+        repo, dg = _ffi.cstr(repository, "repository"), _ffi.cstr(digest, "digest")
+        with self._borrow() as h:
+            _ffi.call(lib.ocireg_manifest_delete, h, repo, dg)
+
+    # -- blobs ----------------------------------------------------------------------------------
+
+    def _blob_head(self, repository: str, digest: str):
+        repo, dg = _ffi.cstr(repository, "repository"), _ffi.cstr(digest, "digest")
+        exists, size = c_int(), c_uint64()
+        with self._borrow() as h:
+            _ffi.call(lib.ocireg_blob_exists, h, repo, dg, byref(exists), byref(size))
+        return bool(exists.value), size.value
+
+    def blob_exists(self, repository: str, digest: str) -> bool:
+        """Whether the blob is in the repository (``HEAD``)."""
+        return self._blob_head(repository, digest)[0]
+
+    def blob_size(self, repository: str, digest: str) -> Optional[int]:
+        """The blob's size in bytes (by ``HEAD``), or None when the repository lacks it."""
+        exists, size = self._blob_head(repository, digest)
+        return size if exists else None
+
+    def push_blob(
+        self,
+        repository: str,
+        data: Any,
+        *,
+        digest: Optional[str] = None,
+        size: Optional[int] = None,
+    ) -> str:
+        """Uploads a blob unless the repository has it, and returns its digest. ``data`` is
+        bytes-like, a file path (hashed, then streamed), or a readable binary stream (streamed;
+        ``size`` is the number of bytes to send, by default what is left of a seekable stream;
+        ``digest``, when known, lets the upload be skipped if the blob is there)."""
+        repo = _ffi.cstr(repository, "repository")
+        out = c_void_p()
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            buf, n = _ffi.buffer(data)
+            with self._borrow() as h:
+                _ffi.call(lib.ocireg_blob_push_bytes, h, repo, buf, n, byref(out))
+        elif isinstance(data, (str, os.PathLike)):
+            path = _ffi.cstr(data, "path")
+            with self._borrow() as h:
+                _ffi.call(lib.ocireg_blob_push_file, h, repo, path, byref(out))
+        else:
+            state = _ffi.CallbackState()
+            reader = _read_trampoline(data, state)
+            length = _stream_size(data) if size is None else _ffi.uint(size, 64, "size")
+            dg = _ffi.cstr(digest, "digest", optional=True)
+            with self._borrow() as h:
+                _ffi.call_with_callbacks(
+                    state, lib.ocireg_blob_push_stream, h, repo, reader, None, length, dg, byref(out)
+                )
+            result = _ffi.take_string(out) or ""
+            state.reraise()
+            return result
+        return _ffi.take_string(out) or ""
+
+    def mount_blob(self, repository: str, from_repository: str, digest: str) -> bool:
+        """Mounts a blob from another repository of the registry; False when the registry could
+        not (nothing is stored then)."""
+        repo = _ffi.cstr(repository, "repository")
+        src = _ffi.cstr(from_repository, "from_repository")
+        dg = _ffi.cstr(digest, "digest")
+        mounted = c_int()
+        with self._borrow() as h:
+            _ffi.call(lib.ocireg_blob_mount, h, repo, src, dg, byref(mounted))
+        return bool(mounted.value)
+
+    def delete_blob(self, repository: str, digest: str) -> None:
+        """Deletes a blob from a repository."""
+        repo, dg = _ffi.cstr(repository, "repository"), _ffi.cstr(digest, "digest")
+        with self._borrow() as h:
+            _ffi.call(lib.ocireg_blob_delete, h, repo, dg)
+
+    def pull_blob(self, repository: str, digest: str, dest: Any) -> int:
+        """Downloads a blob and returns its size. ``dest`` is a file path (written under a
+        temporary name and renamed into place once verified), a writable binary stream or a
+        callable taking each chunk (these receive the bytes before the final digest check,
+        which raises :class:`DigestMismatchError` on a mismatch)."""
+        repo, dg = _ffi.cstr(repository, "repository"), _ffi.cstr(digest, "digest")
+        size = c_uint64()
+        if isinstance(dest, (str, os.PathLike)):
+            path = _ffi.cstr(dest, "dest")
+            with self._borrow() as h:
+                _ffi.call(lib.ocireg_blob_pull_to_path, h, repo, dg, path, byref(size))
+            return size.value
+        state = _ffi.CallbackState()
+        writer = _write_trampoline(dest, state)
+        with self._borrow() as h:
+            _ffi.call_with_callbacks(
+                state, lib.ocireg_blob_pull, h, repo, dg, writer, None, byref(size)
+            )
+        state.reraise()
+        return size.value
+
+    def pull_blob_bytes(self, repository: str, digest: str) -> bytes:
+        """Downloads a (small) blob into memory, verified."""
+        repo, dg = _ffi.cstr(repository, "repository"), _ffi.cstr(digest, "digest")
+        data, length = c_void_p(), c_size_t()
+        with self._borrow() as h:
+            _ffi.call(lib.ocireg_blob_pull_bytes, h, repo, dg, byref(data), byref(length))
+        return _ffi.take_bytes(data, length)
+
+    # -- images ---------------------------------------------------------------------------------
+
+    def push_image(
+        self,
+        repository: str,
+        tag: str,
+        image: Union[Image, PathLike],
+        progress: Optional[ProgressCallback] = None,
+        *,
+        threads: Optional[int] = None,
+        chunk_size: Optional[int] = None,
+        mount_from: Optional[str] = None,
+        skip_existing: Optional[bool] = None,
+    ) -> Pushed:
+        """Pushes an :class:`Image` (or the image of an OCI image layout directory: its
+        manifest tagged ``tag``, else its only one) and tags it ``tag`` (or pass the image's
+        digest to push it untagged). Blobs go first, in parallel, skipping those already there.
+
+        ``progress`` is called on this thread with a :class:`Progress`; returning ``False``
+        cancels, raising aborts and re-raises. ``threads`` (1–64), ``chunk_size`` (upload in
+        chunks of that many bytes), ``mount_from`` (try mounting missing blobs from that
+        repository) and ``skip_existing`` apply to an :class:`Image`; for a layout directory
+        use ``Image.from_layout(dir, tag)`` to set them."""
+        repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(tag, "tag")
+        state = _ffi.CallbackState()
+        callback = progress_trampoline(progress, state)
+        out = c_void_p()
+        if isinstance(image, Image):
+            with _PushOptions(threads, chunk_size, mount_from, skip_existing) as popts:
+                with self._borrow() as h, image._borrow() as img:
+                    _ffi.call_with_callbacks(
+                        state,
+                        lib.ocireg_push_image,
+                        h,
+                        repo,
+                        ref,
+                        img,
+                        popts,
+                        callback,
+                        None,
+                        byref(out),
+                    )
+        elif isinstance(image, (str, os.PathLike)):
+            if not all(s is None for s in (threads, chunk_size, mount_from, skip_existing)):
+                raise _invalid(
+                    "push options need an Image: use ocireg.Image.from_layout(dir, tag) to push "
+                    "a layout with threads, chunk_size, mount_from or skip_existing"
+                )
+            layout = _ffi.cstr(image, "layout_dir")
+            with self._borrow() as h:
+                _ffi.call_with_callbacks(
+                    state, lib.ocireg_push_layout, h, repo, ref, layout, callback, None, byref(out)
+                )
+        else:
+            raise TypeError(
+                "image must be an ocireg.Image or a layout directory, not %s"
+                % type(image).__name__
+            )
+        pushed = Pushed(out.value)
+        state.reraise()
+        return pushed
+
+    def verify(self, repository: str, pushed: Pushed, check: bool = False) -> VerifyReport:
+        """Checks that what was pushed is in ``repository`` (every blob, the manifest by tag and
+        by digest) and returns the :class:`VerifyReport`. A failed or inconclusive verification
+        is reported, not raised, unless ``check=True``: then it raises
+        :class:`VerifyFailedError` with the report as its ``report``."""
+        if not isinstance(pushed, Pushed):
+            raise TypeError("pushed must be an ocireg.Pushed, not %s" % type(pushed).__name__)
+        repo = _ffi.cstr(repository, "repository")
+        out, err = c_void_p(), c_void_p()
+        with self._borrow() as h, pushed._borrow() as p:
+            status = lib.ocireg_verify(h, repo, p, byref(out), byref(err))
+        if status not in (errors.Status.OK, errors.Status.VERIFY_FAILED) or not out.value:
+            if out.value:  # never written on these statuses, but never leak either
+                lib.ocireg_verify_report_free(out.value)
+            if status == errors.Status.OK:
+                lib.ocireg_error_free(err.value)
+                raise errors.PanicError(
+                    "ocireg_verify returned OCIREG_OK without a report",
+                    status=errors.Status.PANIC,
+                )
+            raise _ffi.error_from_ptr(status, err.value or 0)
+        if status == errors.Status.OK:
+            failure = None
+            lib.ocireg_error_free(err.value)  # NULL on success; freeing NULL is a no-op
+        else:
+            failure = _ffi.error_from_ptr(status, err.value or 0)
+        report = VerifyReport._take(out.value, failure.message if failure else None)
+        if failure is not None and check:
+            failure.report = report  # type: ignore[attr-defined]
+            raise failure
+        return report
+
+    def pull_image(
+        self,
+        repository: str,
+        reference: str,
+        directory: PathLike,
+        progress: Optional[ProgressCallback] = None,
+        *,
+        platform: Optional[str] = None,
+        threads: int = 0,
+    ) -> Pulled:
+        """Pulls an image (or an index with its children, or one ``platform``'s image,
+        ``"os/arch[/variant]"``) into the OCI image layout directory ``directory``, verifying
+        every blob. ``threads`` is the number of parallel downloads (0: the default).
+        ``progress`` as in :meth:`push_image`."""
+        repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(reference, "reference")
+        dirname = _ffi.cstr(directory, "directory")
+        plat = _ffi.cstr(platform, "platform", optional=True)
+        nthreads = _ffi.uint(threads, 32, "threads")
+        state = _ffi.CallbackState()
+        callback = progress_trampoline(progress, state)
+        out = c_void_p()
+        with self._borrow() as h:
+            _ffi.call_with_callbacks(
+                state,
+                lib.ocireg_pull_image,
+                h,
+                repo,
+                ref,
+                dirname,
+                plat,
+                nthreads,
+                callback,
+                None,
+                byref(out),
+            )
+        pulled = Pulled(out.value)
+        state.reraise()
+        return pulled
+
+
+def login(
+    registry: str,
+    username: str,
+    password: str,
+    *,
+    docker_config: Optional[PathLike] = None,
+    **options: Any,
+) -> str:
+    """Checks ``username`` / ``password`` against ``registry``, then stores them (in the
+    credential helper the docker config names for the registry, else in the config's
+    ``auths``). Returns where they went, e.g. ``"config file /home/me/.docker/config.json"``.
+    ``options`` are the TLS, ``insecure``, timeout and retry settings of :class:`Client`."""
+    for key in ("username", "password", "identity_token", "bearer_token", "anonymous"):
+        if key in options:
+            raise TypeError("login() got an unexpected keyword argument %r" % key)
+    reg = _ffi.cstr(registry, "registry")
+    user, pw = _ffi.cstr(username, "username"), _ffi.cstr(password, "password")
+    cfg = _ffi.cstr(docker_config, "docker_config", optional=True)
+    out = c_void_p()
+    with _Options(**options) as opts:
+        _ffi.call(lib.ocireg_login, reg, user, pw, cfg, opts, byref(out))
+    return _ffi.take_string(out) or ""
+
+
+def logout(registry: str, *, docker_config: Optional[PathLike] = None) -> bool:
+    """Removes the stored credentials of ``registry``; True when something was removed, False
+    when nothing was stored (not an error)."""
+    reg = _ffi.cstr(registry, "registry")
+    cfg = _ffi.cstr(docker_config, "docker_config", optional=True)
+    removed = c_int()
+    _ffi.call(lib.ocireg_logout, reg, cfg, byref(removed))
+    return bool(removed.value)

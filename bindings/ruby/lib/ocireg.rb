@@ -1,0 +1,75 @@
+# frozen_string_literal: true
+
+# Ruby binding of ocireg, a synchronous OCI / Docker registry client (libocireg's C ABI, through
+# ruby-ffi). See README.md.
+#
+#   require "ocireg"
+#   client = Ocireg::Client.new("http://127.0.0.1:5000", username: "alice", password: "secret")
+#   client.tags("team/app")
+module Ocireg
+end
+
+require_relative "ocireg/version"
+require_relative "ocireg/native"
+require_relative "ocireg/errors"
+require_relative "ocireg/handle"
+require_relative "ocireg/options"
+require_relative "ocireg/client"
+require_relative "ocireg/image"
+require_relative "ocireg/testing"
+require_relative "ocireg/interrupts"
+
+module Ocireg
+  # OCIREG_PROGRESS_*, OCIREG_OUTCOME_*, OCIREG_TIMEOUT_*, OCIREG_TEST_AUTH_* live on as
+  # Symbols: see Ocireg::Progress, Ocireg::VerifyReport#outcome, the timeouts: option and
+  # Ocireg::Testing::Registry.
+
+  class << self
+    # The version of the loaded libocireg, e.g. "0.1.0".
+    def library_version
+      Native.borrowed_string(Native.ocireg_version)
+    end
+
+    # The C ABI version of the loaded library (checked at load time).
+    def abi_version
+      Native.ocireg_abi_version
+    end
+
+    # The name of a status code, e.g. status_name(5) => "OCIREG_NOT_FOUND".
+    def status_name(status)
+      Native.borrowed_string(Native.ocireg_status_name(Integer(status)))
+    end
+
+    # Checks `username` / `password` against `registry` (a host, "host:port" or a URL), then
+    # stores them in the docker config (`docker_config:`, else the default one) or its
+    # credential helper. Returns where they went, e.g. "config file /home/me/.docker/config.json".
+    # Other keyword arguments (insecure:, ca_cert:, timeouts: ...) are the client options used
+    # for the check. Raises AuthenticationError (nothing stored) when the registry refuses them.
+    def login(registry, username, password, docker_config: nil, **options)
+      out = Call.out_ptr
+      Options.with(**options) do |opts|
+        Call.check do |err|
+          Native.ocireg_login(Native.cstr(registry), Native.cstr(username), Native.cstr(password),
+                              Native.cstr(docker_config), opts, out, err)
+        end
+      end
+      Native.take_string(out)
+    end
+
+    # Removes the stored credentials of `registry`. Returns true when something was removed,
+    # false when nothing was stored.
+    def logout(registry, docker_config: nil)
+      removed = FFI::MemoryPointer.new(:int)
+      Call.check do |err|
+        Native.ocireg_logout(Native.cstr(registry), Native.cstr(docker_config), removed, err)
+      end
+      !removed.read_int.zero?
+    end
+  end
+end
+
+module Ocireg
+  [Client, Image, ImageBuilder, Pushed, Pulled, VerifyReport, OwnsHandle, OwnsHandle::ClassMethods,
+   Testing::Registry, Image.singleton_class, Pushed.singleton_class, Testing.singleton_class,
+   singleton_class].each { |target| InterruptMask.apply(target) }
+end

@@ -1,0 +1,524 @@
+# frozen_string_literal: true
+
+require "json"
+require "pathname"
+
+module Ocireg
+  # A manifest as fetched: its exact bytes, media type and digest.
+  Manifest = Struct.new(:bytes, :media_type, :digest) do
+    # The manifest parsed as JSON (a Hash).
+    def json
+      JSON.parse(bytes)
+    end
+  end
+
+  # One progress event of a push or pull, yielded to the progress block.
+  #
+  # `event` is one of :uploading, :existed, :mounted, :uploaded (push) and :downloading,
+  # :reused, :downloaded (pull). The block may take the struct (`{ |p| p.done }`) or its four
+  # fields (`{ |digest, done, total, event| ... }`). Returning :cancel from the block cancels
+  # the operation (Ocireg::CancelledError); so does raising, and then that exception is raised
+  # again once the operation has stopped.
+  Progress = Struct.new(:digest, :done, :total, :event) do
+    # Lets a block with several parameters receive the fields.
+    def to_ary
+      to_a
+    end
+  end
+
+  # One page of tags or repositories: `items`, and `next_last`, the `last:` to ask for the next
+  # page with (nil when this was the last page).
+  Page = Struct.new(:items, :next_last) do
+    def more?
+      !next_last.nil?
+    end
+  end
+
+  PROGRESS_EVENTS = %i[uploading existed mounted uploaded downloading reused downloaded].freeze
+
+  class CallbackGuard
+    # A progress block as an `ocireg_progress_fn` guard (nil for no block).
+    def self.progress(block)
+      return nil if block.nil?
+
+      new(1) do |_userdata, digest, done, total, event|
+        digest = digest&.dup&.force_encoding(Encoding::UTF_8)
+        answer = block.call(Progress.new(digest, done, total, PROGRESS_EVENTS.fetch(event, event)))
+        answer == :cancel ? 1 : 0
+      end
+    end
+  end
+
+  # A registry client: one registry, one connection pool, one token cache. Thread-safe: one
+  # client may serve many Ruby threads at once (every network call releases the GVL).
+  #
+  #   client = Ocireg::Client.new("http://127.0.0.1:5000", username: "alice", password: "secret")
+  #   client.ping
+  #   client.tags("team/app")            # => ["1.0", "latest"]
+  #   client.close
+  class Client
+    # Builds a client for `registry`: "host", "host:port", "http://host:port",
+    # "https://host/base/path" or "https://user:password@host" (the userinfo becomes Basic
+    # credentials); "docker.io" is Docker Hub. No request is sent. See Options for the keyword
+    # arguments (username:, password:, insecure:, ca_cert:, docker_config:, timeouts: ...).
+    def initialize(registry, **options)
+      out = Call.out_ptr
+      Options.with(**options) do |opts|
+        Call.check { |err| Native.ocireg_client_new(Native.cstr(registry), opts, out, err) }
+      end
+      @handle = Handle.new(out.read_pointer, Native.method(:ocireg_client_free))
+    end
+
+    # Like docker_registry2's DockerRegistry.connect: credentials may be in the URL
+    # ("https://user:pass@host").
+    def self.connect(registry, **options)
+      new(registry, **options)
+    end
+
+    # Yields a new client and closes it afterwards; returns the block's value.
+    def self.open(registry, **options)
+      client = new(registry, **options)
+      begin
+        yield client
+      ensure
+        client.close
+      end
+    end
+
+    # Frees the client (after any call running on another thread has returned). Later calls
+    # raise Ocireg::InvalidArgumentError. Idempotent.
+    def close
+      @handle.close
+      nil
+    end
+
+    def closed?
+      @handle.closed?
+    end
+
+    # The registry as "host[:port]", e.g. "127.0.0.1:5000" or "docker.io".
+    def registry
+      @handle.use { |c| Native.borrowed_string(Native.ocireg_client_registry(c)) }
+    end
+
+    # The base URL requests go to, e.g. "https://registry-1.docker.io".
+    def base_url
+      @handle.use { |c| Native.borrowed_string(Native.ocireg_client_base_url(c)) }
+    end
+
+    # Where the credentials came from: "explicit", "anonymous", "config file PATH" or
+    # "credential helper NAME". Never a secret.
+    def credential_source
+      @handle.use { |c| Native.borrowed_string(Native.ocireg_client_credential_source(c)) }
+    end
+
+    # HTTP requests sent so far (token requests and retries included).
+    def request_count
+      @handle.use { |c| Native.ocireg_client_request_count(c) }
+    end
+
+    def inspect
+      "#<#{self.class.name} #{closed? ? 'closed' : base_url}>"
+    end
+
+    # Checks that the registry speaks API v2 and accepts the credentials. Returns true, or
+    # raises (AuthenticationError, NetworkError, TlsError ...).
+    def ping
+      @handle.use { |c| Call.check { |err| Native.ocireg_ping(c, err) } }
+      true
+    end
+
+    # Every tag of `repository` (all pages). An unknown repository raises NotFoundError.
+    def tags(repository)
+      list_call { |c, out, err| Native.ocireg_tags(c, Native.cstr(repository), out, err) }
+    end
+
+    # Every repository of the catalog (all pages). UnsupportedError without a catalog.
+    def catalog
+      list_call { |c, out, err| Native.ocireg_catalog(c, out, err) }
+    end
+
+    # The repositories whose name contains `pattern` (plain, case-sensitive substring; "" lists
+    # everything).
+    def search(pattern = "")
+      list_call { |c, out, err| Native.ocireg_search(c, Native.cstr(pattern), out, err) }
+    end
+
+    # One page of the tags of `repository`: at most `n` tags (0: the registry's default), after
+    # the tag `last` (nil: from the start). Returns an Ocireg::Page.
+    def tags_page(repository, n: 0, last: nil)
+      page_call do |c, out, next_out, err|
+        Native.ocireg_tags_page(c, Native.cstr(repository), Integer(n), Native.cstr(last), out, next_out, err)
+      end
+    end
+
+    # One page of the catalog: at most `n` repositories (0: the registry's default), after
+    # `last` (nil: from the start). Returns an Ocireg::Page.
+    def catalog_page(n: 0, last: nil)
+      page_call do |c, out, next_out, err|
+        Native.ocireg_catalog_page(c, Integer(n), Native.cstr(last), out, next_out, err)
+      end
+    end
+
+    # Fetches and verifies a manifest by tag, digest or "tag@digest". Returns an
+    # Ocireg::Manifest (bytes, media_type, digest).
+    def manifest(repository, reference)
+      bytes = Call.out_ptr
+      len = FFI::MemoryPointer.new(:size_t)
+      media_type = Call.out_ptr
+      digest = Call.out_ptr
+      @handle.use do |c|
+        Call.check do |err|
+          Native.ocireg_manifest_get(c, Native.cstr(repository), Native.cstr(reference), bytes, len,
+                                     media_type, digest, err)
+        end
+      end
+      data = Native.take_bytes(bytes, len)
+      Manifest.new(data, Native.take_string(media_type), Native.take_string(digest))
+    end
+
+    # The digest a tag (or digest) resolves to ("sha256:..."), by HEAD.
+    def manifest_digest(repository, reference)
+      out = Call.out_ptr
+      @handle.use do |c|
+        Call.check do |err|
+          Native.ocireg_manifest_digest(c, Native.cstr(repository), Native.cstr(reference), out, err)
+        end
+      end
+      Native.take_string(out)
+    end
+
+    # Uploads a manifest as is under `reference` (a tag, or its digest) and returns its digest.
+    # `manifest` is the bytes (String) or an Ocireg::Manifest; `media_type` defaults to the
+    # Manifest's, else to the document's own `mediaType`.
+    def put_manifest(repository, reference, manifest, media_type: nil)
+      if manifest.is_a?(Manifest)
+        media_type ||= manifest.media_type
+        manifest = manifest.bytes
+      end
+      buf, len = Native.buffer(manifest)
+      out = Call.out_ptr
+      @handle.use do |c|
+        Call.check do |err|
+          Native.ocireg_manifest_put(c, Native.cstr(repository), Native.cstr(reference), Native.cstr(media_type),
+                                     buf, len, out, err)
+        end
+      end
+      Native.take_string(out)
+    end
+
+    # Deletes a manifest by digest (every tag pointing at it goes too).
+    def delete_manifest(repository, digest)
+      @handle.use do |c|
+        Call.check { |err| Native.ocireg_manifest_delete(c, Native.cstr(repository), Native.cstr(digest), err) }
+      end
+      nil
+    end
+
+    # Whether the blob is in the repository (HEAD). Absent is false, not an error.
+    def blob_exists?(repository, digest)
+      !blob_size(repository, digest).nil?
+    end
+
+    # The blob's size in bytes, or nil when the repository does not have it (0 when the
+    # registry did not say).
+    def blob_size(repository, digest)
+      exists = FFI::MemoryPointer.new(:int)
+      size = FFI::MemoryPointer.new(:uint64)
+      @handle.use do |c|
+        Call.check do |err|
+          Native.ocireg_blob_exists(c, Native.cstr(repository), Native.cstr(digest), exists, size, err)
+        end
+      end
+      exists.read_int.zero? ? nil : size.read_uint64
+    end
+
+    # Uploads a blob unless the repository has it, and returns its digest. `data` is:
+    # * a String: the bytes;
+    # * a Pathname (or anything with #to_path, e.g. a File): that file, streamed;
+    # * an IO-like object with #read: streamed; `size:` is its exact length (defaults to
+    #   data.size when it has one). `digest:` (optional) lets the upload be skipped when the
+    #   blob is already there.
+    def push_blob(repository, data, size: nil, digest: nil)
+      return push_blob_file(repository, data) if data.respond_to?(:to_path)
+      return push_blob_stream(repository, data, size: size, digest: digest) if data.respond_to?(:read)
+
+      buf, len = Native.buffer(data)
+      out = Call.out_ptr
+      @handle.use do |c|
+        Call.check { |err| Native.ocireg_blob_push_bytes(c, Native.cstr(repository), buf, len, out, err) }
+      end
+      Native.take_string(out)
+    end
+
+    # Uploads the file at `path` as a blob (hashed, then streamed) and returns its digest.
+    def push_blob_file(repository, path)
+      out = Call.out_ptr
+      @handle.use do |c|
+        Call.check { |err| Native.ocireg_blob_push_file(c, Native.cstr(repository), Native.cstr(path), out, err) }
+      end
+      Native.take_string(out)
+    end
+
+    # Uploads exactly `size` bytes read from `io` (anything with #read(n), returning nil or ""
+    # at the end), or from the block (called with the most bytes it may return; returns a
+    # String, or nil at the end). Returns the digest.
+    def push_blob_stream(repository, io = nil, size: nil, digest: nil, &block)
+      raise ArgumentError, "ocireg: push_blob_stream needs an IO or a block" if io.nil? && block.nil?
+
+      size = io.size if size.nil? && io.respond_to?(:size)
+      raise ArgumentError, "ocireg: push_blob_stream needs size: (the exact length)" if size.nil?
+
+      reader = block || ->(cap) { io.read(cap) }
+      guard = CallbackGuard.new(-1) do |_userdata, buf, cap|
+        chunk = reader.call(cap)
+        next 0 if chunk.nil? || chunk.empty?
+
+        raise TypeError, "ocireg: the reader returned a #{chunk.class}, not a String" unless chunk.is_a?(String)
+        if chunk.bytesize > cap
+          raise ArgumentError, "ocireg: the reader returned #{chunk.bytesize} bytes, more than the #{cap} asked for"
+        end
+
+        buf.put_bytes(0, chunk)
+        chunk.bytesize
+      end
+      out = Call.out_ptr
+      @handle.use do |c|
+        Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_string_free)) do |err|
+          Native.ocireg_blob_push_stream(c, Native.cstr(repository), guard.fn, nil, Integer(size),
+                                         Native.cstr(digest), out, err)
+        end
+      end
+      Native.take_string(out)
+    end
+
+    # Mounts a blob from the repository `from` of the same registry. Returns true when the
+    # registry mounted it, false when it could not (not an error).
+    def mount_blob(repository, from, digest)
+      mounted = FFI::MemoryPointer.new(:int)
+      @handle.use do |c|
+        Call.check do |err|
+          Native.ocireg_blob_mount(c, Native.cstr(repository), Native.cstr(from), Native.cstr(digest), mounted, err)
+        end
+      end
+      !mounted.read_int.zero?
+    end
+
+    # Deletes a blob from a repository.
+    def delete_blob(repository, digest)
+      @handle.use do |c|
+        Call.check { |err| Native.ocireg_blob_delete(c, Native.cstr(repository), Native.cstr(digest), err) }
+      end
+      nil
+    end
+
+    # Downloads and verifies a blob:
+    # * `pull_blob(repo, digest)` returns its bytes (a binary String; for small blobs);
+    # * `pull_blob(repo, digest, to: "path")` writes it to a file (renamed into place only once
+    #   verified) and returns its size;
+    # * `pull_blob(repo, digest, to: io)` writes it to anything with #write, and
+    #   `pull_blob(repo, digest) { |chunk| ... }` yields it chunk by chunk; both return the size
+    #   and verify at the end (the chunks were already handed out). Returning :cancel from the
+    #   block, or raising, cancels.
+    def pull_blob(repository, digest, to: nil, &block)
+      if block.nil? && to.nil?
+        bytes = Call.out_ptr
+        len = FFI::MemoryPointer.new(:size_t)
+        @handle.use do |c|
+          Call.check do |err|
+            Native.ocireg_blob_pull_bytes(c, Native.cstr(repository), Native.cstr(digest), bytes, len, err)
+          end
+        end
+        return Native.take_bytes(bytes, len)
+      end
+
+      size = FFI::MemoryPointer.new(:uint64)
+      to_file = to.is_a?(String) || to.is_a?(Pathname) || (!to.respond_to?(:write) && to.respond_to?(:to_path))
+      if block.nil? && to_file
+        @handle.use do |c|
+          Call.check do |err|
+            Native.ocireg_blob_pull_to_path(c, Native.cstr(repository), Native.cstr(digest), Native.cstr(to), size,
+                                            err)
+          end
+        end
+        return size.read_uint64
+      end
+
+      sink = block || ->(chunk) { to.write(chunk) }
+      guard = CallbackGuard.new(1) do |_userdata, buf, len|
+        chunk = len.zero? ? "".b : buf.read_bytes(len)
+        sink.call(chunk) == :cancel ? 1 : 0
+      end
+      @handle.use do |c|
+        Call.check_guarded(guard) do |err|
+          Native.ocireg_blob_pull(c, Native.cstr(repository), Native.cstr(digest), guard.fn, nil, size, err)
+        end
+      end
+      size.read_uint64
+    end
+
+    # Pushes an image and tags it; returns an Ocireg::Pushed (pass it to #verify).
+    #
+    # `image` is an Ocireg::Image, an Ocireg::ImageBuilder (built first), or the path of an OCI
+    # image layout directory (its manifest tagged `reference`, else its only one). `reference`
+    # is a tag, or the image's digest to push untagged. Push options (for an Image or builder):
+    # threads: (1..64), chunk_size: (bytes per PATCH; 0 = monolithic), mount_from: (a
+    # repository to mount missing blobs from), skip_existing: (false = always upload). The
+    # optional block receives Ocireg::Progress events.
+    def push_image(repository, reference, image, threads: nil, chunk_size: nil, mount_from: nil,
+                   skip_existing: nil, &progress)
+      push_opts = { threads: threads, chunk_size: chunk_size, mount_from: mount_from,
+                    skip_existing: skip_existing }.compact
+      case image
+      when Image
+        push_built_image(repository, reference, image, push_opts, progress)
+      when ImageBuilder
+        built = image.build
+        begin
+          push_built_image(repository, reference, built, push_opts, progress)
+        ensure
+          built.free
+        end
+      else
+        unless push_opts.empty?
+          raise ArgumentError, "ocireg: push options need an Ocireg::Image (use Ocireg::Image.from_layout(dir, tag: ...))"
+        end
+
+        push_layout(repository, reference, image, &progress)
+      end
+    end
+
+    # Pushes the image of the OCI image layout `layout_dir` under `tag` (the layout's manifest
+    # tagged `tag` if it has one, else its only one). Returns an Ocireg::Pushed.
+    def push_layout(repository, tag, layout_dir, &progress)
+      guard = CallbackGuard.progress(progress)
+      out = Call.out_ptr
+      @handle.use do |c|
+        Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_pushed_free)) do |err|
+          Native.ocireg_push_layout(c, Native.cstr(repository), Native.cstr(tag), Native.cstr(layout_dir),
+                                    guard&.fn, nil, out, err)
+        end
+      end
+      Pushed.__send__(:wrap, out.read_pointer)
+    end
+
+    # Checks that what was pushed (an Ocireg::Pushed, or an Ocireg::Pulled) is in `repository`:
+    # every blob, the manifest by tag and by digest. Returns the Ocireg::VerifyReport when every
+    # check passed; otherwise raises Ocireg::VerifyFailedError carrying the report (#report),
+    # or, with `raise_on_failure: false`, returns the report whatever the outcome.
+    def verify(repository, pushed, raise_on_failure: true)
+      return verify_pulled(repository, pushed, raise_on_failure) if pushed.is_a?(Pulled)
+
+      unless pushed.is_a?(Pushed)
+        raise TypeError, "ocireg: verify needs an Ocireg::Pushed or Ocireg::Pulled, not #{pushed.class}"
+      end
+
+      out = Call.out_ptr
+      err = Call.out_ptr
+      status = @handle.use do |c|
+        pushed.__send__(:handle).use do |p|
+          Native.ocireg_verify(c, Native.cstr(repository), p, out, err)
+        end
+      end
+      raw = out.read_pointer
+      report = VerifyReport.__send__(:wrap, raw) if [0, VerifyFailedError::STATUS].include?(status) && !raw.null?
+      return report if status.zero?
+
+      error = Error.from_native(status, err.read_pointer)
+      raise error unless error.is_a?(VerifyFailedError)
+      return report unless raise_on_failure
+
+      error.report = report
+      raise error
+    end
+
+    # Pulls an image (or an index with its children, or one platform's image of an index) into
+    # the OCI image layout directory `dir`. `platform:` is "os/arch[/variant]"; `threads:` the
+    # parallel downloads (default 4). The optional block receives Ocireg::Progress events.
+    # Returns an Ocireg::Pulled.
+    def pull_image(repository, reference, dir, platform: nil, threads: nil, &progress)
+      guard = CallbackGuard.progress(progress)
+      out = Call.out_ptr
+      @handle.use do |c|
+        Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_pulled_free)) do |err|
+          Native.ocireg_pull_image(c, Native.cstr(repository), Native.cstr(reference), Native.cstr(dir),
+                                   Native.cstr(platform), Integer(threads || 0), guard&.fn, nil, out, err)
+        end
+      end
+      Pulled.__send__(:wrap, out.read_pointer)
+    end
+
+    private
+
+    def list_call
+      out = Call.out_ptr
+      @handle.use { |c| Call.check { |err| yield c, out, err } }
+      Native.take_string_list(out)
+    end
+
+    def page_call
+      out = Call.out_ptr
+      next_out = Call.out_ptr
+      @handle.use { |c| Call.check { |err| yield c, out, next_out, err } }
+      items = Native.take_string_list(out)
+      Page.new(items, Native.take_string(next_out))
+    end
+
+    def push_built_image(repository, reference, image, push_opts, progress)
+      guard = CallbackGuard.progress(progress)
+      out = Call.out_ptr
+      PushOptions.with(**push_opts) do |opts|
+        @handle.use do |c|
+          image.__send__(:handle).use do |img|
+            Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_pushed_free)) do |err|
+              Native.ocireg_push_image(c, Native.cstr(repository), Native.cstr(reference), img, opts,
+                                       guard&.fn, nil, out, err)
+            end
+          end
+        end
+      end
+      Pushed.__send__(:wrap, out.read_pointer)
+    end
+
+    def verify_pulled(repository, pulled, raise_on_failure)
+      pushed = pulled.to_pushed
+      begin
+        verify(repository, pushed, raise_on_failure: raise_on_failure)
+      ensure
+        pushed.free
+      end
+    end
+  end
+
+  # Internal: builds an `ocireg_push_options *` (NULL when no option is given), yields it, and
+  # frees it.
+  module PushOptions
+    module_function
+
+    def with(threads: nil, chunk_size: nil, mount_from: nil, skip_existing: nil)
+      if threads.nil? && chunk_size.nil? && mount_from.nil? && skip_existing.nil?
+        return yield(nil)
+      end
+
+      out = Call.out_ptr
+      Call.check { |err| Native.ocireg_push_options_new(out, err) }
+      opts = out.read_pointer
+      begin
+        Call.check { |err| Native.ocireg_push_options_set_threads(opts, Integer(threads), err) } unless threads.nil?
+        unless chunk_size.nil?
+          Call.check { |err| Native.ocireg_push_options_set_chunked(opts, Integer(chunk_size), err) }
+        end
+        unless mount_from.nil?
+          Call.check { |err| Native.ocireg_push_options_set_mount_from(opts, Native.cstr(mount_from), err) }
+        end
+        unless skip_existing.nil?
+          Call.check { |err| Native.ocireg_push_options_set_skip_existing(opts, skip_existing ? 1 : 0, err) }
+        end
+        yield opts
+      ensure
+        Native.ocireg_push_options_free(opts)
+      end
+    end
+  end
+  private_constant :PushOptions
+end

@@ -1,0 +1,161 @@
+# frozen_string_literal: true
+
+module Ocireg
+  # Internal: owns one library handle (client, image, push result ...) and frees it exactly
+  # once, with its own `_free` function: on #close, or when the Ruby object is garbage-collected.
+  #
+  # Calls go through #use, which counts the calls in flight; #close waits for them to finish
+  # before freeing, so a handle is never freed under a running call on another thread. After
+  # #close, #use yields NULL and the library answers OCIREG_INVALID_ARGUMENT (or NULL / 0 from
+  # accessors) - the binding adds no checks of its own.
+  class Handle
+    def initialize(raw, free_fn)
+      raise ArgumentError, "ocireg: NULL handle" if raw.nil? || raw.null?
+
+      @ptr = FFI::AutoPointer.new(raw, free_fn)
+      @lock = Mutex.new
+      @idle = ConditionVariable.new
+      @busy = Hash.new(0) # thread => calls in flight
+      @closed = false
+    end
+
+    def closed?
+      @closed
+    end
+
+    # Yields the raw pointer (NULL once closed) while counting the call as in flight.
+    def use
+      ptr = @lock.synchronize do
+        next nil if @closed
+
+        @busy[Thread.current] += 1
+        @ptr
+      end
+      return yield(FFI::Pointer::NULL) if ptr.nil?
+
+      begin
+        yield ptr
+      ensure
+        @lock.synchronize do
+          @busy[Thread.current] -= 1
+          @busy.delete(Thread.current) if @busy[Thread.current].zero?
+          @idle.broadcast if @busy.empty?
+        end
+      end
+    end
+
+    # Frees the handle once every call in flight has returned. Idempotent; returns true when
+    # this call freed it.
+    def close
+      ptr = @lock.synchronize do
+        next nil if @closed
+
+        if @busy.key?(Thread.current)
+          raise InvalidArgumentError.new("cannot close a handle from inside a call on it (e.g. in its " \
+                                         "progress block)", status: InvalidArgumentError::STATUS)
+        end
+        @closed = true
+        @idle.wait(@lock) until @busy.empty?
+        @ptr
+      end
+      return false unless ptr
+
+      ptr.free
+      true
+    end
+  end
+  private_constant :Handle
+
+  # Internal: turns a Ruby block into a C callback that never lets a Ruby exception (or a
+  # break / throw / return out of the block) cross into C. The first such exit is stored in
+  # #error, the callback returns `abort_value` (so the library cancels the operation), and the
+  # caller re-raises #error once the C call has returned.
+  #
+  # Asynchronous interrupts (Thread#raise, Thread#kill, Ctrl-C) are masked for the whole C call
+  # by Call.check_guarded, because one delivered while the callback is entered or left would
+  # unwind into ruby-ffi (which drops it). A callback that finds one pending cancels the
+  # operation instead; the interrupt is delivered as soon as the C call has returned.
+  class CallbackGuard
+    attr_reader :error, :fn
+
+    def initialize(abort_value, &body)
+      @error = nil
+      @interrupted = false
+      guard = self
+      @fn = lambda do |*args|
+        guard.__send__(:invoke, abort_value, body, args)
+      end
+    end
+
+    # Whether a callback cancelled the operation because an interrupt was pending.
+    def interrupted?
+      @interrupted
+    end
+
+    private
+
+    # rubocop:disable Lint/RescueException, Lint/EnsureReturn
+    def invoke(abort_value, body, args)
+      return abort_value if @error || @interrupted
+
+      if Thread.pending_interrupt?
+        @interrupted = true
+        return abort_value
+      end
+
+      finished = false
+      begin
+        result = body.call(*args)
+        finished = true
+        result
+      rescue Exception => e
+        @error = e
+        finished = true
+        abort_value
+      ensure
+        unless finished
+          # break, throw or return out of the block: stop it here, cancel the operation.
+          @error = CancelledError.new("ocireg: callback block was left with break/throw/return; " \
+                                      "operation cancelled", status: CancelledError::STATUS)
+          return abort_value
+        end
+      end
+    end
+    # rubocop:enable Lint/RescueException, Lint/EnsureReturn
+  end
+  private_constant :CallbackGuard
+
+  module Call
+    module_function
+
+    # Like #check, for a call that runs callbacks through `guard` (may be nil). Asynchronous
+    # interrupts are deferred until the C call has returned and its results are taken care of.
+    # An exception stored by the guard wins (after freeing the C error object, or the output
+    # `free_fn` would own if the call still succeeded).
+    def check_guarded(guard, out: nil, free_fn: nil)
+      failure = Thread.handle_interrupt(Object => :never) do
+        err = FFI::MemoryPointer.new(:pointer)
+        status = yield err
+        if guard&.error || guard&.interrupted?
+          if status.zero?
+            free_fn&.call(out.read_pointer) if out
+          else
+            Native.ocireg_error_free(err.read_pointer)
+          end
+          next guard.error if guard.error
+
+          # The pending interrupt is raised instead, on leaving this block (or the API method).
+          next CancelledError.new("ocireg: operation cancelled by an interrupt", status: CancelledError::STATUS)
+        end
+        next nil if status.zero?
+
+        Error.from_native(status, err.read_pointer)
+      end
+      # A pending interrupt (the reason a callback cancelled) has been raised on leaving the
+      # block above; otherwise report the failure.
+      raise failure if failure
+
+      0
+    end
+  end
+end

@@ -1,0 +1,90 @@
+# frozen_string_literal: true
+
+module Ocireg
+  # Internal: builds an `ocireg_options *` from Ruby keyword arguments, yields it, and frees it.
+  module Options
+    TIMEOUT_KINDS = { connect: 0, response: 1, read: 2, write: 3, overall: 4 }.freeze
+
+    module_function
+
+    # Keyword arguments (all optional):
+    #   username:, password:   HTTP Basic credentials (also for Bearer token services)
+    #   identity_token:        an OAuth2 refresh token (docker's "identitytoken")
+    #   bearer_token:          a ready bearer token (docker's "registrytoken")
+    #   anonymous:             true: no credentials at all
+    #   docker_config:         the docker config.json to read credentials from
+    #   insecure:              true: plain http without a scheme, no TLS verification
+    #   ca_cert:               extra trusted CA certificate(s), PEM text (String or Array)
+    #   ca_cert_file:          the same, read from file path(s)
+    #   client_cert:, client_key:  PEM client certificate chain and key, for mutual TLS
+    #   user_agent:, proxy:, proxy_from_env:, max_retries:
+    #   timeout:               the overall deadline of each request, in seconds
+    #   timeouts:              { connect:, response:, read:, write:, overall: } in seconds
+    #                          (0 = no limit)
+    # With no credential keyword, credentials come from the resolution chain (docker config,
+    # credential helpers).
+    def with(username: nil, password: nil, identity_token: nil, bearer_token: nil, anonymous: false,
+             docker_config: nil, insecure: false, ca_cert: nil, ca_cert_file: nil, client_cert: nil,
+             client_key: nil, user_agent: nil, proxy: nil, proxy_from_env: false, max_retries: nil,
+             timeout: nil, timeouts: nil)
+      out = Call.out_ptr
+      Call.check { |err| Native.ocireg_options_new(out, err) }
+      opts = out.read_pointer
+      begin
+        unless username.nil? && password.nil?
+          Call.check do |err|
+            Native.ocireg_options_set_username_password(opts, Native.cstr(username), Native.cstr(password), err)
+          end
+        end
+        unless identity_token.nil?
+          Call.check { |err| Native.ocireg_options_set_identity_token(opts, Native.cstr(identity_token), err) }
+        end
+        unless bearer_token.nil?
+          Call.check { |err| Native.ocireg_options_set_bearer_token(opts, Native.cstr(bearer_token), err) }
+        end
+        Call.check { |err| Native.ocireg_options_set_anonymous(opts, err) } if anonymous
+        unless docker_config.nil?
+          Call.check { |err| Native.ocireg_options_set_docker_config(opts, Native.cstr(docker_config), err) }
+        end
+        Call.check { |err| Native.ocireg_options_set_insecure(opts, 1, err) } if insecure
+        pems = Array(ca_cert) + Array(ca_cert_file).map { |path| File.binread(Native.cstr(path)) }
+        pems.each do |pem|
+          buf, len = Native.buffer(pem)
+          Call.check { |err| Native.ocireg_options_set_ca_cert_pem(opts, buf, len, err) }
+        end
+        unless client_cert.nil? && client_key.nil?
+          cert, cert_len = Native.buffer(client_cert)
+          key, key_len = Native.buffer(client_key)
+          Call.check do |err|
+            Native.ocireg_options_set_client_cert_pem(opts, cert, cert_len, key, key_len, err)
+          end
+        end
+        unless user_agent.nil?
+          Call.check { |err| Native.ocireg_options_set_user_agent(opts, Native.cstr(user_agent), err) }
+        end
+        Call.check { |err| Native.ocireg_options_set_proxy(opts, Native.cstr(proxy), err) } unless proxy.nil?
+        Call.check { |err| Native.ocireg_options_set_proxy_from_env(opts, 1, err) } if proxy_from_env
+        unless max_retries.nil?
+          Call.check { |err| Native.ocireg_options_set_max_retries(opts, Integer(max_retries), err) }
+        end
+        all_timeouts = (timeouts || {}).to_h
+        all_timeouts = all_timeouts.merge(overall: timeout) unless timeout.nil?
+        all_timeouts.each do |kind, seconds|
+          code = TIMEOUT_KINDS.fetch(kind.to_sym) do
+            raise ArgumentError, "ocireg: unknown timeout #{kind.inspect} (known: #{TIMEOUT_KINDS.keys.join(', ')})"
+          end
+          next if seconds.nil?
+
+          ms = (seconds * 1000).round
+          raise ArgumentError, "ocireg: timeout #{kind} must not be negative" if ms.negative?
+
+          Call.check { |err| Native.ocireg_options_set_timeout_ms(opts, code, ms, err) }
+        end
+        yield opts
+      ensure
+        Native.ocireg_options_free(opts)
+      end
+    end
+  end
+  private_constant :Options
+end

@@ -1,0 +1,314 @@
+package ocireg
+
+/*
+#include <stdlib.h>
+#include "ocireg.h"
+*/
+import "C"
+
+import (
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// AuthMode is the authentication a TestRegistry demands.
+type AuthMode uint32
+
+// Test registry auth modes (OCIREG_TEST_AUTH_*).
+const (
+	AuthNone   AuthMode = C.OCIREG_TEST_AUTH_NONE   // no authentication
+	AuthBasic  AuthMode = C.OCIREG_TEST_AUTH_BASIC  // HTTP Basic, for the given users
+	AuthBearer AuthMode = C.OCIREG_TEST_AUTH_BEARER // Bearer tokens from the registry's own /token endpoint
+)
+
+func (m AuthMode) String() string {
+	switch m {
+	case AuthNone:
+		return "none"
+	case AuthBasic:
+		return "basic"
+	case AuthBearer:
+		return "bearer"
+	}
+	return "unknown"
+}
+
+// TestRegistry is the library's in-memory OCI registry on http://127.0.0.1:PORT, for tests (no
+// TLS, no disk). Its methods are safe for concurrent use. Close it when done.
+type TestRegistry struct {
+	h handle[*C.ocireg_test_registry]
+}
+
+// StartTestRegistry starts a test registry on a free port of 127.0.0.1. users (user name to
+// password; names and passwords without ',' or ':') are required for AuthBasic and AuthBearer
+// and ignored for AuthNone.
+func StartTestRegistry(auth AuthMode, users map[string]string) (*TestRegistry, error) {
+	if abiErr != nil {
+		return nil, abiErr
+	}
+	var a cargs
+	defer a.free()
+	var cusers *C.char
+	if users != nil {
+		names := make([]string, 0, len(users))
+		for name := range users {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		pairs := make([]string, 0, len(names))
+		for _, name := range names {
+			pairs = append(pairs, name+":"+users[name])
+		}
+		cusers = a.str("users", strings.Join(pairs, ","))
+	}
+	if a.err != nil {
+		return nil, a.err
+	}
+	var p *C.ocireg_test_registry
+	var cerr *C.ocireg_error
+	if err := check(C.ocireg_test_registry_start(C.uint32_t(auth), cusers, &p, &cerr), cerr); err != nil {
+		return nil, err
+	}
+	r := &TestRegistry{}
+	r.h.p = p
+	runtime.SetFinalizer(r, (*TestRegistry).Close)
+	return r, nil
+}
+
+// Close stops the registry (if still running) and frees it. Closing twice is fine.
+func (r *TestRegistry) Close() error {
+	if r == nil {
+		return nil
+	}
+	runtime.SetFinalizer(r, nil)
+	C.ocireg_test_registry_free(r.h.take())
+	return nil
+}
+
+// Stop stops serving and joins the registry's threads; afterwards clients get ErrNetwork and
+// the registry's own methods ErrInvalidArgument, while URL and Host stay readable. Stopping
+// twice is fine. It waits for the registry's running method calls.
+func (r *TestRegistry) Stop() error {
+	var p *C.ocireg_test_registry
+	if r != nil {
+		p = r.h.acquireExclusive()
+		defer r.h.releaseExclusive()
+	}
+	var cerr *C.ocireg_error
+	err := check(C.ocireg_test_registry_stop(p, &cerr), cerr)
+	keepAlive(r)
+	return err
+}
+
+func (r *TestRegistry) acquire() *C.ocireg_test_registry {
+	if r == nil {
+		return nil
+	}
+	return r.h.acquire()
+}
+
+func (r *TestRegistry) release() {
+	if r != nil {
+		r.h.release()
+	}
+	keepAlive(r)
+}
+
+// URL is "http://127.0.0.1:PORT", for NewClient.
+func (r *TestRegistry) URL() string {
+	p := r.acquire()
+	defer r.release()
+	return C.GoString(C.ocireg_test_registry_url(p))
+}
+
+// Host is "127.0.0.1:PORT", the registry part of image references.
+func (r *TestRegistry) Host() string {
+	p := r.acquire()
+	defer r.release()
+	return C.GoString(C.ocireg_test_registry_host(p))
+}
+
+// RequestCount is the number of requests the registry answered so far (token endpoint
+// included).
+func (r *TestRegistry) RequestCount() uint64 {
+	p := r.acquire()
+	defer r.release()
+	return uint64(C.ocireg_test_registry_request_count(p))
+}
+
+// AddBlob stores a blob in repository directly (no HTTP) and returns its digest.
+func (r *TestRegistry) AddBlob(repository string, data []byte) (string, error) {
+	var a cargs
+	defer a.free()
+	crepo := a.str("repository", repository)
+	if a.err != nil {
+		return "", a.err
+	}
+	p := r.acquire()
+	defer r.release()
+	var digest *C.char
+	var cerr *C.ocireg_error
+	if err := check(C.ocireg_test_registry_add_blob(p, crepo, bytesIn(data), C.size_t(len(data)), &digest, &cerr), cerr); err != nil {
+		return "", err
+	}
+	return takeString(digest), nil
+}
+
+// AddManifest stores a manifest directly (no HTTP), tagged tag unless tag is "", checked like
+// a push (names, JSON, media type, every referenced blob present). It returns its digest.
+func (r *TestRegistry) AddManifest(repository, tag, mediaType string, manifest []byte) (string, error) {
+	var a cargs
+	defer a.free()
+	crepo := a.str("repository", repository)
+	ctag := a.opt("tag", tag)
+	cmt := a.str("media type", mediaType)
+	if a.err != nil {
+		return "", a.err
+	}
+	p := r.acquire()
+	defer r.release()
+	var digest *C.char
+	var cerr *C.ocireg_error
+	st := C.ocireg_test_registry_add_manifest(p, crepo, ctag, cmt, bytesIn(manifest), C.size_t(len(manifest)), &digest, &cerr)
+	if err := check(st, cerr); err != nil {
+		return "", err
+	}
+	return takeString(digest), nil
+}
+
+// AddImage stores an image directly (no HTTP): the config blob, the layer blobs and an OCI
+// image manifest referencing them, tagged tag. It returns the manifest digest.
+func (r *TestRegistry) AddImage(repository, tag string, config []byte, layers ...[]byte) (string, error) {
+	var a cargs
+	defer a.free()
+	crepo := a.str("repository", repository)
+	ctag := a.str("tag", tag)
+	if a.err != nil {
+		return "", a.err
+	}
+	// The layer pointers go in C memory (cgo forbids passing Go memory holding Go pointers),
+	// pointing at C copies of the layers.
+	var cLayers **C.uint8_t
+	var cLens *C.size_t
+	if n := len(layers); n > 0 {
+		ptrSize := unsafe.Sizeof((*C.uint8_t)(nil))
+		cLayers = (**C.uint8_t)(C.calloc(C.size_t(n), C.size_t(ptrSize)))
+		cLens = (*C.size_t)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(C.size_t(0)))))
+		defer C.free(unsafe.Pointer(cLayers))
+		defer C.free(unsafe.Pointer(cLens))
+		ptrs := unsafe.Slice(cLayers, n)
+		lens := unsafe.Slice(cLens, n)
+		for i, layer := range layers {
+			if len(layer) > 0 {
+				ptrs[i] = (*C.uint8_t)(C.CBytes(layer))
+				defer C.free(unsafe.Pointer(ptrs[i]))
+			}
+			lens[i] = C.size_t(len(layer))
+		}
+	}
+	p := r.acquire()
+	defer r.release()
+	var digest *C.char
+	var cerr *C.ocireg_error
+	st := C.ocireg_test_registry_add_image(p, crepo, ctag, bytesIn(config), C.size_t(len(config)),
+		cLayers, cLens, C.size_t(len(layers)), &digest, &cerr)
+	if err := check(st, cerr); err != nil {
+		return "", err
+	}
+	return takeString(digest), nil
+}
+
+// DeleteBlob removes a blob from repository (e.g. to make a later verification fail) and
+// reports whether it was there.
+func (r *TestRegistry) DeleteBlob(repository, digest string) (bool, error) {
+	var a cargs
+	defer a.free()
+	crepo := a.str("repository", repository)
+	cdig := a.str("digest", digest)
+	if a.err != nil {
+		return false, a.err
+	}
+	p := r.acquire()
+	defer r.release()
+	var found C.int
+	var cerr *C.ocireg_error
+	if err := check(C.ocireg_test_registry_delete_blob(p, crepo, cdig, &found, &cerr), cerr); err != nil {
+		return false, err
+	}
+	return found != 0, nil
+}
+
+// FailNext makes the next n registry requests (any path but the token endpoint) fail with
+// HTTP status (400 to 599) and a spec error body, with a Retry-After of retryAfter (whole
+// seconds) unless retryAfter is negative. It replaces pending failures; n == 0 cancels them.
+func (r *TestRegistry) FailNext(n int, status int, retryAfter time.Duration) error {
+	if n < 0 || status < 0 || status > 0xffff {
+		return invalidArgument("FailNext: n must be >= 0 and status an HTTP status")
+	}
+	secs := int64(-1)
+	if retryAfter >= 0 {
+		secs = int64(retryAfter / time.Second)
+	}
+	p := r.acquire()
+	defer r.release()
+	var cerr *C.ocireg_error
+	return check(C.ocireg_test_registry_fail_next(p, C.uint32_t(n), C.uint16_t(status), C.int64_t(secs), &cerr), cerr)
+}
+
+// SetDelay delays every answer of the registry (token endpoint included) by d, to the
+// millisecond; 0 turns it off. For timeout tests.
+func (r *TestRegistry) SetDelay(d time.Duration) error {
+	if d < 0 {
+		return invalidArgument("a delay cannot be negative")
+	}
+	p := r.acquire()
+	defer r.release()
+	var cerr *C.ocireg_error
+	return check(C.ocireg_test_registry_set_delay_ms(p, C.uint64_t(d.Milliseconds()), &cerr), cerr)
+}
+
+// DropNext makes the next n blob downloads send their headers with the full Content-Length,
+// then half the body, then close the connection. For tests of broken downloads.
+func (r *TestRegistry) DropNext(n int) error {
+	if n < 0 {
+		return invalidArgument("DropNext: n cannot be negative")
+	}
+	p := r.acquire()
+	defer r.release()
+	var cerr *C.ocireg_error
+	return check(C.ocireg_test_registry_drop_next(p, C.uint32_t(n), &cerr), cerr)
+}
+
+// RedirectBlobs true makes blob downloads answer 307 to a second, unauthenticated listener on
+// http://localhost:PORT2 (like a CDN); false turns it off (the default).
+func (r *TestRegistry) RedirectBlobs(on bool) error {
+	p := r.acquire()
+	defer r.release()
+	var cerr *C.ocireg_error
+	return check(C.ocireg_test_registry_redirect_blobs(p, cbool(on), &cerr), cerr)
+}
+
+// RequestsJSON is every request the registry answered so far, oldest first, as a JSON array of
+// objects with method, path, query, status, authorized (whether an Authorization header was
+// sent; never its value) and objectStore.
+func (r *TestRegistry) RequestsJSON() (string, error) {
+	p := r.acquire()
+	defer r.release()
+	var out *C.char
+	var cerr *C.ocireg_error
+	if err := check(C.ocireg_test_registry_requests_json(p, &out, &cerr), cerr); err != nil {
+		return "", err
+	}
+	return takeString(out), nil
+}
+
+// ClearRequests forgets the recorded requests (RequestCount starts again from 0).
+func (r *TestRegistry) ClearRequests() error {
+	p := r.acquire()
+	defer r.release()
+	var cerr *C.ocireg_error
+	return check(C.ocireg_test_registry_clear_requests(p, &cerr), cerr)
+}

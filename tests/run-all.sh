@@ -38,5 +38,19 @@ say "Rust: unit, mockito, in-memory registry, real registries, C ABI"
 cargo test --all-targets
 cargo test --doc
 
+say "the shared library for the bindings (cargo test alone refreshes only target/debug/deps)"
+cargo build
+ls -l target/debug/libocireg.so
+
+say "Python binding (ctypes)"
+python3 -m pytest -q bindings/python/tests
+
+say "Ruby binding (ruby-ffi)"
+ruby bindings/ruby/test/run.rb
+
+say "Go binding (cgo)"
+command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
+(cd bindings/go && export GOFLAGS=-mod=mod GOTOOLCHAIN=local && go vet ./... && go test -count=1 ./...)
+
 say "the rig's own selftest (curl + skopeo against every registry)"
 bash tests/rig/selftest.sh "$rig"

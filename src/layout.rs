@@ -309,13 +309,16 @@ impl OciLayout {
         Ok(digest)
     }
 
-    /// Adds `descriptor` to `index.json` under `tag` (replacing the entry that had that tag),
-    /// or untagged (replacing an untagged entry with the same digest). Call
-    /// [`OciLayout::save`] to write the file.
+    /// Adds `descriptor` to `index.json` under `tag` (replacing the entry that had that tag, and
+    /// an untagged entry of the same digest), or untagged (unless the digest is already listed).
+    /// Call [`OciLayout::save`] to write the file.
     pub fn set_ref(&mut self, mut descriptor: Descriptor, tag: Option<&str>) {
         match tag {
             Some(tag) => {
-                self.index.manifests.retain(|d| ref_name(d) != Some(tag));
+                let digest = &descriptor.digest;
+                self.index.manifests.retain(|d| {
+                    ref_name(d) != Some(tag) && !(d.digest == *digest && ref_name(d).is_none())
+                });
                 descriptor
                     .annotations
                     .get_or_insert_with(Default::default)
@@ -325,10 +328,16 @@ impl OciLayout {
                 if let Some(a) = descriptor.annotations.as_mut() {
                     a.remove(REF_NAME_ANNOTATION);
                 }
-                let digest = descriptor.digest.clone();
-                self.index
+                // Already listed (tagged or not): an untagged duplicate would make the layout
+                // ambiguous for readers that take "the only manifest".
+                if self
+                    .index
                     .manifests
-                    .retain(|d| !(d.digest == digest && ref_name(d).is_none()));
+                    .iter()
+                    .any(|d| d.digest == descriptor.digest)
+                {
+                    return;
+                }
             }
         }
         self.index.manifests.push(descriptor);
@@ -499,6 +508,18 @@ mod tests {
         assert_eq!(l2.find(Some("v1")).unwrap().digest, d);
         assert_eq!(l2.find(None).unwrap().digest, d);
         assert!(l2.find(Some("v2")).is_err());
+        // Pulling the same manifest again by digest, or untagged first and tagged later, keeps
+        // one entry per digest, so "the only manifest" stays unambiguous.
+        let mut l3 = OciLayout::open(&dir).unwrap();
+        let m = Descriptor::new(media_types::OCI_MANIFEST, d.clone(), 2);
+        l3.set_ref(m.clone(), None);
+        assert_eq!(l3.index().manifests.len(), 1);
+        let other = l3.write_blob(b"[]").unwrap();
+        let o = Descriptor::new(media_types::OCI_MANIFEST, other.clone(), 2);
+        l3.set_ref(o.clone(), None);
+        l3.set_ref(o, Some("v2"));
+        assert_eq!(l3.index().manifests.len(), 2);
+        assert_eq!(l3.find(Some("v2")).unwrap().digest, other);
         // No temporary files left.
         let leftovers: Vec<_> = fs::read_dir(&dir)
             .unwrap()

@@ -104,6 +104,7 @@ impl OciLayout {
                 manifests: Vec::new(),
                 subject: None,
                 annotations: None,
+                extra: Default::default(),
             },
         };
         layout.save()?;
@@ -527,6 +528,33 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rewriting_index_json_keeps_fields_we_do_not_model() {
+        let dir = std::env::temp_dir().join(format!("ocireg-layout-keep-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let d = Digest::sha256_of(b"{}");
+        fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        fs::write(
+            dir.join("index.json"),
+            format!(
+                r#"{{"schemaVersion":2,"futureTopLevel":{{"x":[1,2]}},"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{d}","size":2,"data":"e30=","annotations":{{"org.opencontainers.image.ref.name":"old"}}}}]}}"#
+            ),
+        )
+        .unwrap();
+        let mut l = OciLayout::open(&dir).unwrap();
+        let other = l.write_blob(b"[]").unwrap();
+        l.set_ref(
+            Descriptor::new(media_types::OCI_MANIFEST, other, 2),
+            Some("new"),
+        );
+        l.save().unwrap();
+        let text = fs::read_to_string(dir.join("index.json")).unwrap();
+        assert!(text.contains(r#""futureTopLevel":{"x":[1,2]}"#), "{text}");
+        assert!(text.contains(r#""data":"e30=""#), "{text}");
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -109,6 +109,10 @@ pub struct Descriptor {
     /// The artifact type (artifacts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
+    /// Fields this version does not model (e.g. `data`), kept so that rewriting a descriptor
+    /// (an OCI layout's `index.json`) loses nothing.
+    #[serde(flatten, default)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Descriptor {
@@ -122,6 +126,7 @@ impl Descriptor {
             annotations: None,
             platform: None,
             artifact_type: None,
+            extra: serde_json::Map::new(),
         }
     }
 }
@@ -172,6 +177,9 @@ pub struct ImageIndex {
     /// Annotations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
+    /// Fields this version does not model, kept so that rewriting an index loses nothing.
+    #[serde(flatten, default)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A manifest as the registry holds it: the raw bytes, their media type and digest.

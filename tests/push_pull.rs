@@ -169,6 +169,7 @@ fn multi_arch_layout(dir: &Path, tag: &str, seed: &str) -> (Digest, BTreeMap<Str
         manifests: children,
         subject: None,
         annotations: None,
+        extra: Default::default(),
     };
     let ib = serde_json::to_vec(&index).unwrap();
     let id = put_blob(&layout, media_types::OCI_INDEX, &ib);

@@ -38,8 +38,8 @@ use crate::manifest::header_digest;
 use crate::reference::validate_repository;
 use crate::transport::{Method, ReqBody, Request, Transport, drain, percent_encode};
 
-/// The default chunk size of a chunked upload (8 MiB).
-pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
+/// The default chunk size of a chunked upload (4 MiB: GHCR refuses larger PATCH bodies).
+pub const DEFAULT_CHUNK_SIZE: u64 = 4 * 1024 * 1024;
 
 /// Read buffer for hashing files.
 const HASH_BUFFER: usize = 256 * 1024;

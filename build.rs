@@ -18,7 +18,8 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=OCIREG_UPDATE_HEADER");
 
-    // SONAME libocireg.so.<ABI major>: only the cdylib, only on Linux.
+    // SONAME libocireg.so.0 for the whole 0.x series (the C ABI version is checked at load
+    // time with ocireg_abi_version()): only the cdylib, only on Linux.
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libocireg.so.0");
     }

@@ -69,7 +69,7 @@
  * The version of the C ABI this header describes. It changes whenever a function's signature
  * or meaning changes incompatibly; bindings compare it with ocireg_abi_version() at load time.
  */
-#define OCIREG_ABI_VERSION 1
+#define OCIREG_ABI_VERSION 2
 
 /**
  * `ocireg_options_set_timeout_ms` kind: time to establish a connection (default 30 s).
@@ -297,10 +297,10 @@ typedef struct ocireg_options ocireg_options;
 typedef struct ocireg_pulled ocireg_pulled;
 
 /**
- * How ocireg_push_image() pushes: parallelism, chunked uploads, cross-repository mounts,
- * existence checks. Every setting has a default. Create with ocireg_push_options_new(), free
- * with ocireg_push_options_free(). Setters mutate: do not share one between threads while
- * changing it.
+ * How ocireg_push_image() and ocireg_push_layout() push: parallelism, chunked uploads,
+ * cross-repository mounts, existence checks. Every setting has a default. Create with
+ * ocireg_push_options_new(), free with ocireg_push_options_free(). Setters mutate: do not share
+ * one between threads while changing it.
  */
 typedef struct ocireg_push_options ocireg_push_options;
 
@@ -1376,20 +1376,21 @@ ocireg_status ocireg_push_image(const ocireg_client *client,
 
 /**
  * Pushes the image of the OCI image layout in directory `layout_dir` to `repository` under
- * `tag`: the layout's manifest tagged `tag` if it has one, else its only manifest. Defaults as
- * ocireg_push_image() with NULL options; `progress` as there (may be NULL). On success `*out`
- * receives what was pushed (free with ocireg_pushed_free()).
+ * `tag`: the layout's manifest tagged `tag` if it has one, else its only manifest. `opts` and
+ * `progress` as in ocireg_push_image() (either may be NULL). On success `*out` receives what
+ * was pushed (free with ocireg_pushed_free()).
  *
  * # Safety
  *
- * `client` must be live; `repository`, `tag` and `layout_dir` NUL-terminated strings;
- * `progress` NULL or a valid callback for `userdata`; `out` valid for writing a pointer; `err`
- * NULL or valid for writing a pointer.
+ * `client` must be live; `repository`, `tag` and `layout_dir` NUL-terminated strings; `opts`
+ * NULL or live push options; `progress` NULL or a valid callback for `userdata`; `out` valid
+ * for writing a pointer; `err` NULL or valid for writing a pointer.
  */
 ocireg_status ocireg_push_layout(const ocireg_client *client,
                                  const char *repository,
                                  const char *tag,
                                  const char *layout_dir,
+                                 const ocireg_push_options *opts,
                                  ocireg_progress_fn progress,
                                  void *userdata,
                                  ocireg_pushed **out,

@@ -65,9 +65,10 @@ ocireg_status gocireg_push_image(const ocireg_client *client, const char *reposi
 	                         h ? gocireg_progress_tramp : NULL, (void *)h, out, err);
 }
 ocireg_status gocireg_push_layout(const ocireg_client *client, const char *repository,
-                                         const char *tag, const char *layout_dir, uintptr_t h,
+                                         const char *tag, const char *layout_dir,
+                                         const ocireg_push_options *opts, uintptr_t h,
                                          ocireg_pushed **out, ocireg_error **err) {
-	return ocireg_push_layout(client, repository, tag, layout_dir,
+	return ocireg_push_layout(client, repository, tag, layout_dir, opts,
 	                          h ? gocireg_progress_tramp : NULL, (void *)h, out, err);
 }
 ocireg_status gocireg_pull_image(const ocireg_client *client, const char *repository,
@@ -93,7 +94,7 @@ const BindingVersion = "0.1.0"
 
 // ABIVersionSupported is the C ABI version this binding was written for. The library's
 // ocireg_abi_version() must return it; otherwise every constructor fails with ErrUnsupported.
-const ABIVersionSupported = 1
+const ABIVersionSupported = 2
 
 // abiErr is the result of the load-time check of the library's ABI version.
 var abiErr = checkABI()

@@ -793,7 +793,7 @@ func TestImagePushVerifyPullLayout(t *testing.T) {
 	_, err = ocireg.ImageFromLayout(dir, "nope")
 	wantErr(t, err, ocireg.ErrInvalidArgument)
 	layoutEvents := 0
-	lp, err := c.PushLayout("push/from-layout", "v2", dir, func(ocireg.Progress) error {
+	lp, err := c.PushLayout("push/from-layout", "v2", dir, nil, func(ocireg.Progress) error {
 		layoutEvents++
 		return nil
 	})
@@ -805,8 +805,17 @@ func TestImagePushVerifyPullLayout(t *testing.T) {
 	must(t, err)
 	report.Close()
 	lp.Close()
-	lp, err = c.PushLayout("push/from-layout", "v1", dir, nil)
+	lp, err = c.PushLayout("push/from-layout", "v1", dir, nil, nil)
 	must(t, err)
+	lp.Close()
+	// The layout with push options: one thread, blobs mounted from push/app.
+	lp, err = c.PushLayout("push/layout-mounted", "v1", dir, &ocireg.PushOptions{Threads: 1, MountFrom: "push/app"}, nil)
+	must(t, err)
+	js, err = lp.JSON()
+	must(t, err)
+	if lp.Digest() != img.Digest() || !strings.Contains(js, `"blobsMounted":3`) {
+		t.Fatalf("layout push with options: %s", js)
+	}
 	lp.Close()
 	tags, err := c.Tags("push/from-layout")
 	must(t, err)

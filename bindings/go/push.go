@@ -10,14 +10,15 @@ ocireg_status gocireg_push_image(const ocireg_client *client, const char *reposi
                                  const ocireg_push_options *opts, uintptr_t h,
                                  ocireg_pushed **out, ocireg_error **err);
 ocireg_status gocireg_push_layout(const ocireg_client *client, const char *repository,
-                                  const char *tag, const char *layout_dir, uintptr_t h,
+                                  const char *tag, const char *layout_dir,
+                                  const ocireg_push_options *opts, uintptr_t h,
                                   ocireg_pushed **out, ocireg_error **err);
 */
 import "C"
 
 import "runtime"
 
-// PushOptions say how PushImage pushes. The zero value (or nil) is the default: 4 parallel
+// PushOptions say how PushImage and PushLayout push. The zero value (or nil) is the default: 4 parallel
 // uploads, monolithic uploads, blobs already in the repository skipped, no mounts.
 type PushOptions struct {
 	// Threads is the number of parallel blob uploads (1 to 64; 0: the default, 4).
@@ -119,9 +120,9 @@ func (c *Client) PushImage(repository, reference string, img *Image, opts *PushO
 }
 
 // PushLayout pushes the image of the OCI image layout in directory layoutDir to repository
-// under tag: the layout's manifest tagged tag if it has one, else its only manifest. Default
-// push options; progress may be nil.
-func (c *Client) PushLayout(repository, tag, layoutDir string, progress ProgressFunc) (*Pushed, error) {
+// under tag: the layout's manifest tagged tag if it has one, else its only manifest. opts and
+// progress may be nil, as in PushImage.
+func (c *Client) PushLayout(repository, tag, layoutDir string, opts *PushOptions, progress ProgressFunc) (*Pushed, error) {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
@@ -130,13 +131,18 @@ func (c *Client) PushLayout(repository, tag, layoutDir string, progress Progress
 	if a.err != nil {
 		return nil, a.err
 	}
+	popts, err := newPushOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer C.ocireg_push_options_free(popts)
 	p := c.acquire()
 	defer c.release()
 	var pushed *Pushed
-	err := progressState(progress).call(func(h C.uintptr_t) error {
+	err = progressState(progress).call(func(h C.uintptr_t) error {
 		var out *C.ocireg_pushed
 		var cerr *C.ocireg_error
-		err := check(C.gocireg_push_layout(p, crepo, ctag, cdir, h, &out, &cerr), cerr)
+		err := check(C.gocireg_push_layout(p, crepo, ctag, cdir, popts, h, &out, &cerr), cerr)
 		if err == nil {
 			pushed = newPushed(out)
 		}

@@ -62,7 +62,7 @@ mod tests;
 
 /// The version of the C ABI this header describes. It changes whenever a function's signature
 /// or meaning changes incompatibly; bindings compare it with ocireg_abi_version() at load time.
-pub const OCIREG_ABI_VERSION: u32 = 1;
+pub const OCIREG_ABI_VERSION: u32 = 2;
 
 /// The ABI version of the loaded library; equal to `OCIREG_ABI_VERSION` of the header it was
 /// built with.

@@ -65,10 +65,10 @@ pub(crate) fn pushed_json(p: &Pushed) -> Value {
     })
 }
 
-/// How ocireg_push_image() pushes: parallelism, chunked uploads, cross-repository mounts,
-/// existence checks. Every setting has a default. Create with ocireg_push_options_new(), free
-/// with ocireg_push_options_free(). Setters mutate: do not share one between threads while
-/// changing it.
+/// How ocireg_push_image() and ocireg_push_layout() push: parallelism, chunked uploads,
+/// cross-repository mounts, existence checks. Every setting has a default. Create with
+/// ocireg_push_options_new(), free with ocireg_push_options_free(). Setters mutate: do not share
+/// one between threads while changing it.
 #[allow(non_camel_case_types)]
 #[derive(Clone, Default)]
 pub struct ocireg_push_options {
@@ -287,15 +287,15 @@ pub unsafe extern "C" fn ocireg_push_image(
 }
 
 /// Pushes the image of the OCI image layout in directory `layout_dir` to `repository` under
-/// `tag`: the layout's manifest tagged `tag` if it has one, else its only manifest. Defaults as
-/// ocireg_push_image() with NULL options; `progress` as there (may be NULL). On success `*out`
-/// receives what was pushed (free with ocireg_pushed_free()).
+/// `tag`: the layout's manifest tagged `tag` if it has one, else its only manifest. `opts` and
+/// `progress` as in ocireg_push_image() (either may be NULL). On success `*out` receives what
+/// was pushed (free with ocireg_pushed_free()).
 ///
 /// # Safety
 ///
-/// `client` must be live; `repository`, `tag` and `layout_dir` NUL-terminated strings;
-/// `progress` NULL or a valid callback for `userdata`; `out` valid for writing a pointer; `err`
-/// NULL or valid for writing a pointer.
+/// `client` must be live; `repository`, `tag` and `layout_dir` NUL-terminated strings; `opts`
+/// NULL or live push options; `progress` NULL or a valid callback for `userdata`; `out` valid
+/// for writing a pointer; `err` NULL or valid for writing a pointer.
 #[allow(clippy::too_many_arguments)]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_push_layout(
@@ -303,6 +303,7 @@ pub unsafe extern "C" fn ocireg_push_layout(
     repository: *const c_char,
     tag: *const c_char,
     layout_dir: *const c_char,
+    opts: *const ocireg_push_options,
     progress: ocireg_progress_fn,
     userdata: *mut c_void,
     out: *mut *mut ocireg_pushed,
@@ -321,7 +322,7 @@ pub unsafe extern "C" fn ocireg_push_layout(
                 Ok(i) => i,
                 Err(_) => layout.image(None)?,
             };
-            let pushed = push(c, repo, tag, &image, None, progress, userdata)?;
+            let pushed = push(c, repo, tag, &image, opts.as_ref(), progress, userdata)?;
             write_out(out, Box::into_raw(Box::new(pushed)));
             Ok(())
         })

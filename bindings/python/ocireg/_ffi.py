@@ -36,7 +36,7 @@ from typing import Any, List, Optional, Tuple
 from . import errors
 
 #: The ABI version this binding was written for (``OCIREG_ABI_VERSION`` of the header).
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 # ---------------------------------------------------------------------------------------------
 # Constants of the header
@@ -168,7 +168,7 @@ SIGNATURES = {
     "ocireg_push_options_set_skip_existing": (_ST, [_P, c_int, _PP]),
     "ocireg_push_options_free": (None, [_P]),
     "ocireg_push_image": (_ST, [_P, _S, _S, _P, _P, PROGRESS_FN, _P, _PP, _PP]),
-    "ocireg_push_layout": (_ST, [_P, _S, _S, _S, PROGRESS_FN, _P, _PP, _PP]),
+    "ocireg_push_layout": (_ST, [_P, _S, _S, _S, _P, PROGRESS_FN, _P, _PP, _PP]),
     "ocireg_pushed_from_image": (_ST, [_P, _S, _S, _PP, _PP]),
     "ocireg_pushed_digest": (_S, [_P]),
     "ocireg_pushed_media_type": (_S, [_P]),

@@ -643,8 +643,7 @@ class Client(Handle):
         ``progress`` is called on this thread with a :class:`Progress`; returning ``False``
         cancels, raising aborts and re-raises. ``threads`` (1–64), ``chunk_size`` (upload in
         chunks of that many bytes), ``mount_from`` (try mounting missing blobs from that
-        repository) and ``skip_existing`` apply to an :class:`Image`; for a layout directory
-        use ``Image.from_layout(dir, tag)`` to set them."""
+        repository) and ``skip_existing`` are the push options."""
         repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(tag, "tag")
         state = _ffi.CallbackState()
         callback = progress_trampoline(progress, state)
@@ -665,16 +664,21 @@ class Client(Handle):
                         byref(out),
                     )
         elif isinstance(image, (str, os.PathLike)):
-            if not all(s is None for s in (threads, chunk_size, mount_from, skip_existing)):
-                raise _invalid(
-                    "push options need an Image: use ocireg.Image.from_layout(dir, tag) to push "
-                    "a layout with threads, chunk_size, mount_from or skip_existing"
-                )
             layout = _ffi.cstr(image, "layout_dir")
-            with self._borrow() as h:
-                _ffi.call_with_callbacks(
-                    state, lib.ocireg_push_layout, h, repo, ref, layout, callback, None, byref(out)
-                )
+            with _PushOptions(threads, chunk_size, mount_from, skip_existing) as popts:
+                with self._borrow() as h:
+                    _ffi.call_with_callbacks(
+                        state,
+                        lib.ocireg_push_layout,
+                        h,
+                        repo,
+                        ref,
+                        layout,
+                        popts,
+                        callback,
+                        None,
+                        byref(out),
+                    )
         else:
             raise TypeError(
                 "image must be an ocireg.Image or a layout directory, not %s"

@@ -11,7 +11,7 @@ from ocireg import _ffi
 
 
 def test_versions():
-    assert ocireg.abi_version() == ocireg.ABI_VERSION == 1
+    assert ocireg.abi_version() == ocireg.ABI_VERSION == 2
     assert ocireg.version() == "0.1.0"
     assert ocireg.__version__ == "0.1.0"
     assert ocireg.library_path().endswith(("libocireg.so", "libocireg.so.0", "libocireg.dylib", "ocireg.dll"))

@@ -161,8 +161,12 @@ def test_push_oci_layout(registry, client, image, tmp_path):
             assert pushed.to_dict()["stats"]["blobsMounted"] == 3
     with ocireg.Image.from_layout(layout, "v1") as tagged:
         assert tagged.digest == image.digest
-    with pytest.raises(ocireg.InvalidArgumentError):
-        client.push_image("dst/app", "v1", str(layout), threads=2)
+    # The layout directory with push options.
+    with client.push_image(
+        "dst/layout-mounted", "v1", str(layout), threads=1, mount_from="src/app"
+    ) as pushed:
+        assert pushed.digest == image.digest
+        assert pushed.to_dict()["stats"]["blobsMounted"] == 3
     with pytest.raises(ocireg.OciregError):
         ocireg.Image.from_layout(tmp_path / "not-a-layout")
 

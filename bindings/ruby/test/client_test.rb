@@ -11,7 +11,7 @@ class ClientTest < Minitest::Test
   end
 
   def test_versions
-    assert_equal 1, Ocireg.abi_version
+    assert_equal 2, Ocireg.abi_version
     assert_equal Ocireg::Native::ABI_VERSION, Ocireg.abi_version
     assert_match(/\A\d+\.\d+\.\d+/, Ocireg.library_version)
     assert_equal "0.1.0", Ocireg::VERSION

@@ -118,7 +118,10 @@ class ImageTest < Minitest::Test
     assert_equal pushed.digest, from_layout.digest
     copy2 = @client.push_image("team/copy2", "v2", from_layout, threads: 1)
     assert @client.verify("team/copy2", copy2).verified?
-    assert_raises(ArgumentError) { @client.push_image("team/copy3", "v1", dir, threads: 1) }
+    # The layout directory with push options.
+    copy3 = @client.push_image("team/copy3", "v1", dir, threads: 1, mount_from: "team/src")
+    assert_equal pushed.digest, copy3.digest
+    assert_equal 3, copy3.stats["blobsMounted"]
 
     # The expectation of an image, without pushing.
     expected = from_layout.expected_push("team/copy2", "v2")

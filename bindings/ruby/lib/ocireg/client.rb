@@ -361,10 +361,10 @@ module Ocireg
     #
     # `image` is an Ocireg::Image, an Ocireg::ImageBuilder (built first), or the path of an OCI
     # image layout directory (its manifest tagged `reference`, else its only one). `reference`
-    # is a tag, or the image's digest to push untagged. Push options (for an Image or builder):
-    # threads: (1..64), chunk_size: (bytes per PATCH; 0 = monolithic), mount_from: (a
-    # repository to mount missing blobs from), skip_existing: (false = always upload). The
-    # optional block receives Ocireg::Progress events.
+    # is a tag, or the image's digest to push untagged. Push options: threads: (1..64),
+    # chunk_size: (bytes per PATCH; 0 = monolithic), mount_from: (a repository to mount missing
+    # blobs from), skip_existing: (false = always upload). The optional block receives
+    # Ocireg::Progress events.
     def push_image(repository, reference, image, threads: nil, chunk_size: nil, mount_from: nil,
                    skip_existing: nil, &progress)
       push_opts = { threads: threads, chunk_size: chunk_size, mount_from: mount_from,
@@ -380,23 +380,24 @@ module Ocireg
           built.free
         end
       else
-        unless push_opts.empty?
-          raise ArgumentError, "ocireg: push options need an Ocireg::Image (use Ocireg::Image.from_layout(dir, tag: ...))"
-        end
-
-        push_layout(repository, reference, image, &progress)
+        push_layout(repository, reference, image, **push_opts, &progress)
       end
     end
 
     # Pushes the image of the OCI image layout `layout_dir` under `tag` (the layout's manifest
-    # tagged `tag` if it has one, else its only one). Returns an Ocireg::Pushed.
-    def push_layout(repository, tag, layout_dir, &progress)
+    # tagged `tag` if it has one, else its only one), with the push options of #push_image.
+    # Returns an Ocireg::Pushed.
+    def push_layout(repository, tag, layout_dir, threads: nil, chunk_size: nil, mount_from: nil,
+                    skip_existing: nil, &progress)
       guard = CallbackGuard.progress(progress)
       out = Call.out_ptr
-      @handle.use do |c|
-        Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_pushed_free)) do |err|
-          Native.ocireg_push_layout(c, Native.cstr(repository), Native.cstr(tag), Native.cstr(layout_dir),
-                                    guard&.fn, nil, out, err)
+      PushOptions.with(threads: threads, chunk_size: chunk_size, mount_from: mount_from,
+                       skip_existing: skip_existing) do |opts|
+        @handle.use do |c|
+          Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_pushed_free)) do |err|
+            Native.ocireg_push_layout(c, Native.cstr(repository), Native.cstr(tag), Native.cstr(layout_dir),
+                                      opts, guard&.fn, nil, out, err)
+          end
         end
       end
       Pushed.__send__(:wrap, out.read_pointer)

@@ -18,7 +18,7 @@ module Ocireg
     extend FFI::Library
 
     # The OCIREG_ABI_VERSION this binding was written for.
-    ABI_VERSION = 1
+    ABI_VERSION = 2
 
     LIB_NAME = "libocireg.#{FFI::Platform::LIBSUFFIX}"
 
@@ -165,7 +165,8 @@ module Ocireg
                     %i[handle string string handle handle ocireg_progress_fn pointer pointer pointer],
                     :ocireg_status
     attach_blocking :ocireg_push_layout,
-                    %i[handle string string string ocireg_progress_fn pointer pointer pointer], :ocireg_status
+                    %i[handle string string string handle ocireg_progress_fn pointer pointer pointer],
+                    :ocireg_status
     attach_function :ocireg_pushed_from_image, %i[handle string string pointer pointer], :ocireg_status
     attach_function :ocireg_pushed_digest, [:handle], :pointer
     attach_function :ocireg_pushed_media_type, [:handle], :pointer

@@ -6,7 +6,11 @@
 # Everything started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
+# Toolchains installed per user (rustup, Go's tarball) may be missing from a bare PATH.
+for d in "$HOME/.cargo/bin" /usr/local/go/bin; do
+  case ":$PATH:" in *":$d:"*) ;; *) [ -d "$d" ] && PATH="$PATH:$d" ;; esac
+done
+export PATH
 
 say() { printf '\n==> %s\n' "$*"; }
 
@@ -20,7 +24,9 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-python3 -c "import pytest" 2>/dev/null || python3 -m pip install -q pytest
+python3 -c "import pytest" 2>/dev/null \
+  || python3 -m pip install -q pytest 2>/dev/null \
+  || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pytest >/dev/null
 
 rig=$(mktemp -d /tmp/ocireg-rig.XXXXXX)
 cleanup() { bash tests/rig/rig.sh stop "$rig" >/dev/null 2>&1 || true; rm -rf "$rig"; }
@@ -49,7 +55,6 @@ say "Ruby binding (ruby-ffi)"
 ruby bindings/ruby/test/run.rb
 
 say "Go binding (cgo)"
-command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 (cd bindings/go && export GOFLAGS=-mod=mod GOTOOLCHAIN=local && go vet ./... && go test -count=1 ./...)
 
 say "the rig's own selftest (curl + skopeo against every registry)"

@@ -1577,63 +1577,6 @@ fn skopeo_available() -> bool {
     found
 }
 
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// gzip with stored (uncompressed) deflate blocks: valid, no compression library needed.
-fn gzip_stored(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
-    let chunks: Vec<&[u8]> = if data.is_empty() {
-        vec![&[]]
-    } else {
-        data.chunks(65_535).collect()
-    };
-    for (i, c) in chunks.iter().enumerate() {
-        out.push(u8::from(i + 1 == chunks.len()));
-        let len = c.len() as u16;
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(c);
-    }
-    out.extend_from_slice(&crc32(data).to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out
-}
-
-/// A tar with one regular file.
-fn tar_one(name: &str, content: &[u8]) -> Vec<u8> {
-    let mut h = [0u8; 512];
-    h[..name.len()].copy_from_slice(name.as_bytes());
-    h[100..108].copy_from_slice(b"0000644\0");
-    h[108..116].copy_from_slice(b"0000000\0");
-    h[116..124].copy_from_slice(b"0000000\0");
-    h[124..136].copy_from_slice(format!("{:011o}\0", content.len()).as_bytes());
-    h[136..148].copy_from_slice(b"00000000000\0");
-    h[148..156].copy_from_slice(b"        ");
-    h[156] = b'0';
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-    let mut out = h.to_vec();
-    out.extend_from_slice(content);
-    out.resize(out.len().div_ceil(512) * 512, 0);
-    out.resize(out.len() + 1024, 0);
-    out
-}
-
 /// Writes an OCI image layout with one image tagged `tag`; returns the manifest digest.
 fn write_oci_layout(dir: &Path, tag: &str) -> Digest {
     let blobs = dir.join("blobs/sha256");
@@ -1643,8 +1586,8 @@ fn write_oci_layout(dir: &Path, tag: &str) -> Digest {
         std::fs::write(blobs.join(d.hex()), bytes).unwrap();
         d
     };
-    let tar = tar_one("hello.txt", b"hello from ocireg\n");
-    let layer = gzip_stored(&tar);
+    let tar = ocireg::testing::tar(&[("hello.txt", b"hello from ocireg\n")]);
+    let layer = ocireg::testing::gzip(&tar);
     let ld = write(&layer);
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64",

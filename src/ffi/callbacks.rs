@@ -4,15 +4,16 @@
 //! Push and pull transfer blobs on worker threads, and the Rust progress callback is called from
 //! them. A C caller (and Ruby Fiddle, Python ctypes, Go) must only ever be called back on its own
 //! thread, so when a progress callback is given the operation runs on a helper thread while the
-//! calling thread receives the progress events through a bounded channel and invokes the C
-//! callback itself; the call returns only once the operation has finished.
+//! calling thread receives the progress events through a channel and invokes the C callback
+//! itself. The worker that reported an event waits for the callback's answer, so a cancel always
+//! takes effect; the call returns only once the operation has finished.
 
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use crate::error::Result;
 use crate::push::{Progress, ProgressEvent, ProgressFn};
@@ -80,17 +81,20 @@ fn event_code(e: ProgressEvent) -> u32 {
 pub(crate) struct UserData(pub(crate) *mut c_void);
 
 enum Msg<T> {
-    Progress(Progress),
+    /// An event, and where to send the callback's answer (`true`: go on).
+    Progress(Progress, SyncSender<bool>),
     Done(std::thread::Result<Result<T>>),
 }
 
 /// Runs `op` with a progress callback that reports to `cb` on the calling thread.
 ///
-/// Without `cb`, `op(None)` simply runs here. With it, `op` runs on a scoped helper thread; its
-/// progress events come back through a bounded channel (so a slow callback slows the transfer
-/// rather than filling memory) and `cb` is called here, in order. When `cb` returns non-zero,
-/// every later progress call answers `false`, which makes the operation stop with
-/// `Error::Cancelled`. A panic in `op` is resumed on this thread (and caught by the boundary).
+/// Without `cb`, `op(None)` simply runs here. With it, `op` runs on a scoped helper thread; each
+/// progress event is handed to this thread, `cb` is called here, and the worker that reported
+/// the event waits for `cb`'s answer before it goes on. So the answer is exact: the progress call
+/// whose callback returned non-zero answers `false` (and so does every later one, without calling
+/// `cb` again), which makes the operation stop with `Error::Cancelled` — it can never finish
+/// behind the caller's back with events still queued. A panic in `op` is resumed on this thread
+/// (and caught by the boundary).
 pub(crate) fn with_progress<T, F>(cb: ocireg_progress_fn, userdata: UserData, op: F) -> Result<T>
 where
     T: Send + 'static,
@@ -111,9 +115,16 @@ where
                     if cancelled.load(Ordering::SeqCst) {
                         return false;
                     }
-                    // The receiver only goes away after `Done`, so a send cannot fail while the
-                    // operation runs; if it ever did, stopping is the safe answer.
-                    progress_tx.send(Msg::Progress(p.clone())).is_ok()
+                    // The receiver only goes away after `Done`, so neither channel can fail while
+                    // the operation runs; if one ever did, stopping is the safe answer.
+                    let (answer_tx, answer_rx) = sync_channel(1);
+                    if progress_tx
+                        .send(Msg::Progress(p.clone(), answer_tx))
+                        .is_err()
+                    {
+                        return false;
+                    }
+                    answer_rx.recv().unwrap_or(false)
                 });
                 let result = catch_unwind(AssertUnwindSafe(|| op(Some(progress))));
                 let _ = tx.send(Msg::Done(result));
@@ -123,8 +134,9 @@ where
         let mut outcome = None;
         for msg in rx.iter() {
             match msg {
-                Msg::Progress(p) => {
+                Msg::Progress(p, answer) => {
                     if cancelled.load(Ordering::SeqCst) {
+                        let _ = answer.send(false);
                         continue;
                     }
                     let digest = CString::new(p.digest.to_string()).unwrap_or_default();
@@ -142,6 +154,7 @@ where
                     if rc != 0 {
                         cancelled.store(true, Ordering::SeqCst);
                     }
+                    let _ = answer.send(rc == 0);
                 }
                 Msg::Done(r) => {
                     outcome = Some(r);

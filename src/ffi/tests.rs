@@ -512,13 +512,23 @@ mod progress {
         assert_eq!(log.calls, 100);
         assert!(!log.wrong_thread);
 
-        log.calls = 0;
-        log.cancel_at = 3;
-        let ud = UserData((&mut log as *mut Log).cast());
-        let e = with_progress(Some(cb), ud, fake_transfer).unwrap_err();
-        assert!(matches!(e, crate::Error::Cancelled(_)), "{e}");
-        assert_eq!(log.calls, 3, "no callback after the one that cancelled");
-        assert!(!log.wrong_thread);
+        // A cancel is exact, wherever it comes: even on the very last event, the operation
+        // fails instead of finishing with the events still queued. Repeated, because a
+        // queue-and-forget adapter passes now and then.
+        for cancel_at in [1, 3, 50, 99, 100] {
+            for _ in 0..20 {
+                log.calls = 0;
+                log.cancel_at = cancel_at;
+                let ud = UserData((&mut log as *mut Log).cast());
+                let e = with_progress(Some(cb), ud, fake_transfer).unwrap_err();
+                assert!(matches!(e, crate::Error::Cancelled(_)), "{e}");
+                assert_eq!(
+                    log.calls, cancel_at,
+                    "no callback after the one that cancelled"
+                );
+                assert!(!log.wrong_thread);
+            }
+        }
 
         // Without a callback the operation runs here, with no progress function.
         let r = with_progress(None, UserData(std::ptr::null_mut()), |p| {

@@ -561,8 +561,10 @@ fn hanging_helper_is_killed_at_the_timeout() {
     let start = Instant::now();
     let e = helper::get("hang", "h", &o).unwrap_err();
     let took = start.elapsed();
+    // Killed at the timeout, not when the helper would have finished (60 s); the upper bound
+    // is loose because a loaded machine may take a while to reap it.
     assert!(took >= Duration::from_millis(900), "{took:?}");
-    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
     let m = e.to_string();
     assert!(
         m.contains("docker-credential-hang") && m.contains("timed out"),
@@ -590,21 +592,22 @@ fn chatty_helper_cannot_deadlock() {
     write_helper(
         &t.bin(),
         "daemon",
-        "cat >/dev/null; sleep 3 & echo '{\"Username\":\"du\",\"Secret\":\"dp\"}'",
+        "cat >/dev/null; sleep 60 & echo '{\"Username\":\"du\",\"Secret\":\"dp\"}'",
     );
     let o = t.options();
     let start = Instant::now();
     // the 1 MiB cap cuts the answer: a clear error rather than a hang or a huge allocation
     let r = helper::get("chatty", "h", &o);
-    assert!(start.elapsed() < Duration::from_secs(8));
+    assert!(start.elapsed() < Duration::from_secs(30));
     assert!(r.is_err(), "{r:?}");
     let start = Instant::now();
     assert_eq!(
         helper::get("daemon", "h", &o).unwrap(),
         Some(Credentials::basic("du", "dp"))
     );
+    // Not held until the background process (60 s) closes the pipes.
     assert!(
-        start.elapsed() < Duration::from_secs(2),
+        start.elapsed() < Duration::from_secs(30),
         "{:?}",
         start.elapsed()
     );

@@ -1400,10 +1400,15 @@ fn delay_slows_every_answer() {
     let t = Instant::now();
     assert_eq!(get(&format!("{}/v2/", reg.url())).status, 200);
     assert!(t.elapsed() >= Duration::from_millis(300));
+    // Back to zero: ten answers come faster than one delayed answer would have (the bound is
+    // loose so that a loaded machine cannot fail it).
+    reg.set_delay(Duration::from_secs(20));
     reg.set_delay(Duration::ZERO);
     let t = Instant::now();
-    assert_eq!(get(&format!("{}/v2/", reg.url())).status, 200);
-    assert!(t.elapsed() < Duration::from_millis(300));
+    for _ in 0..10 {
+        assert_eq!(get(&format!("{}/v2/", reg.url())).status, 200);
+    }
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
 }
 
 #[test]
@@ -1435,15 +1440,14 @@ fn malformed_requests_get_4xx_and_do_not_hurt_the_server() {
     let out = raw(&host, b"NONSENSE\r\n\r\n");
     assert!(out.starts_with("HTTP/1.1 400"), "{out}");
     // A TLS ClientHello gets a plain-HTTP refusal at once (clients probing HTTPS fall back fast).
-    let t = Instant::now();
     let out = raw(
         &host,
         &[
             0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
         ],
     );
+    // At once: `raw` gives up after 5 s of silence, so a late answer fails this check.
     assert!(out.starts_with("HTTP/1.0 400"), "{out}");
-    assert!(t.elapsed() < Duration::from_secs(2));
     let out = raw(
         &host,
         b"GET /v2/%zz/tags/list HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -1556,7 +1560,7 @@ fn stop_closes_the_port() {
     );
     let t = Instant::now();
     reg.stop();
-    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
     assert!(TcpStream::connect(&host).is_err());
 }
 

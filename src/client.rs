@@ -307,8 +307,7 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         let parsed = parse_registry(&self.registry, self.insecure)?;
         let (credentials, source) = match (&self.credentials, &parsed.userinfo) {
-            (Some(c), _) => (c.clone(), Source::Explicit),
-            (None, Some(c)) => (c.clone(), Source::Explicit),
+            (Some(c), _) | (None, Some(c)) => (c.clone(), Source::of_explicit(c)),
             (None, None) => {
                 let r = credentials::resolve(&parsed.name, None, &self.config)?;
                 (r.credentials, r.source)

@@ -298,8 +298,12 @@ fn explicit_credentials_win() {
     let c = Credentials::basic("x", "y");
     let r = resolve("h", Some(&c), &t.options()).unwrap();
     assert_eq!((r.credentials, r.source), (c, Source::Explicit));
+    // Explicitly anonymous: the file is not consulted, and the source says "anonymous".
     let r = resolve("h", Some(&Credentials::Anonymous), &t.options()).unwrap();
-    assert_eq!(r.source, Source::Explicit);
+    assert_eq!(
+        (r.credentials, r.source),
+        (Credentials::Anonymous, Source::Anonymous)
+    );
 }
 
 #[test]

@@ -225,7 +225,7 @@ static void test_client_new(const char *url, const char *host) {
     client = make_client(url, NULL, NULL);
     CHECK(streq(ocireg_client_registry(client), host));
     CHECK(streq(ocireg_client_base_url(client), url));
-    CHECK(ocireg_client_credential_source(client) != NULL);
+    CHECK(streq(ocireg_client_credential_source(client), "anonymous"));
     EXPECT(OCIREG_OK, ocireg_ping(client, &err));
     CHECK(ocireg_client_request_count(client) >= 1);
     EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_ping(NULL, &err));

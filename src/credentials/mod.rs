@@ -53,6 +53,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::auth::Credentials;
 use crate::error::{Error, Result};
 
 pub use login::{login, logout};
@@ -148,14 +149,25 @@ impl ConfigOptions {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// Given by the caller.
+    /// Given by the caller (explicit anonymous access is [`Source::Anonymous`]).
     Explicit,
     /// The credential helper `docker-credential-<name>` (the name is stored).
     Helper(String),
     /// An `auths` entry of this file (a docker `config.json` or a containers `auth.json`).
     ConfigFile(PathBuf),
-    /// Nothing was found: anonymous access.
+    /// No credentials: the caller asked for anonymous access, or nothing was found.
     Anonymous,
+}
+
+impl Source {
+    /// The source of credentials the caller gave: anonymous access reports as such, so that
+    /// "where do my credentials come from" never answers "explicit" for none at all.
+    pub(crate) fn of_explicit(c: &Credentials) -> Source {
+        match c {
+            Credentials::Anonymous => Source::Anonymous,
+            _ => Source::Explicit,
+        }
+    }
 }
 
 impl fmt::Display for Source {

@@ -27,7 +27,7 @@ pub fn resolve(
     if let Some(c) = explicit {
         return Ok(Resolved {
             credentials: c.clone(),
-            source: Source::Explicit,
+            source: Source::of_explicit(c),
         });
     }
     let key = registry_key(registry)?;

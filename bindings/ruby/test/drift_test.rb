@@ -10,7 +10,7 @@ class DriftTest < Minitest::Test
 
   def header_functions
     skip "header not found at #{HEADER}" unless File.file?(HEADER)
-    File.read(HEADER).scan(/\b(ocireg_\w+)\(/).flatten.uniq.sort
+    File.read(HEADER, encoding: "UTF-8").scan(/\b(ocireg_\w+)\(/).flatten.uniq.sort
   end
 
   def test_every_header_function_is_attached
@@ -23,7 +23,7 @@ class DriftTest < Minitest::Test
   def test_every_header_function_is_wrapped
     sources = (Dir[File.join(LIB_DIR, "ocireg", "*.rb")] + [File.join(LIB_DIR, "ocireg.rb")])
               .reject { |f| File.basename(f) == "native.rb" }
-              .map { |f| File.read(f) }.join("\n")
+              .map { |f| File.read(f, encoding: "UTF-8") }.join("\n")
     # Functions the API reaches through Native's own helpers or the load-time ABI check.
     via_native_helpers = %w[ocireg_abi_version ocireg_string_free ocireg_bytes_free ocireg_string_list_len
                             ocireg_string_list_get ocireg_string_list_free]

@@ -94,29 +94,13 @@ func (c *Client) PushImage(repository, reference string, img *Image, opts *PushO
 	if a.err != nil {
 		return nil, a.err
 	}
-	popts, err := newPushOptions(opts)
-	if err != nil {
-		return nil, err
-	}
-	defer C.ocireg_push_options_free(popts)
 	p := c.acquire()
 	defer c.release()
 	ip := img.acquire()
 	defer img.release()
-	var pushed *Pushed
-	err = progressState(progress).call(func(h C.uintptr_t) error {
-		var out *C.ocireg_pushed
-		var cerr *C.ocireg_error
-		err := check(C.gocireg_push_image(p, crepo, cref, ip, popts, h, &out, &cerr), cerr)
-		if err == nil {
-			pushed = newPushed(out)
-		}
-		return err
+	return pushWith(opts, progress, func(popts *C.ocireg_push_options, h C.uintptr_t, out **C.ocireg_pushed, cerr **C.ocireg_error) C.ocireg_status {
+		return C.gocireg_push_image(p, crepo, cref, ip, popts, h, out, cerr)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return pushed, nil
 }
 
 // PushLayout pushes the image of the OCI image layout in directory layoutDir to repository
@@ -131,22 +115,30 @@ func (c *Client) PushLayout(repository, tag, layoutDir string, opts *PushOptions
 	if a.err != nil {
 		return nil, a.err
 	}
+	p := c.acquire()
+	defer c.release()
+	return pushWith(opts, progress, func(popts *C.ocireg_push_options, h C.uintptr_t, out **C.ocireg_pushed, cerr **C.ocireg_error) C.ocireg_status {
+		return C.gocireg_push_layout(p, crepo, ctag, cdir, popts, h, out, cerr)
+	})
+}
+
+// pushWith makes the C push options of opts, runs push with them and the progress state of
+// progress, and wraps what it pushed.
+func pushWith(opts *PushOptions, progress ProgressFunc, push func(popts *C.ocireg_push_options, h C.uintptr_t, out **C.ocireg_pushed, cerr **C.ocireg_error) C.ocireg_status) (*Pushed, error) {
 	popts, err := newPushOptions(opts)
 	if err != nil {
 		return nil, err
 	}
 	defer C.ocireg_push_options_free(popts)
-	p := c.acquire()
-	defer c.release()
 	var pushed *Pushed
 	err = progressState(progress).call(func(h C.uintptr_t) error {
 		var out *C.ocireg_pushed
 		var cerr *C.ocireg_error
-		err := check(C.gocireg_push_layout(p, crepo, ctag, cdir, popts, h, &out, &cerr), cerr)
-		if err == nil {
-			pushed = newPushed(out)
+		if err := check(push(popts, h, &out, &cerr), cerr); err != nil {
+			return err
 		}
-		return err
+		pushed = newPushed(out)
+		return nil
 	})
 	if err != nil {
 		return nil, err

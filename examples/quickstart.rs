@@ -120,7 +120,7 @@ fn run() -> Step<()> {
                     client: Some(template.clone()),
                 },
             )?;
-            Ok(((), format!("as {user}, stored in {stored:?}")))
+            Ok(((), format!("as {user}, stored in {stored}")))
         })?;
     }
     // The client finds the credentials through the resolution chain (the config file above).

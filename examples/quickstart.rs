@@ -126,7 +126,7 @@ fn run() -> Step<()> {
     // The client finds the credentials through the resolution chain (the config file above).
     let client = template.clone().config_options(config.clone()).build()?;
     println!(
-        "  info client      credentials from {}",
+        "  info client      credentials: {}",
         client.credential_source()
     );
 

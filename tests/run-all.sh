@@ -44,6 +44,12 @@ say "Rust: unit, mockito, in-memory registry, real registries, C ABI"
 cargo test --all-targets
 cargo test --doc
 
+say "the README's main job: the quickstart, on the built-in registry, then on real ones"
+cargo run -q --example quickstart
+cargo run -q --example quickstart -- "$OCIREG_RIG_OPEN"
+OCIREG_USERNAME="$OCIREG_RIG_USER" OCIREG_PASSWORD="$OCIREG_RIG_PASSWORD" \
+  cargo run -q --example quickstart -- "$OCIREG_RIG_TOKEN"
+
 say "the shared library for the bindings (cargo test alone refreshes only target/debug/deps)"
 cargo build
 ls -l target/debug/libocireg.so

@@ -25,6 +25,17 @@ fn bearer_challenge(server: &Server, scope: &str) -> String {
     )
 }
 
+/// The 401 with a Bearer challenge (pull on team/app) that an unauthenticated tags request gets.
+fn tags_challenge(server: &mut Server) -> mockito::Mock {
+    let challenge = bearer_challenge(server, "repository:team/app:pull");
+    server
+        .mock("GET", "/v2/team/app/tags/list")
+        .match_header("authorization", Matcher::Missing)
+        .with_status(401)
+        .with_header("www-authenticate", &challenge)
+        .create()
+}
+
 const TAGS: &str = r#"{"name":"team/app","tags":["v1","v2"]}"#;
 
 #[test]
@@ -223,15 +234,7 @@ fn wrong_password_at_the_token_service_is_an_authentication_error() {
 #[test]
 fn an_expired_token_is_renewed() {
     let mut s = Server::new();
-    let _challenge = s
-        .mock("GET", "/v2/team/app/tags/list")
-        .match_header("authorization", Matcher::Missing)
-        .with_status(401)
-        .with_header(
-            "www-authenticate",
-            &bearer_challenge(&s, "repository:team/app:pull"),
-        )
-        .create();
+    let _challenge = tags_challenge(&mut s);
     let n = Arc::new(AtomicU32::new(0));
     let n2 = n.clone();
     let token = s
@@ -326,15 +329,7 @@ fn insufficient_scope_is_an_authorization_error() {
         .match_query(Matcher::Any)
         .with_body(r#"{"token":"t","expires_in":300}"#)
         .create();
-    let _first = s
-        .mock("GET", "/v2/team/app/tags/list")
-        .match_header("authorization", Matcher::Missing)
-        .with_status(401)
-        .with_header(
-            "www-authenticate",
-            &bearer_challenge(&s, "repository:team/app:pull"),
-        )
-        .create();
+    let _first = tags_challenge(&mut s);
     let _scope = s
         .mock("GET", "/v2/team/app/tags/list")
         .match_header("authorization", "Bearer t")
@@ -845,15 +840,7 @@ fn the_user_agent_is_ocireg() {
 #[test]
 fn the_request_log_shows_every_request_but_no_secret() {
     let mut s = Server::new();
-    let _challenge = s
-        .mock("GET", "/v2/team/app/tags/list")
-        .match_header("authorization", Matcher::Missing)
-        .with_status(401)
-        .with_header(
-            "www-authenticate",
-            &bearer_challenge(&s, "repository:team/app:pull"),
-        )
-        .create();
+    let _challenge = tags_challenge(&mut s);
     let _token = s
         .mock("GET", "/token")
         .match_query(Matcher::Any)

@@ -1,0 +1,95 @@
+//! A request as the API modules describe it: method, path, token scopes, headers, body.
+
+use std::io::{self, Read};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    pub(super) fn idempotent(self) -> bool {
+        matches!(self, Method::Get | Method::Head)
+    }
+}
+
+/// Opens a request body; called again when the request must be replayed (after a 401).
+pub(crate) type Opener<'a> = &'a mut dyn FnMut() -> io::Result<Box<dyn Read + 'a>>;
+
+pub(crate) enum ReqBody<'a> {
+    None,
+    Bytes(&'a [u8]),
+    /// A streamed body with a known length, sent with an explicit `Content-Length`.
+    Stream {
+        open: Opener<'a>,
+        len: u64,
+    },
+}
+
+/// One request, as the API modules describe it.
+pub(crate) struct Request<'a> {
+    pub method: Method,
+    /// A path below the registry base (`/v2/…`) or an absolute URL (a `Location`).
+    pub url: String,
+    /// Token scopes this request needs, e.g. `repository:team/app:pull`.
+    pub scopes: Vec<String>,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: ReqBody<'a>,
+    /// What is being done, for error messages: `GET manifest team/app:v1`.
+    pub what: String,
+    pub repository: Option<String>,
+}
+
+impl<'a> Request<'a> {
+    pub(crate) fn new(method: Method, url: impl Into<String>, what: impl Into<String>) -> Self {
+        Request {
+            method,
+            url: url.into(),
+            scopes: Vec::new(),
+            headers: Vec::new(),
+            body: ReqBody::None,
+            what: what.into(),
+            repository: None,
+        }
+    }
+
+    /// Adds the scope `repository:<repo>:<actions>` and remembers the repository.
+    pub(crate) fn repo(mut self, repo: &str, actions: &str) -> Self {
+        self.scopes.push(format!("repository:{repo}:{actions}"));
+        if self.repository.is_none() {
+            self.repository = Some(repo.to_string());
+        }
+        self
+    }
+
+    pub(crate) fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scopes.push(scope.into());
+        self
+    }
+
+    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub(crate) fn body(mut self, body: ReqBody<'a>) -> Self {
+        self.body = body;
+        self
+    }
+}

@@ -244,6 +244,11 @@ typedef enum {
    */
   OCIREG_VERIFY_FAILED = 16,
   /**
+   * The registry answered something a registry must not (a cross-origin `Link` or redirect,
+   * a wrong `Range` answer, an oversized body): not the caller's fault.
+   */
+  OCIREG_PROTOCOL = 17,
+  /**
    * A Rust panic was caught at the boundary (a bug in ocireg; the message says where).
    */
   OCIREG_PANIC = 99,

@@ -767,7 +767,8 @@ impl<'c> Uploader<'c> {
             Started::Done => {
                 // Only a mount completes at POST time.
                 let digest = p.digest.cloned().ok_or_else(|| {
-                    Error::InvalidInput("a registry completed an upload at POST time".into())
+                    self.t()
+                        .protocol("the registry completed an upload at POST time, unasked")
                 })?;
                 return Ok(PushedBlob {
                     digest,
@@ -927,7 +928,7 @@ impl<'c> Uploader<'c> {
             }
             let next = match header_str(&resp, "range") {
                 Some(range) => next_offset_from_range(range, end).ok_or_else(|| {
-                    Error::InvalidInput(format!(
+                    self.t().protocol(format!(
                         "{what}: the registry answered a malformed Range {:?}",
                         crate::digest::shorten(range)
                     ))
@@ -937,12 +938,12 @@ impl<'c> Uploader<'c> {
             };
             drain(resp);
             if next > end {
-                return Err(Error::InvalidInput(format!(
+                return Err(self.t().protocol(format!(
                     "{what}: the registry reports {next} bytes received, more than the {end} sent"
                 )));
             }
             if next <= offset {
-                return Err(Error::InvalidInput(format!(
+                return Err(self.t().protocol(format!(
                     "{what}: the registry accepted none of the chunk (Range ends at {next})"
                 )));
             }

@@ -181,6 +181,17 @@ pub enum Error {
     /// The caller cancelled the operation (a progress callback returned false).
     #[error("cancelled: {0}")]
     Cancelled(String),
+    /// The registry answered something a registry must not: a `Link` or redirect to another
+    /// origin, a `Range` answer that does not match the request, a body longer than announced
+    /// or than any answer of its kind may be, a malformed `Location`. Not the caller's fault,
+    /// and not worth retrying.
+    #[error("protocol violation by {registry}: {message}")]
+    Protocol {
+        /// `host[:port]` of the registry.
+        registry: String,
+        /// What the registry did wrong.
+        message: String,
+    },
 }
 
 fn repo_suffix(repo: &Option<String>) -> String {

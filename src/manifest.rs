@@ -323,10 +323,8 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or("").trim().to_string());
         let bytes = match t.read_body(&mut resp, MAX_MANIFEST_SIZE, &what) {
-            Err(Error::InvalidInput(_)) => {
-                return Err(Error::InvalidInput(format!(
-                    "{what} is larger than {MAX_MANIFEST_SIZE} bytes"
-                )));
+            Err(Error::Protocol { .. }) => {
+                return Err(t.protocol(format!("{what} is larger than {MAX_MANIFEST_SIZE} bytes")));
             }
             r => r?,
         };

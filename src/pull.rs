@@ -495,7 +495,7 @@ impl Client {
         depth: usize,
     ) -> Result<Node> {
         if depth > MAX_DEPTH {
-            return Err(Error::InvalidInput(format!(
+            return Err(self.transport().protocol(format!(
                 "{repository}: indexes nest more than {MAX_DEPTH} deep"
             )));
         }
@@ -553,7 +553,7 @@ impl Client {
         depth: usize,
     ) -> Result<(Node, Descriptor)> {
         if depth > MAX_DEPTH {
-            return Err(Error::InvalidInput(format!(
+            return Err(self.transport().protocol(format!(
                 "{repository}: indexes nest more than {MAX_DEPTH} deep"
             )));
         }

@@ -32,6 +32,7 @@ const (
 	StatusIO               Status = C.OCIREG_IO
 	StatusCancelled        Status = C.OCIREG_CANCELLED
 	StatusVerifyFailed     Status = C.OCIREG_VERIFY_FAILED
+	StatusProtocol         Status = C.OCIREG_PROTOCOL
 	StatusPanic            Status = C.OCIREG_PANIC
 )
 
@@ -57,6 +58,7 @@ var (
 	ErrIO               = errors.New("ocireg: I/O error")
 	ErrCancelled        = errors.New("ocireg: cancelled")
 	ErrVerifyFailed     = errors.New("ocireg: verification failed")
+	ErrProtocol         = errors.New("ocireg: registry protocol violation")
 	ErrPanic            = errors.New("ocireg: panic in the library")
 )
 
@@ -77,6 +79,7 @@ var sentinels = map[Status]error{
 	StatusIO:               ErrIO,
 	StatusCancelled:        ErrCancelled,
 	StatusVerifyFailed:     ErrVerifyFailed,
+	StatusProtocol:         ErrProtocol,
 	StatusPanic:            ErrPanic,
 }
 

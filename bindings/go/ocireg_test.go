@@ -140,7 +140,7 @@ func TestVersionAndStatuses(t *testing.T) {
 	if s := ocireg.Status(12345).String(); s != "OCIREG_UNKNOWN_STATUS" {
 		t.Fatalf("unknown status name %q", s)
 	}
-	if ocireg.StatusOK != 0 || ocireg.StatusVerifyFailed != 16 || ocireg.StatusPanic != 99 {
+	if ocireg.StatusOK != 0 || ocireg.StatusVerifyFailed != 16 || ocireg.StatusProtocol != 17 || ocireg.StatusPanic != 99 {
 		t.Fatal("status numbers changed")
 	}
 	// Every status but OK has its own sentinel.
@@ -153,8 +153,8 @@ func TestVersionAndStatuses(t *testing.T) {
 			seen[e] = true
 		}
 	}
-	if len(seen) != 17 || ocireg.StatusOK.Sentinel() != nil {
-		t.Fatalf("%d sentinels, want 17", len(seen))
+	if len(seen) != 18 || ocireg.StatusOK.Sentinel() != nil {
+		t.Fatalf("%d sentinels, want 18", len(seen))
 	}
 }
 

@@ -51,6 +51,9 @@ pub enum ocireg_status {
     OCIREG_CANCELLED = 15,
     /// A push verification ran, and its report says the push is not correct.
     OCIREG_VERIFY_FAILED = 16,
+    /// The registry answered something a registry must not (a cross-origin `Link` or redirect,
+    /// a wrong `Range` answer, an oversized body): not the caller's fault.
+    OCIREG_PROTOCOL = 17,
     /// A Rust panic was caught at the boundary (a bug in ocireg; the message says where).
     OCIREG_PANIC = 99,
 }
@@ -121,6 +124,7 @@ impl From<Error> for Failure {
             Error::Credentials(_) => OCIREG_CREDENTIALS,
             Error::Io { .. } => OCIREG_IO,
             Error::Cancelled(_) => OCIREG_CANCELLED,
+            Error::Protocol { .. } => OCIREG_PROTOCOL,
             // `Error` is non_exhaustive: a variant added later is still reported, as a
             // registry-side failure, until it gets its own code.
             #[allow(unreachable_patterns)]
@@ -329,6 +333,7 @@ pub unsafe extern "C" fn ocireg_status_name(status: u32) -> *const c_char {
         Some(OCIREG_IO) => b"OCIREG_IO\0",
         Some(OCIREG_CANCELLED) => b"OCIREG_CANCELLED\0",
         Some(OCIREG_VERIFY_FAILED) => b"OCIREG_VERIFY_FAILED\0",
+        Some(OCIREG_PROTOCOL) => b"OCIREG_PROTOCOL\0",
         Some(OCIREG_PANIC) => b"OCIREG_PANIC\0",
         None => b"OCIREG_UNKNOWN_STATUS\0",
     };
@@ -357,6 +362,7 @@ pub(crate) fn status_from_u32(n: u32) -> Option<ocireg_status> {
         14 => OCIREG_IO,
         15 => OCIREG_CANCELLED,
         16 => OCIREG_VERIFY_FAILED,
+        17 => OCIREG_PROTOCOL,
         99 => OCIREG_PANIC,
         _ => return None,
     })

@@ -367,6 +367,7 @@ fn status_names_and_numbers_are_stable() {
         }
     }
     assert_eq!(ocireg_status::OCIREG_VERIFY_FAILED as u32, 16);
+    assert_eq!(ocireg_status::OCIREG_PROTOCOL as u32, 17);
     assert_eq!(unsafe { ocireg_abi_version() }, OCIREG_ABI_VERSION);
     let v = unsafe { CStr::from_ptr(ocireg_version()) }
         .to_str()

@@ -14,6 +14,14 @@ use crate::headers;
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 
 impl Transport {
+    /// [`Error::Protocol`]: the registry answered something a registry must not.
+    pub(crate) fn protocol(&self, message: impl Into<String>) -> Error {
+        Error::Protocol {
+            registry: self.registry.clone(),
+            message: message.into(),
+        }
+    }
+
     /// Maps a ureq failure to our error type.
     pub(crate) fn map_ureq(&self, e: ureq::Error, what: &str) -> Error {
         let registry = self.registry.clone();
@@ -66,9 +74,10 @@ impl Transport {
                 registry,
                 message: format!("{what}: redirect failed ({e})"),
             },
-            ureq::Error::BodyExceedsLimit(n) => Error::InvalidInput(format!(
-                "{what}: the registry's answer is larger than the {n} byte limit"
-            )),
+            ureq::Error::BodyExceedsLimit(n) => Error::Protocol {
+                registry,
+                message: format!("{what}: the answer is larger than the {n} byte limit"),
+            },
             other => Error::Network {
                 registry,
                 message: format!("{what}: {other}"),

@@ -35,6 +35,7 @@ __all__ = [
     "IoError",
     "CancelledError",
     "VerifyFailedError",
+    "ProtocolError",
     "PanicError",
 ]
 
@@ -59,6 +60,7 @@ class Status:
     IO = 14
     CANCELLED = 15
     VERIFY_FAILED = 16
+    PROTOCOL = 17
     PANIC = 99
 
 
@@ -213,6 +215,13 @@ class VerifyFailedError(OciregError):
     report = None
 
 
+class ProtocolError(OciregError):
+    """The registry answered something a registry must not (a cross-origin ``Link`` or
+    redirect, a wrong ``Range`` answer, an oversized body): not the caller's fault."""
+
+    default_status = Status.PROTOCOL
+
+
 class PanicError(OciregError):
     """A Rust panic was caught at the library boundary (a bug in ocireg)."""
 
@@ -238,6 +247,7 @@ _BY_STATUS = {
         IoError,
         CancelledError,
         VerifyFailedError,
+        ProtocolError,
         PanicError,
     )
 }

@@ -43,6 +43,7 @@ def test_every_status_has_its_class():
         ocireg.Status.IO: ocireg.IoError,
         ocireg.Status.CANCELLED: ocireg.CancelledError,
         ocireg.Status.VERIFY_FAILED: ocireg.VerifyFailedError,
+        ocireg.Status.PROTOCOL: ocireg.ProtocolError,
         ocireg.Status.PANIC: ocireg.PanicError,
     }
     for status, cls in expected.items():

@@ -18,7 +18,8 @@ class ErrorsTest < Minitest::Test
       6 => Ocireg::TlsError, 7 => Ocireg::NetworkError, 8 => Ocireg::TimeoutError,
       9 => Ocireg::RateLimitedError, 10 => Ocireg::RegistryError, 11 => Ocireg::DigestMismatchError,
       12 => Ocireg::UnsupportedError, 13 => Ocireg::CredentialsError, 14 => Ocireg::IoError,
-      15 => Ocireg::CancelledError, 16 => Ocireg::VerifyFailedError, 99 => Ocireg::PanicError
+      15 => Ocireg::CancelledError, 16 => Ocireg::VerifyFailedError, 17 => Ocireg::ProtocolError,
+      99 => Ocireg::PanicError
     }
     assert_equal expected, Ocireg::ERRORS_BY_STATUS
     expected.each do |status, klass|

@@ -68,6 +68,10 @@ module Ocireg
     attr_accessor :report
   end
 
+  # 17: the registry answered something a registry must not (a cross-origin Link or redirect,
+  # a wrong Range answer, an oversized body): not the caller's fault.
+  class ProtocolError < Error; STATUS = 17; end
+
   # 99: a Rust panic was caught at the boundary (a bug in ocireg).
   class PanicError < Error; STATUS = 99; end
 
@@ -82,7 +86,7 @@ module Ocireg
     InvalidArgumentError, InvalidReferenceError, AuthenticationError, AuthorizationError,
     NotFoundError, TlsError, NetworkError, TimeoutError, RateLimitedError, RegistryError,
     DigestMismatchError, UnsupportedError, CredentialsError, IoError, CancelledError,
-    VerifyFailedError, PanicError
+    VerifyFailedError, ProtocolError, PanicError
   ].to_h { |klass| [klass::STATUS, klass] }.freeze
 
   class Error

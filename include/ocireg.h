@@ -706,6 +706,22 @@ ocireg_status ocireg_options_set_max_retries(ocireg_options *opts,
                                              ocireg_error **err);
 
 /**
+ * The slowest a response body may arrive: a body averaging below `bytes_per_sec` over any
+ * `window_ms` is abandoned with `OCIREG_TIMEOUT` (curl's `--speed-limit`/`--speed-time`). It
+ * ends a registry that drips bytes too slowly for any per-read timeout to notice. The default is
+ * 1024 bytes/s over 30 000 ms; `bytes_per_sec` 0 or `window_ms` 0 turns the limit off.
+ *
+ * # Safety
+ *
+ * `opts` must be live options not used by another thread during the call; `err` NULL or
+ * writable.
+ */
+ocireg_status ocireg_options_set_low_speed_limit(ocireg_options *opts,
+                                                 uint64_t bytes_per_sec,
+                                                 uint64_t window_ms,
+                                                 ocireg_error **err);
+
+/**
  * Builds a client for `registry`: `host`, `host:port`, `http://host:port`,
  * `https://host/base/path`, or `https://user:password@host` (the userinfo becomes Basic
  * credentials). `docker.io` means Docker Hub. Without a scheme https is used (plain http with

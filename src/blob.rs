@@ -36,7 +36,9 @@ use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::manifest::header_digest;
 use crate::reference::validate_repository;
-use crate::transport::{Method, ReqBody, Request, Transport, drain, percent_encode};
+use crate::transport::{
+    Method, ReqBody, Request, Transport, content_length, drain, percent_encode,
+};
 
 /// The default chunk size of a chunked upload (4 MiB: GHCR refuses larger PATCH bodies).
 pub const DEFAULT_CHUNK_SIZE: u64 = 4 * 1024 * 1024;
@@ -376,14 +378,6 @@ pub(crate) fn hash_file(path: &Path) -> Result<(Digest, u64)> {
         n += k as u64;
     }
     Ok((h.finish(), n))
-}
-
-/// The `Content-Length` header of a response.
-pub(crate) fn content_length(resp: &Response<Body>) -> Option<u64> {
-    resp.headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
 }
 
 fn header_str<'r>(resp: &'r Response<Body>, name: &str) -> Option<&'r str> {
@@ -924,7 +918,7 @@ impl<'c> Uploader<'c> {
             }
             let resp = self.expect(r?, &[202, 204], &what)?;
             if let Some(loc) = header_str(&resp, "location") {
-                location = self.t().resolve_location(loc);
+                location = self.t().resolve_location(&location, loc)?;
             }
             let next = match header_str(&resp, "range") {
                 Some(range) => next_offset_from_range(range, end).ok_or_else(|| {
@@ -975,28 +969,25 @@ impl<'c> Uploader<'c> {
                 format!("POST blob upload {}", self.repo),
             ),
         };
-        let mut req = Request::new(Method::Post, url, what.clone()).repo(self.repo, "pull,push");
+        let mut req =
+            Request::new(Method::Post, url.clone(), what.clone()).repo(self.repo, "pull,push");
         if let Some((_, from)) = mount {
             req = req.scope(format!("repository:{from}:pull"));
         }
         let resp = self.t().send(req)?;
         let resp = self.expect(resp, &[201, 202], &what)?;
         let status = resp.status().as_u16();
-        let location = header_str(&resp, "location").map(|l| self.t().resolve_location(l));
+        let location = header_str(&resp, "location")
+            .map(|l| self.t().resolve_location(&url, l))
+            .transpose()?;
         let min_chunk = header_str(&resp, "oci-chunk-min-length").and_then(|v| v.parse().ok());
         drain(resp);
         if status == 201 {
             return Ok(Started::Done);
         }
-        let location = location.ok_or_else(|| Error::Registry {
-            registry: self.client.registry().to_string(),
-            operation: what.clone(),
-            status,
-            errors: vec![crate::error::ErrorInfo {
-                code: String::new(),
-                message: "202 without a Location header".into(),
-                detail: None,
-            }],
+        let location = location.ok_or_else(|| {
+            self.t()
+                .protocol(format!("{what}: 202 Accepted without a Location header"))
         })?;
         Ok(Started::Session(Session {
             location,

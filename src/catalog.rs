@@ -13,6 +13,8 @@ use crate::transport::{Method, Request, percent_decode, percent_encode};
 const CATALOG_PAGE: usize = 1000;
 /// A guard against registries whose `Link` never ends.
 const MAX_PAGES: usize = 100_000;
+/// The largest page read (a million tags of 64 characters).
+const MAX_PAGE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One page of a paginated listing.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -172,17 +174,24 @@ impl Client {
             None => listing.path(),
         };
         let mut seen = HashSet::new();
+        let mut names = HashSet::new();
         let mut pages = 0;
         loop {
             pages += 1;
             let (items, next_link) = self.fetch_page(listing, url.clone())?;
-            let empty = items.is_empty();
-            f(items)?;
+            // A name a page repeats is not passed on again.
+            let fresh: Vec<String> = items
+                .into_iter()
+                .filter(|name| names.insert(name.clone()))
+                .collect();
+            let nothing_new = fresh.is_empty();
+            f(fresh)?;
             match next_link {
-                // Distribution sends a Link even when the next page is empty: stop on an empty
-                // page, on a repeated cursor, and after MAX_PAGES.
-                Some(next) if !empty && pages < MAX_PAGES => {
-                    let next = self.transport().resolve_location(&next);
+                // Distribution sends a Link even when the next page is empty. Stop on a page
+                // that brings no new name (empty, or the same names again behind an ever-new
+                // cursor), on a repeated cursor, and after MAX_PAGES.
+                Some(next) if !nothing_new && pages < MAX_PAGES => {
+                    let next = self.transport().resolve_next_link(&url, &next)?;
                     if !seen.insert(next.clone()) {
                         return Ok(pages);
                     }
@@ -222,14 +231,13 @@ impl Client {
         url: String,
     ) -> Result<(Vec<String>, Option<String>)> {
         let t = self.transport();
-        let mut resp = t.send_expect(listing.request(url), &[200])?;
+        let (resp, body) = t.fetch(listing.request(url), &[200], MAX_PAGE_BYTES)?;
         let link = resp
             .headers()
             .get_all("link")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .find_map(headers::link_next);
-        let body = t.read_body(&mut resp, 64 * 1024 * 1024, &listing.what())?;
         #[derive(serde::Deserialize)]
         struct Body {
             #[serde(default)]
@@ -237,14 +245,11 @@ impl Client {
             #[serde(default)]
             repositories: Option<Vec<String>>,
         }
-        let parsed: Body = serde_json::from_slice(&body).map_err(|e| Error::Registry {
-            registry: self.registry().to_string(),
-            operation: format!(
-                "GET {} (the answer is not the expected JSON: {e})",
+        let parsed: Body = serde_json::from_slice(&body).map_err(|e| {
+            t.protocol(format!(
+                "GET {}: the answer is not the expected JSON ({e})",
                 listing.what()
-            ),
-            status: 200,
-            errors: Vec::new(),
+            ))
         })?;
         let items = match listing {
             Listing::Tags(_) => parsed.tags,

@@ -6,15 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::Agent;
-use ureq::config::RedirectAuthHeaders;
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
 
 use crate::auth::Credentials;
 use crate::credentials::{self, ConfigOptions, Source};
 use crate::error::{Error, Result};
 use crate::transport::{
-    Method, Request, RequestCallback, RequestEvent, RetryCallback, RetryEvent, RetryPolicy,
-    Transport, TransportConfig,
+    LowSpeedLimit, Method, Request, RequestCallback, RequestEvent, RetryCallback, RetryEvent,
+    RetryPolicy, Transport, TransportConfig,
 };
 
 /// A registry client: one registry, one connection pool, one token cache.
@@ -133,6 +132,7 @@ pub struct ClientBuilder {
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     overall_timeout: Option<Duration>,
+    low_speed: Option<LowSpeedLimit>,
     ca_certs: Vec<Vec<u8>>,
     client_cert: Option<(Vec<u8>, Vec<u8>)>,
     insecure: bool,
@@ -146,7 +146,7 @@ pub struct ClientBuilder {
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("registry", &redact_userinfo(&self.registry))
+            .field("registry", &crate::redact::userinfo(&self.registry))
             .field("credentials", &self.credentials)
             .field("insecure", &self.insecure)
             .field("retry", &self.retry)
@@ -167,6 +167,7 @@ impl ClientBuilder {
             read_timeout: Some(Duration::from_secs(60)),
             write_timeout: Some(Duration::from_secs(60)),
             overall_timeout: None,
+            low_speed: Some(LowSpeedLimit::default()),
             ca_certs: Vec::new(),
             client_cert: None,
             insecure: false,
@@ -210,7 +211,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Time from sending a request to the response headers (default 60 s).
+    /// Time from sending a request to the response headers (default 60 s), and for a small
+    /// answer (a manifest, a tag list, a token, an error) also the longest its body may take.
     pub fn response_timeout(mut self, d: impl Into<Option<Duration>>) -> Self {
         self.response_timeout = d.into();
         self
@@ -229,9 +231,19 @@ impl ClientBuilder {
         self
     }
 
-    /// An overall deadline for each request (default none: a multi-GB blob takes long).
+    /// The longest any one request may take, its retries, backoff, redirects, authentication
+    /// and body included (default none: a multi-GB blob takes long; the low-speed limit and
+    /// the other timeouts still end a stalled transfer).
     pub fn overall_timeout(mut self, d: impl Into<Option<Duration>>) -> Self {
         self.overall_timeout = d.into();
+        self
+    }
+
+    /// The slowest a response body may arrive before it is abandoned with [`Error::Timeout`]
+    /// (default [`LowSpeedLimit::default`]: 1 KiB/s over 30 s; `None` turns it off). It ends
+    /// a registry that drips bytes too slowly for any per-read timeout to notice.
+    pub fn low_speed_limit(mut self, limit: impl Into<Option<LowSpeedLimit>>) -> Self {
+        self.low_speed = limit.into();
         self
     }
 
@@ -300,7 +312,7 @@ impl ClientBuilder {
 
     /// The registry as given to the builder, without any userinfo.
     pub fn registry(&self) -> String {
-        redact_userinfo(&self.registry)
+        crate::redact::userinfo(&self.registry)
     }
 
     /// Builds the client: parses the registry, resolves credentials, sets up TLS and the pool.
@@ -316,7 +328,7 @@ impl ClientBuilder {
         let tls = self.tls_config(&parsed.name)?;
         let proxy = match (&self.proxy, self.proxy_from_env) {
             (Some(p), _) => Some(ureq::Proxy::new(p).map_err(|e| {
-                Error::InvalidInput(format!("proxy {:?}: {e}", redact_userinfo(p)))
+                Error::InvalidInput(format!("proxy {:?}: {e}", crate::redact::userinfo(p)))
             })?),
             (None, true) => ureq::Proxy::try_from_env(),
             (None, false) => None,
@@ -329,9 +341,9 @@ impl ClientBuilder {
             .timeout_recv_response(self.response_timeout)
             .timeout_per_read(self.read_timeout)
             .timeout_per_write(self.write_timeout)
-            .timeout_global(self.overall_timeout)
-            .redirect_auth_headers(RedirectAuthHeaders::SameHost)
-            .max_redirects(10)
+            // The transport follows redirects itself, so that credentials stay on the
+            // registry's origin (ureq's SameHost ignores the port), and bounds each request.
+            .max_redirects(0)
             .max_idle_connections(32)
             .max_idle_connections_per_host(16)
             .proxy(proxy)
@@ -346,6 +358,9 @@ impl ClientBuilder {
             retry: self.retry,
             on_retry: self.on_retry,
             on_request: self.on_request,
+            overall_timeout: self.overall_timeout,
+            small_body_timeout: self.response_timeout,
+            low_speed: self.low_speed,
         });
         Ok(Client {
             inner: Arc::new(Inner { transport, source }),
@@ -447,7 +462,7 @@ pub(crate) fn parse_registry(input: &str, insecure: bool) -> Result<ParsedRegist
     let bad = |why: &str| {
         Error::InvalidInput(format!(
             "registry {:?}: {why}",
-            crate::digest::shorten(&redact_userinfo(input))
+            crate::digest::shorten(&crate::redact::userinfo(input))
         ))
     };
     let s = input.trim();
@@ -544,19 +559,6 @@ fn split_port(hp: &str) -> Option<(&str, Option<&str>)> {
         Some((h, p)) if !p.contains(':') => Some((h, Some(p))),
         Some(_) => None,
         None => Some((hp, None)),
-    }
-}
-
-/// The input with any `user:password@` removed, for messages.
-pub(crate) fn redact_userinfo(s: &str) -> String {
-    let (scheme, rest) = match s.find("://") {
-        Some(i) => (&s[..i + 3], &s[i + 3..]),
-        None => ("", s),
-    };
-    let auth_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..auth_end].rfind('@') {
-        Some(at) => format!("{scheme}<redacted>@{}", &rest[at + 1..]),
-        None => s.to_string(),
     }
 }
 

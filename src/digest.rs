@@ -161,10 +161,12 @@ impl<'de> serde::Deserialize<'de> for Digest {
     }
 }
 
-/// Shortens untrusted input for an error message (never more than 80 characters).
+/// Shortens untrusted input for an error message (never more than 80 characters), with the
+/// password of any `user:password@` userinfo redacted first.
 pub(crate) fn shorten(s: &str) -> String {
+    let s = crate::redact::userinfo(s);
     if s.chars().count() <= 80 {
-        s.to_string()
+        s
     } else {
         let mut t: String = s.chars().take(77).collect();
         t.push_str("...");

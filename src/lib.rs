@@ -44,6 +44,7 @@ pub mod layout;
 pub mod manifest;
 pub mod pull;
 pub mod push;
+mod redact;
 pub mod reference;
 #[cfg(test)]
 mod test_util;
@@ -65,5 +66,7 @@ pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, Platform, me
 pub use pull::{PullOptions, PullStats, Pulled};
 pub use push::{Progress, ProgressEvent, ProgressFn, PushOptions, PushStats, Pushed};
 pub use reference::Reference;
-pub use transport::{RequestCallback, RequestEvent, RetryCallback, RetryEvent, RetryPolicy};
+pub use transport::{
+    LowSpeedLimit, RequestCallback, RequestEvent, RetryCallback, RetryEvent, RetryPolicy,
+};
 pub use verify::{Check, CheckKind, CheckStatus, VerifyOutcome, VerifyReport};

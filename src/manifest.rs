@@ -315,19 +315,13 @@ impl Client {
         )
         .repo(repository, "pull")
         .header("accept", media_types::MANIFEST_ACCEPT);
-        let mut resp = t.send_expect(req, &[200])?;
+        let (resp, bytes) = t.fetch(req, &[200], MAX_MANIFEST_SIZE)?;
         let header_digest = header_digest(&resp);
         let content_type = resp
             .headers()
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or("").trim().to_string());
-        let bytes = match t.read_body(&mut resp, MAX_MANIFEST_SIZE, &what) {
-            Err(Error::Protocol { .. }) => {
-                return Err(t.protocol(format!("{what} is larger than {MAX_MANIFEST_SIZE} bytes")));
-            }
-            r => r?,
-        };
         let expected = match (r.digest(), header_digest) {
             (Some(d), _) => Some(d.clone()),
             (None, Some(h)) => Some(h),

@@ -24,15 +24,15 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::blob::content_length;
 use crate::client::Client;
 use crate::digest::{Digest, HashingWriter};
 use crate::error::{Error, Result};
+use crate::headers;
 use crate::layout::{OciLayout, TempFile};
 use crate::manifest::{Descriptor, Manifest, Platform, media_types};
 use crate::push::{DEFAULT_THREADS, Progress, ProgressEvent, ProgressFn, Pushed, run_parallel};
 use crate::reference::{TagOrDigest, validate_repository};
-use crate::transport::{Method, Request};
+use crate::transport::{Method, Request, content_length};
 
 /// Read/write buffer of blob downloads.
 const COPY_BUFFER: usize = 128 * 1024;
@@ -279,7 +279,11 @@ impl Client {
         Ok(n)
     }
 
-    /// GET a blob into `w`: bounded by the expected size, hashed, verified.
+    /// GET a blob into `w`: hashed, verified, and never longer than its size (the descriptor's,
+    /// else the answer's `Content-Length`, else a `HEAD`'s; a blob whose size nobody announces
+    /// is [`Error::Protocol`]). A download cut off mid-way resumes with `Range: bytes=N-` (or,
+    /// from a registry that ignores `Range`, a whole new GET whose first N bytes are skipped),
+    /// as the retry policy and the overall timeout allow.
     fn fetch_blob(
         &self,
         repository: &str,
@@ -290,69 +294,122 @@ impl Client {
     ) -> Result<u64> {
         let t = self.transport();
         let what = format!("blob {repository}@{digest}");
-        let req = Request::new(
-            Method::Get,
-            format!("/v2/{repository}/blobs/{digest}"),
-            format!("GET {what}"),
-        )
-        .repo(repository, "pull");
-        let mut resp = t.send_expect(req, &[200])?;
-        let declared = content_length(&resp);
-        if let (Some(c), Some(e)) = (declared, expected_size)
-            && c != e
-        {
-            crate::transport::drain(resp);
-            return Err(Error::DigestMismatch {
-                what: format!("{what} (size)"),
-                expected: format!("{e} bytes"),
-                actual: format!("{c} bytes (Content-Length)"),
-            });
-        }
-        let limit = expected_size.or(declared);
+        let path = format!("/v2/{repository}/blobs/{digest}");
+        let deadline = t.deadline_from_now();
+        let mut retries = t.retrier("GET", &t.url(&path), deadline);
         let mut hw = HashingWriter::new(w, digest.algorithm());
-        let mut reader = resp.body_mut().as_reader();
         let mut buf = vec![0u8; COPY_BUFFER];
+        let mut size = expected_size;
         let mut total = 0u64;
         loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(Error::Network {
-                        registry: self.registry().to_string(),
-                        message: format!("GET {what}: reading the body after {total} bytes: {e}"),
+            let mut req = Request::new(Method::Get, path.clone(), format!("GET {what}"))
+                .repo(repository, "pull")
+                .large_body();
+            req.deadline = deadline;
+            if total > 0 {
+                req = req.header("range", format!("bytes={total}-"));
+            }
+            let resp = t.send_expect(req, if total > 0 { &[200, 206] } else { &[200] })?;
+            // Where this answer starts: a 206 must start where we are; a 200 starts at 0.
+            let skip = if resp.status().as_u16() == 206 {
+                let range = resp
+                    .headers()
+                    .get("content-range")
+                    .and_then(|v| v.to_str().ok());
+                match range.and_then(headers::content_range) {
+                    Some((start, _, _)) if start == total => 0,
+                    _ => {
+                        return Err(t.protocol(format!(
+                            "GET {what}: asked for bytes {total}-, got Content-Range {:?}",
+                            crate::digest::shorten(range.unwrap_or("(none)"))
+                        )));
+                    }
+                }
+            } else {
+                total
+            };
+            if skip == 0 && total == 0 {
+                let declared = content_length(&resp);
+                if let (Some(c), Some(e)) = (declared, expected_size)
+                    && c != e
+                {
+                    return Err(Error::DigestMismatch {
+                        what: format!("{what} (size)"),
+                        expected: format!("{e} bytes"),
+                        actual: format!("{c} bytes (Content-Length)"),
                     });
                 }
+                size = size.or(declared);
+            }
+            let limit = match size {
+                Some(n) => n,
+                None => {
+                    let head = self.head_blob(repository, digest, "pull")?.flatten();
+                    size = Some(head.ok_or_else(|| {
+                        t.protocol(format!(
+                            "GET {what}: neither the answer nor a HEAD says how large the blob is"
+                        ))
+                    })?);
+                    size.unwrap_or_default()
+                }
             };
-            total += n as u64;
-            if let Some(l) = limit
-                && total > l
-            {
-                return Err(Error::DigestMismatch {
-                    what: format!("{what} (size)"),
-                    expected: format!("{l} bytes"),
-                    actual: format!("more than {l} bytes"),
-                });
-            }
-            hw.write_all(&buf[..n])
-                .map_err(|e| Error::io(format!("writing {what}"), e))?;
-            if !progress(total) {
-                return Err(Error::Cancelled(format!("download of {what}")));
-            }
+            let mut reader = t.body_reader(resp);
+            let mut to_skip = skip;
+            let cut = loop {
+                let n = match reader.read(&mut buf) {
+                    Ok(0) => {
+                        break (total < limit).then(|| {
+                            t.body_error(
+                                &format!("GET {what}"),
+                                total,
+                                io::ErrorKind::UnexpectedEof.into(),
+                            )
+                        });
+                    }
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => break Some(t.body_error(&format!("GET {what}"), total, e)),
+                };
+                let mut chunk = &buf[..n];
+                if to_skip > 0 {
+                    let k = (to_skip.min(n as u64)) as usize;
+                    to_skip -= k as u64;
+                    chunk = &chunk[k..];
+                }
+                total += chunk.len() as u64;
+                if total > limit {
+                    return Err(if expected_size.is_some() {
+                        Error::DigestMismatch {
+                            what: format!("{what} (size)"),
+                            expected: format!("{limit} bytes"),
+                            actual: format!("more than {limit} bytes"),
+                        }
+                    } else {
+                        t.protocol(format!(
+                            "GET {what}: the body is longer than the {limit} bytes announced"
+                        ))
+                    });
+                }
+                hw.write_all(chunk)
+                    .map_err(|e| Error::io(format!("writing {what}"), e))?;
+                if !progress(total) {
+                    return Err(Error::Cancelled(format!("download of {what}")));
+                }
+            };
+            let Some(error) = cut else { break };
+            // A broken connection resumes where it broke; a tripped limit does not.
+            let delay = match &error {
+                Error::Network { .. } => retries.plan(None),
+                _ => None,
+            };
+            let Some(delay) = delay else {
+                return Err(error);
+            };
+            retries.wait(delay, None, error.to_string());
         }
         hw.flush()
             .map_err(|e| Error::io(format!("writing {what}"), e))?;
         let (actual, count, _) = hw.finish();
-        if let Some(l) = limit
-            && count != l
-        {
-            return Err(Error::DigestMismatch {
-                what: format!("{what} (size)"),
-                expected: format!("{l} bytes"),
-                actual: format!("{count} bytes"),
-            });
-        }
         if &actual != digest {
             return Err(Error::DigestMismatch {
                 what: format!("{what} on {}", self.registry()),

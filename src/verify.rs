@@ -322,8 +322,7 @@ impl Client {
         )
         .repo(repository, "pull")
         .header("accept", media_types::MANIFEST_ACCEPT);
-        let mut resp = t.send_expect(req, &[200])?;
-        t.read_body(&mut resp, MAX_MANIFEST_SIZE, &what)
+        Ok(t.fetch(req, &[200], MAX_MANIFEST_SIZE)?.1)
     }
 }
 

@@ -166,6 +166,9 @@ static void test_options(void) {
     EXPECT(OCIREG_OK, ocireg_options_set_proxy_from_env(opts, 0, &err));
     EXPECT(OCIREG_OK, ocireg_options_set_max_retries(opts, 5, &err));
     EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_options_set_max_retries(NULL, 5, &err));
+    EXPECT(OCIREG_OK, ocireg_options_set_low_speed_limit(opts, 2048, 10000, &err));
+    EXPECT(OCIREG_OK, ocireg_options_set_low_speed_limit(opts, 0, 0, &err));
+    EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_options_set_low_speed_limit(NULL, 1, 1, &err));
 
     /* err may be NULL: the status alone comes back. */
     CHECK(ocireg_options_set_user_agent(opts, NULL, NULL) == OCIREG_INVALID_ARGUMENT);

@@ -181,6 +181,21 @@ func WithProxyFromEnv() Option {
 	}
 }
 
+// WithLowSpeedLimit abandons a response body arriving slower than bytesPerSec on average over
+// window, with ErrTimeout (curl's --speed-limit/--speed-time): it ends a registry that drips
+// bytes too slowly for any per-read timeout to notice. The default is 1024 bytes/s over 30 s;
+// WithLowSpeedLimit(0, 0) turns it off.
+func WithLowSpeedLimit(bytesPerSec int64, window time.Duration) Option {
+	return func(s *Settings) error {
+		if bytesPerSec < 0 || window < 0 {
+			return invalidArgument("the low-speed limit cannot be negative")
+		}
+		var cerr *C.ocireg_error
+		return check(C.ocireg_options_set_low_speed_limit(s.p, C.uint64_t(bytesPerSec),
+			C.uint64_t(window.Milliseconds()), &cerr), cerr)
+	}
+}
+
 // WithMaxRetries sets how many times an idempotent request is retried after a connection error,
 // a timeout, 429 or 5xx, with exponential backoff and Retry-After (default 3; 0: never).
 func WithMaxRetries(n int) Option {

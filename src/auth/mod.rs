@@ -43,6 +43,20 @@ impl Credentials {
         }
     }
 
+    /// The credentials as the transport uses them: a user name of `<token>` (docker's and Azure's
+    /// convention) means the password is an identity token, exchanged with the OAuth2
+    /// refresh-token form.
+    pub(crate) fn normalized(self) -> Self {
+        match self {
+            Credentials::Basic { username, password }
+                if username == crate::credentials::helper::TOKEN_USERNAME =>
+            {
+                Credentials::IdentityToken(password)
+            }
+            other => other,
+        }
+    }
+
     /// True for [`Credentials::Anonymous`].
     pub fn is_anonymous(&self) -> bool {
         matches!(self, Credentials::Anonymous)

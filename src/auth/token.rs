@@ -98,16 +98,22 @@ impl TokenCache {
         let ttl = parsed.expires_in;
         // Renew a little before expiry: 10% of the lifetime, at most 30 s.
         let margin = (ttl / 10).min(Duration::from_secs(30));
+        let now = Instant::now();
+        let valid_until = now.checked_add(ttl.saturating_sub(margin)).unwrap_or(now);
         lock(&self.tokens).insert(
             key.clone(),
             Cached {
                 token: parsed.token.clone(),
-                valid_until: Instant::now() + ttl.saturating_sub(margin),
+                valid_until,
             },
         );
         Ok(parsed.token)
     }
 }
+
+/// The longest a token is trusted, whatever the token service says (`expires_in` comes from
+/// the network: a huge value must neither overflow nor keep a token for ever).
+pub(crate) const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 pub(crate) struct TokenResponse {
     pub token: String,
@@ -139,7 +145,7 @@ pub(crate) fn parse_token_response(body: &[u8]) -> Result<TokenResponse, String>
     .unwrap_or(60);
     Ok(TokenResponse {
         token,
-        expires_in: Duration::from_secs(secs),
+        expires_in: Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME),
     })
 }
 
@@ -174,6 +180,27 @@ mod tests {
         assert!(parse_token_response(br#"{"token":""}"#).is_err());
         assert!(parse_token_response(b"nope").is_err());
         assert!(parse_token_response(br#"{"token":"a b"}"#).is_err());
+        // Lifetimes from the network are clamped to a day, whatever their form.
+        for huge in [
+            r#"{"token":"t","expires_in":9223372036854775807}"#,
+            r#"{"token":"t","expires_in":18446744073709551615}"#,
+            r#"{"token":"t","expires_in":1e308}"#,
+            r#"{"token":"t","expires_in":"99999999999999999999"}"#,
+        ] {
+            let t = parse_token_response(huge.as_bytes()).unwrap();
+            assert!(t.expires_in <= MAX_TOKEN_LIFETIME, "{huge}");
+        }
+    }
+
+    #[test]
+    fn a_huge_lifetime_neither_panics_nor_lasts_for_ever() {
+        let c = TokenCache::default();
+        let k = TokenKey::new("r", None, &[]);
+        c.insert_response(&k, br#"{"token":"t","expires_in":9223372036854775807}"#)
+            .unwrap();
+        assert_eq!(c.get(&k).as_deref(), Some("t"));
+        let until = lock(&c.tokens)[&k].valid_until;
+        assert!(until <= Instant::now() + MAX_TOKEN_LIFETIME);
     }
 
     #[test]

@@ -379,7 +379,10 @@ fn run(helper: &str, action: &str, input: Vec<u8>, options: &ConfigOptions) -> R
         }
     };
     let start = Instant::now();
-    let deadline = start + options.helper_timeout;
+    // A huge timeout from the caller means "a year", not an overflow.
+    let deadline = start
+        .checked_add(options.helper_timeout)
+        .unwrap_or_else(|| start + Duration::from_secs(365 * 24 * 60 * 60));
 
     let stdin = child.stdin.take();
     if let Some(mut stdin) = stdin {

@@ -9,7 +9,7 @@ use super::error::{Failure, boundary, guard, ocireg_error, ocireg_status};
 use super::strings::{arg_bytes, arg_mut, arg_out, arg_ref, arg_str, out_cstring, write_out};
 use crate::auth::Credentials;
 use crate::client::{Client, ClientBuilder};
-use crate::transport::RetryPolicy;
+use crate::transport::{LowSpeedLimit, RetryPolicy};
 
 /// `ocireg_options_set_timeout_ms` kind: time to establish a connection (default 30 s).
 pub const OCIREG_TIMEOUT_CONNECT: u32 = 0;
@@ -45,6 +45,8 @@ pub struct ocireg_options {
     proxy: Option<String>,
     proxy_from_env: bool,
     max_retries: Option<u32>,
+    /// `None` keeps the default, `Some(None)` turns the low-speed limit off.
+    low_speed: Option<Option<LowSpeedLimit>>,
 }
 
 impl ocireg_options {
@@ -82,6 +84,9 @@ impl ocireg_options {
             b = b.proxy(p.clone());
         }
         b = b.proxy_from_env(self.proxy_from_env);
+        if let Some(limit) = self.low_speed {
+            b = b.low_speed_limit(limit);
+        }
         if let Some(n) = self.max_retries {
             b = b.retry_policy(RetryPolicy {
                 max_retries: n,
@@ -469,6 +474,34 @@ pub unsafe extern "C" fn ocireg_options_set_max_retries(
     unsafe {
         set(opts, err, |o| {
             o.max_retries = Some(max_retries);
+            Ok(())
+        })
+    }
+}
+
+/// The slowest a response body may arrive: a body averaging below `bytes_per_sec` over any
+/// `window_ms` is abandoned with `OCIREG_TIMEOUT` (curl's `--speed-limit`/`--speed-time`). It
+/// ends a registry that drips bytes too slowly for any per-read timeout to notice. The default is
+/// 1024 bytes/s over 30 000 ms; `bytes_per_sec` 0 or `window_ms` 0 turns the limit off.
+///
+/// # Safety
+///
+/// `opts` must be live options not used by another thread during the call; `err` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ocireg_options_set_low_speed_limit(
+    opts: *mut ocireg_options,
+    bytes_per_sec: u64,
+    window_ms: u64,
+    err: *mut *mut ocireg_error,
+) -> ocireg_status {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        set(opts, err, |o| {
+            o.low_speed = Some((bytes_per_sec > 0 && window_ms > 0).then(|| LowSpeedLimit {
+                bytes_per_sec,
+                window: Duration::from_millis(window_ms),
+            }));
             Ok(())
         })
     }

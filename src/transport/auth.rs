@@ -1,14 +1,18 @@
 //! Authentication: the scheme a registry asked for, the `Authorization` header of each request,
 //! and Bearer tokens fetched from the token service.
 
-use base64::Engine as _;
+use std::time::Instant;
 
-use super::errors::read_error_infos;
+use base64::Engine as _;
+use ureq::Body;
+use ureq::http::Response;
+
+use super::body::drain;
 use super::request::{Method, ReqBody, Request};
-use super::urls::{form_encode, origin_of};
+use super::urls::{form_encode, origin_of, shorten_url};
 use super::{Transport, lock};
-use crate::auth::Credentials;
 use crate::auth::token::TokenKey;
+use crate::auth::{Credentials, challenge};
 use crate::error::{Error, ErrorInfo, Result};
 
 /// The authentication scheme a registry asked for, once we know it.
@@ -31,8 +35,109 @@ pub(super) enum Sent {
     Bearer,
 }
 
+/// What the auth loop of one request remembers between its attempts.
+#[derive(Default)]
+pub(super) struct AuthAttempts {
+    /// 401s answered so far.
+    answered: u32,
+    /// A cached token was refused and a new one fetched.
+    refreshed_token: bool,
+    /// A 401 without a challenge sent us to `/v2/` to learn one.
+    probed: bool,
+}
+
 impl Transport {
-    pub(super) fn auth_rejected(&self, sent: &Sent, infos: &[ErrorInfo]) -> Error {
+    /// Answers a 401: learns the scheme from its `WWW-Authenticate` challenge (or, when it has
+    /// none, as behind some proxies, from one `GET /v2/`), and returns `Ok` when the request
+    /// should be sent again with new credentials; an error when it cannot succeed.
+    pub(super) fn answer_401(
+        &self,
+        req: &mut Request<'_>,
+        resp: Response<Body>,
+        sent: Sent,
+        state: &mut AuthAttempts,
+    ) -> Result<()> {
+        state.answered += 1;
+        let mut challenges = challenges_of(&resp);
+        let infos = self.error_infos(resp);
+        if state.answered > 2 {
+            return Err(self.auth_rejected(sent, &infos));
+        }
+        if challenges.is_empty() && !state.probed {
+            state.probed = true;
+            challenges = self.probe_challenge(req)?;
+        }
+        let bearer = challenges.iter().find(|c| c.scheme == "bearer");
+        let basic = challenges.iter().any(|c| c.scheme == "basic");
+        if let Some(ch) = bearer {
+            let Some(realm) = ch.realm().filter(|r| !r.is_empty()) else {
+                return Err(Error::Authentication {
+                    registry: self.registry.clone(),
+                    message: "the registry's Bearer challenge has no realm".into(),
+                });
+            };
+            if ch.error() == Some("insufficient_scope") {
+                return Err(Error::Authorization {
+                    registry: self.registry.clone(),
+                    repository: req.repository.clone(),
+                    message: format!(
+                        "{} needs scope {:?}, which the token service did not grant",
+                        req.what,
+                        crate::digest::shorten(ch.scope().unwrap_or(""))
+                    ),
+                });
+            }
+            // The challenge may ask for more than we computed (a mount's source repository).
+            for s in ch.scopes() {
+                if !req.scopes.contains(&s) {
+                    req.scopes.push(s);
+                }
+            }
+            *lock(&self.scheme) = Scheme::Bearer {
+                realm: realm.to_string(),
+                service: ch.service().map(str::to_string),
+            };
+            if sent == Sent::Bearer {
+                if state.refreshed_token || matches!(self.credentials, Credentials::BearerToken(_))
+                {
+                    return Err(self.auth_rejected(sent, &infos));
+                }
+                // A cached token was refused (expired early, revoked): fetch a new one once.
+                state.refreshed_token = true;
+                self.tokens.invalidate_all_for(realm);
+            }
+            Ok(())
+        } else if basic {
+            *lock(&self.scheme) = Scheme::Basic;
+            match (&self.credentials, sent) {
+                (Credentials::Basic { .. }, Sent::Nothing) => Ok(()),
+                _ => Err(self.auth_rejected(sent, &infos)),
+            }
+        } else {
+            Err(Error::Authentication {
+                registry: self.registry.clone(),
+                message: format!(
+                    "{} answered 401 without a challenge ocireg understands, and so did \
+                     GET /v2/{}",
+                    req.what,
+                    crate::error::InfoList(&infos)
+                ),
+            })
+        }
+    }
+
+    /// `GET /v2/` without credentials, for the challenge a 401 did not carry.
+    fn probe_challenge(&self, req: &Request<'_>) -> Result<Vec<challenge::Challenge>> {
+        let mut probe = Request::new(Method::Get, "/v2/", "GET /v2/ (for the auth challenge)");
+        probe.deadline = req.deadline;
+        let url = self.url("/v2/");
+        let resp = self.send_with_retries(&url, &mut probe, None)?;
+        let found = challenges_of(&resp);
+        drain(resp);
+        Ok(found)
+    }
+
+    pub(super) fn auth_rejected(&self, sent: Sent, infos: &[ErrorInfo]) -> Error {
         let message = match sent {
             Sent::Nothing => format!("credentials are required{}", crate::error::InfoList(infos)),
             Sent::Basic | Sent::Bearer => {
@@ -58,9 +163,7 @@ impl Transport {
             Scheme::Basic => match &self.credentials {
                 Credentials::Basic { username, password } => {
                     self.check_plain_http_for_secret(&self.base)?;
-                    let raw = format!("{username}:{password}");
-                    let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
-                    Ok((Some(format!("Basic {b64}")), Sent::Basic))
+                    Ok((Some(basic_header(username, password)), Sent::Basic))
                 }
                 _ => Ok((None, Sent::Nothing)),
             },
@@ -71,7 +174,7 @@ impl Transport {
                 let key = TokenKey::new(&realm, service.as_deref(), &req.scopes);
                 let token = match self.tokens.get(&key) {
                     Some(t) => t,
-                    None => self.fetch_token(&key)?,
+                    None => self.fetch_token(&key, req.deadline)?,
                 };
                 Ok((Some(format!("Bearer {token}")), Sent::Bearer))
             }
@@ -86,22 +189,22 @@ impl Transport {
                 message: format!(
                     "refusing to send credentials over plain http to {} (the registry is https; \
                      use an http:// registry or insecure(true) if this is intended)",
-                    origin_of(url)
+                    shorten_url(origin_of(url))
                 ),
             });
         }
         Ok(())
     }
 
-    pub(super) fn fetch_token(&self, key: &TokenKey) -> Result<String> {
-        // One fetch per key at a time: parallel uploads to one repository share a token.
+    /// Fetches a token from the token service (once per key at a time: parallel requests that
+    /// need the same token wait for one fetch), caches it and returns it.
+    pub(super) fn fetch_token(&self, key: &TokenKey, deadline: Option<Instant>) -> Result<String> {
         let fetch_mutex = self.tokens.fetch_mutex(key);
         let _g = lock(&fetch_mutex);
         if let Some(t) = self.tokens.get(key) {
             return Ok(t);
         }
-        let has_secret = !self.credentials.is_anonymous();
-        if has_secret {
+        if !self.credentials.is_anonymous() {
             self.check_plain_http_for_secret(&key.realm)?;
         }
         let mut query = Vec::new();
@@ -111,83 +214,112 @@ impl Transport {
         for s in &key.scopes {
             query.push(("scope", s.clone()));
         }
-        let (resp, what) = match &self.credentials {
+        let mut form = String::new();
+        let mut authorization = None;
+        let (method, url) = match &self.credentials {
+            // OAuth2: the refresh token goes in a form body, never in the URL.
             Credentials::IdentityToken(refresh) => {
-                let mut form = vec![
+                let mut pairs = vec![
                     ("grant_type", "refresh_token".to_string()),
                     ("refresh_token", refresh.clone()),
                     ("client_id", "ocireg".to_string()),
                 ];
-                form.extend(query);
-                let body = form_encode(&form);
-                let mut req = Request::new(Method::Post, key.realm.clone(), "token request")
-                    .header("content-type", "application/x-www-form-urlencoded");
-                req.body = ReqBody::Bytes(body.as_bytes());
-                (
-                    self.send_with_retries(&key.realm, &mut req, None)?,
-                    "POST token",
-                )
+                pairs.extend(query);
+                form = form_encode(&pairs);
+                (Method::Post, key.realm.clone())
             }
             creds => {
-                let mut q = query;
-                let mut auth = None;
                 if let Credentials::Basic { username, password } = creds {
-                    q.push(("account", username.clone()));
-                    let raw = format!("{username}:{password}");
-                    auth = Some(format!(
-                        "Basic {}",
-                        base64::engine::general_purpose::STANDARD.encode(raw)
-                    ));
+                    query.push(("account", username.clone()));
+                    authorization = Some(basic_header(username, password));
                 }
                 let sep = if key.realm.contains('?') { '&' } else { '?' };
-                let url = if q.is_empty() {
+                let url = if query.is_empty() {
                     key.realm.clone()
                 } else {
-                    format!("{}{}{}", key.realm, sep, form_encode(&q))
+                    format!("{}{sep}{}", key.realm, form_encode(&query))
                 };
-                let mut req = Request::new(Method::Get, url.clone(), "token request");
-                (
-                    self.send_with_retries(&url, &mut req, auth.as_deref())?,
-                    "GET token",
-                )
+                (Method::Get, url)
             }
         };
-        let status = resp.status().as_u16();
-        if status == 401 || status == 403 {
-            let infos = read_error_infos(resp);
-            return Err(Error::Authentication {
-                registry: self.registry.clone(),
-                message: format!(
-                    "authentication rejected by the token service{}",
-                    crate::error::InfoList(&infos)
-                ),
-            });
+        let what = format!("{} token", method.as_str());
+        let mut req = Request::new(method, url.clone(), what.clone());
+        req.deadline = deadline;
+        // The credentials go to the token service the challenge named, and nowhere else.
+        req.auth_origin = Some(origin_of(&key.realm).to_string());
+        if method == Method::Post {
+            req = req
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(ReqBody::Bytes(form.as_bytes()));
         }
-        if !(200..300).contains(&status) {
-            let infos = read_error_infos(resp);
-            return Err(Error::Registry {
-                registry: self.registry.clone(),
-                operation: format!("{what} at {}", origin_of(&key.realm)),
-                status,
-                errors: infos,
-            });
-        }
-        let mut resp = resp;
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(1024 * 1024)
-            .read_to_vec()
-            .map_err(|e| self.map_ureq(e, "reading the token response"))?;
-        let token =
-            self.tokens
-                .insert_response(key, &bytes)
-                .map_err(|m| Error::Authentication {
+        let mut retries = self.retrier(method.as_str(), &url, deadline);
+        loop {
+            let again = req.replay();
+            let mut resp = self.send_with_retries(&url, &mut req, authorization.as_deref())?;
+            let status = resp.status().as_u16();
+            if status == 401 || status == 403 {
+                let infos = self.error_infos(resp);
+                return Err(Error::Authentication {
                     registry: self.registry.clone(),
-                    message: format!("the token service answered an unusable token: {m}"),
-                })?;
-        Ok(token)
+                    message: format!(
+                        "authentication rejected by the token service{}",
+                        crate::error::InfoList(&infos)
+                    ),
+                });
+            }
+            if !(200..300).contains(&status) {
+                let infos = self.error_infos(resp);
+                return Err(Error::Registry {
+                    registry: self.registry.clone(),
+                    operation: format!("{what} at {}", shorten_url(origin_of(&key.realm))),
+                    status,
+                    errors: infos,
+                });
+            }
+            let error = match self.read_body(&mut resp, TOKEN_BODY_LIMIT, &what) {
+                Ok(bytes) => {
+                    return self.tokens.insert_response(key, &bytes).map_err(|m| {
+                        Error::Authentication {
+                            registry: self.registry.clone(),
+                            message: format!("the token service answered an unusable token: {m}"),
+                        }
+                    });
+                }
+                Err(e) => e,
+            };
+            // An answer cut off mid-way is fetched again, as the retry policy allows.
+            let (Error::Network { .. }, Some(next)) = (&error, again) else {
+                return Err(error);
+            };
+            let Some(delay) = retries.plan(None) else {
+                return Err(error);
+            };
+            retries.wait(delay, None, error.to_string());
+            req = next;
+        }
     }
+}
+
+/// The largest token service answer read.
+const TOKEN_BODY_LIMIT: u64 = 1024 * 1024;
+
+/// `Basic base64(user:password)`.
+fn basic_header(username: &str, password: &str) -> String {
+    let raw = format!("{username}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// The challenges of a 401's `WWW-Authenticate` headers.
+fn challenges_of(resp: &Response<Body>) -> Vec<challenge::Challenge> {
+    challenge::parse_all(
+        resp.headers()
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
 }
 
 #[cfg(test)]
@@ -210,7 +342,7 @@ mod tests {
         assert!(!e.to_string().contains("pw-secret"));
         let key = TokenKey::new("http://auth.example/token", None, &[]);
         assert!(matches!(
-            t.fetch_token(&key),
+            t.fetch_token(&key, None),
             Err(Error::Authentication { .. })
         ));
         assert_eq!(t.request_count(), 0, "nothing was sent");

@@ -1,19 +1,35 @@
 //! Failures mapped to [`Error`]: ureq errors, and error answers with their OCI `errors[]`.
 
-use std::io;
-use std::time::SystemTime;
+use std::io::{self, Read};
 
 use ureq::Body;
 use ureq::http::Response;
 
 use super::Transport;
+use super::body::Guarded;
+use super::retry::retry_after_of;
 use crate::error::{Error, ErrorInfo};
-use crate::headers;
 
 /// How many bytes of an error body we read to find the OCI `errors[]`.
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 
 impl Transport {
+    /// Reads (at most 64 KiB of) an error body under the low-speed limit, and parses it.
+    pub(crate) fn error_infos(&self, mut resp: Response<Body>) -> Vec<ErrorInfo> {
+        let mut bytes = Vec::new();
+        let r = Guarded::new(resp.body_mut().as_reader(), self.low_speed, None);
+        let _ = r.take(ERROR_BODY_LIMIT).read_to_end(&mut bytes);
+        parse_error_body(&bytes)
+    }
+
+    /// [`Error::Timeout`]: the request's overall deadline passed.
+    pub(crate) fn deadline_expired(&self, what: &str) -> Error {
+        Error::Timeout {
+            registry: self.registry.clone(),
+            message: format!("{what}: the overall timeout expired"),
+        }
+    }
+
     /// [`Error::Protocol`]: the registry answered something a registry must not.
     pub(crate) fn protocol(&self, message: impl Into<String>) -> Error {
         Error::Protocol {
@@ -93,12 +109,8 @@ impl Transport {
         repository: Option<&str>,
     ) -> Error {
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| headers::retry_after(v, SystemTime::now()));
-        let errors = read_error_infos(resp);
+        let retry_after = retry_after_of(&resp);
+        let errors = self.error_infos(resp);
         let registry = self.registry.clone();
         match status {
             401 => Error::Authentication {
@@ -133,29 +145,19 @@ impl Transport {
     }
 }
 
-/// Reads (a bounded part of) an error body and parses its OCI `errors[]`. A `text/plain` body
-/// (distribution's `404 page not found`) becomes one entry with that message.
-pub(crate) fn read_error_infos(mut resp: Response<Body>) -> Vec<ErrorInfo> {
-    let bytes = match resp
-        .body_mut()
-        .with_config()
-        .limit(ERROR_BODY_LIMIT)
-        .read_to_vec()
-    {
-        Ok(b) => b,
-        Err(_) => return Vec::new(),
-    };
-    parse_error_body(&bytes)
-}
-
+/// Parses an error body: the OCI `{"errors": [...]}` (each entry on its own, so one malformed
+/// entry costs only itself), or a plain-text body (distribution's `404 page not found`) as one
+/// entry with that text.
 pub(crate) fn parse_error_body(bytes: &[u8]) -> Vec<ErrorInfo> {
     #[derive(serde::Deserialize)]
     struct Envelope {
-        #[serde(default)]
-        errors: Vec<ErrorInfo>,
+        errors: Vec<serde_json::Value>,
     }
     if let Ok(env) = serde_json::from_slice::<Envelope>(bytes) {
-        return env.errors;
+        return env.errors.into_iter().filter_map(error_entry).collect();
+    }
+    if serde_json::from_slice::<serde_json::Value>(bytes).is_ok() {
+        return Vec::new(); // JSON, but not an error body
     }
     let text = String::from_utf8_lossy(bytes);
     let text = text.trim();
@@ -164,9 +166,32 @@ pub(crate) fn parse_error_body(bytes: &[u8]) -> Vec<ErrorInfo> {
     }
     vec![ErrorInfo {
         code: String::new(),
-        message: crate::digest::shorten(text),
+        message: text.to_string(),
         detail: None,
     }]
+}
+
+/// One entry of `errors[]`: an object with `code`, `message` and `detail` of any type (a
+/// non-string code or message is shown as its JSON text); anything else is kept as a message.
+fn error_entry(v: serde_json::Value) -> Option<ErrorInfo> {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    match v {
+        serde_json::Value::Object(mut o) => Some(ErrorInfo {
+            code: o.get("code").map(text).unwrap_or_default(),
+            message: o.get("message").map(text).unwrap_or_default(),
+            detail: o.remove("detail").filter(|d| !d.is_null()),
+        }),
+        serde_json::Value::Null => None,
+        other => Some(ErrorInfo {
+            code: String::new(),
+            message: text(&other),
+            detail: None,
+        }),
+    }
 }
 
 fn looks_like_tls(text: &str) -> bool {
@@ -200,5 +225,27 @@ mod tests {
         assert_eq!(t[0].message, "404 page not found");
         assert!(parse_error_body(b"<html>").is_empty());
         assert!(parse_error_body(b"").is_empty());
+        assert!(parse_error_body(b"[1, 2]").is_empty());
+    }
+
+    #[test]
+    fn a_malformed_entry_costs_only_itself() {
+        let e = parse_error_body(
+            br#"{"errors":[{"code":"DENIED","message":"no"},{"code":5},"odd",null,{"code":"UNKNOWN","message":["m"],"detail":null}]}"#,
+        );
+        let codes: Vec<_> = e
+            .iter()
+            .map(|i| (i.code.as_str(), i.message.as_str()))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("DENIED", "no"),
+                ("5", ""),
+                ("", "odd"),
+                ("UNKNOWN", "[\"m\"]")
+            ]
+        );
+        assert!(e.iter().all(|i| i.detail.is_none()));
     }
 }

@@ -9,8 +9,9 @@ use ureq::http::Response;
 use ureq::{Body, SendBody};
 
 use super::Transport;
+use super::body::drain;
 use super::request::{Method, ReqBody, Request};
-use super::urls::{origin_of, path_of, shorten_url};
+use super::urls::{same_origin, shorten_url};
 use crate::error::{Error, Result};
 
 /// What a request log callback is told of each HTTP request: never a header value, a query
@@ -19,7 +20,7 @@ use crate::error::{Error, Result};
 pub struct RequestEvent {
     /// `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE`.
     pub method: &'static str,
-    /// `scheme://host[:port]/path`, without the query string.
+    /// `scheme://host[:port]/path`, without the query string or any password.
     pub url: String,
     /// The status, or `None` when no response came (the error is in `error`).
     pub status: Option<u16>,
@@ -34,19 +35,73 @@ pub struct RequestEvent {
 /// A callback told of every HTTP request (a debug log).
 pub type RequestCallback = Arc<dyn Fn(&RequestEvent) + Send + Sync>;
 
+/// Redirects followed per attempt (GET and HEAD only; writes are never redirected).
+const MAX_REDIRECTS: usize = 10;
+
 impl Transport {
+    /// One attempt of a request. Redirects of GET and HEAD are followed here rather than by
+    /// ureq, so that `Authorization` goes to the registry's origin (or, for a token request, the
+    /// token service's) and to no other scheme, host or port, whatever a redirect says.
     pub(super) fn send_once(
         &self,
         url: &str,
         req: &mut Request<'_>,
         authorization: Option<&str>,
     ) -> Result<Response<Body>> {
+        let mut url = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            let allowed = match &req.auth_origin {
+                Some(origin) => same_origin(origin, &url),
+                None => self.same_origin(&url),
+            };
+            let resp = self.exchange(&url, req, authorization.filter(|_| allowed))?;
+            let redirect = matches!(req.method, Method::Get | Method::Head)
+                && matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308);
+            let location = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .filter(|_| redirect);
+            let Some(location) = location else {
+                return Ok(resp);
+            };
+            let next = self.resolve_redirect(&url, location)?;
+            drain(resp);
+            url = next;
+        }
+        Err(Error::Network {
+            registry: self.registry.clone(),
+            message: format!("{}: more than {MAX_REDIRECTS} redirects", req.what),
+        })
+    }
+
+    /// One HTTP exchange: the request as given, no redirect followed, within what is left of
+    /// the request's deadline; a small answer's body must also arrive within the response
+    /// timeout.
+    fn exchange(
+        &self,
+        url: &str,
+        req: &mut Request<'_>,
+        authorization: Option<&str>,
+    ) -> Result<Response<Body>> {
+        let what = req.what.clone();
+        let left = match req.deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => return Err(self.deadline_expired(&what)),
+            },
+            None => None,
+        };
+        let body_timeout = if req.large_body {
+            None
+        } else {
+            self.small_body_timeout
+        };
+        let uri: ureq::http::Uri = url
+            .parse()
+            .map_err(|_| self.protocol(format!("{what}: malformed URL {:?}", shorten_url(url))))?;
         self.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let what = req.what.clone();
-        let uri: ureq::http::Uri = url.parse().map_err(|_| {
-            Error::InvalidInput(format!("{what}: malformed URL {:?}", shorten_url(url)))
-        })?;
         macro_rules! common {
             ($b:expr) => {{
                 let mut b = $b;
@@ -56,30 +111,27 @@ impl Transport {
                 if let Some(a) = authorization {
                     b = b.header("authorization", a);
                 }
-                b
+                let mut c = b.config();
+                if left.is_some() {
+                    c = c.timeout_global(left);
+                }
+                if body_timeout.is_some() {
+                    c = c.timeout_recv_body(body_timeout);
+                }
+                c.build()
             }};
         }
         let result = match req.method {
-            Method::Get | Method::Head | Method::Delete => {
-                let b = match req.method {
-                    Method::Get => self.agent.get(uri),
-                    Method::Head => self.agent.head(uri),
-                    _ => self.agent.delete(uri),
-                };
-                let b = common!(b);
-                if req.method == Method::Delete {
-                    b.config().max_redirects(0).build().call()
-                } else {
-                    b.call()
-                }
-            }
+            Method::Get => common!(self.agent.get(uri)).call(),
+            Method::Head => common!(self.agent.head(uri)).call(),
+            Method::Delete => common!(self.agent.delete(uri)).call(),
             Method::Post | Method::Put | Method::Patch => {
                 let b = match req.method {
                     Method::Post => self.agent.post(uri),
                     Method::Put => self.agent.put(uri),
                     _ => self.agent.patch(uri),
                 };
-                let b = common!(b).config().max_redirects(0).build();
+                let b = common!(b);
                 match &mut req.body {
                     ReqBody::None => b.header("content-length", "0").send_empty(),
                     ReqBody::Bytes(bytes) => b.send(*bytes),
@@ -103,7 +155,7 @@ impl Transport {
         if let Some(log) = &self.on_request {
             log(&RequestEvent {
                 method: req.method.as_str(),
-                url: format!("{}{}", origin_of(url), path_of(url)),
+                url: shorten_url(url),
                 status: result.as_ref().ok().map(|r| r.status().as_u16()),
                 authorized: authorization.is_some(),
                 elapsed: started.elapsed(),

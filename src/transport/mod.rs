@@ -20,18 +20,18 @@ mod urls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use ureq::http::Response;
 use ureq::{Agent, Body};
 
 use crate::auth::Credentials;
-use crate::auth::challenge;
 use crate::auth::token::TokenCache;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-use auth::{Scheme, Sent};
+use auth::{AuthAttempts, Scheme};
+pub use body::LowSpeedLimit;
 pub(crate) use body::drain;
-pub(crate) use errors::read_error_infos;
 pub use exchange::{RequestCallback, RequestEvent};
 pub(crate) use request::{Method, ReqBody, Request};
 pub use retry::{RetryCallback, RetryEvent, RetryPolicy};
@@ -47,6 +47,11 @@ pub(crate) struct TransportConfig {
     pub retry: RetryPolicy,
     pub on_retry: Option<RetryCallback>,
     pub on_request: Option<RequestCallback>,
+    /// The longest a request may take, retries, backoff, redirects and body included.
+    pub overall_timeout: Option<Duration>,
+    /// The longest the body of a small answer (not a blob) may take to arrive.
+    pub small_body_timeout: Option<Duration>,
+    pub low_speed: Option<LowSpeedLimit>,
 }
 
 pub(crate) struct Transport {
@@ -66,6 +71,9 @@ pub(crate) struct Transport {
     retry: RetryPolicy,
     on_retry: Option<RetryCallback>,
     on_request: Option<RequestCallback>,
+    overall_timeout: Option<Duration>,
+    small_body_timeout: Option<Duration>,
+    low_speed: Option<LowSpeedLimit>,
     requests: AtomicU64,
 }
 
@@ -75,20 +83,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Transport {
     pub(crate) fn new(c: TransportConfig) -> Transport {
-        // A ready bearer token needs no discovery.
-        let scheme = Scheme::Unknown;
         Transport {
             agent: c.agent,
             base: c.base,
             registry: c.registry,
-            credentials: c.credentials,
+            credentials: c.credentials.normalized(),
             plain_http_allowed: c.plain_http_allowed,
-            scheme: Mutex::new(scheme),
+            scheme: Mutex::new(Scheme::Unknown),
             discovery: Mutex::new(()),
             tokens: TokenCache::default(),
             retry: c.retry,
             on_retry: c.on_retry,
             on_request: c.on_request,
+            overall_timeout: c.overall_timeout,
+            small_body_timeout: c.small_body_timeout,
+            low_speed: c.low_speed,
             requests: AtomicU64::new(0),
         }
     }
@@ -110,11 +119,20 @@ impl Transport {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// Sends a request, authenticating and retrying as needed. Every status comes back as a
-    /// response except 401 (answered here, or turned into an error); use [`Transport::send_expect`]
-    /// to turn unexpected statuses into errors.
+    /// The deadline of a request starting now, from the overall timeout.
+    pub(crate) fn deadline_from_now(&self) -> Option<Instant> {
+        self.overall_timeout
+            .and_then(|d| Instant::now().checked_add(d))
+    }
+
+    /// Sends a request, authenticating and retrying as needed, all within its deadline. Every
+    /// status comes back as a response except 401 (answered here, or turned into an error); use
+    /// [`Transport::send_expect`] to turn unexpected statuses into errors.
     pub(crate) fn send(&self, mut req: Request<'_>) -> Result<Response<Body>> {
         let url = self.url(&req.url);
+        if req.deadline.is_none() {
+            req.deadline = self.deadline_from_now();
+        }
         // Discovery: while the scheme is unknown, one request at a time finds it out.
         let _discovering = if *lock(&self.scheme) == Scheme::Unknown {
             let g = lock(&self.discovery);
@@ -126,11 +144,9 @@ impl Transport {
         } else {
             None
         };
-
-        let mut auth_attempts = 0;
-        let mut refreshed_token = false;
+        let mut auth = AuthAttempts::default();
         loop {
-            let (authorization, sent_kind) = self.authorization_for(&req)?;
+            let (authorization, sent) = self.authorization_for(&req)?;
             let resp = self.send_with_retries(&url, &mut req, authorization.as_deref())?;
             if resp.status().as_u16() != 401 {
                 let mut s = lock(&self.scheme);
@@ -139,74 +155,7 @@ impl Transport {
                 }
                 return Ok(resp);
             }
-            auth_attempts += 1;
-            let challenges = challenge::parse_all(
-                resp.headers()
-                    .get_all("www-authenticate")
-                    .iter()
-                    .filter_map(|v| v.to_str().ok()),
-            );
-            let infos = read_error_infos(resp);
-            if auth_attempts > 2 {
-                return Err(self.auth_rejected(&sent_kind, &infos));
-            }
-            let bearer = challenges.iter().find(|c| c.scheme == "bearer");
-            let basic = challenges.iter().find(|c| c.scheme == "basic");
-            if let Some(ch) = bearer {
-                let Some(realm) = ch.realm().filter(|r| !r.is_empty()) else {
-                    return Err(Error::Authentication {
-                        registry: self.registry.clone(),
-                        message: "the registry's Bearer challenge has no realm".into(),
-                    });
-                };
-                if ch.error() == Some("insufficient_scope") {
-                    return Err(Error::Authorization {
-                        registry: self.registry.clone(),
-                        repository: req.repository.clone(),
-                        message: format!(
-                            "{} needs scope {:?}, which the token service did not grant",
-                            req.what,
-                            ch.scope().unwrap_or("")
-                        ),
-                    });
-                }
-                let new_scheme = Scheme::Bearer {
-                    realm: realm.to_string(),
-                    service: ch.service().map(str::to_string),
-                };
-                // The challenge may ask for more than we computed (a mount's source repository).
-                for s in ch.scopes() {
-                    if !req.scopes.contains(&s) {
-                        req.scopes.push(s);
-                    }
-                }
-                let had_token = sent_kind == Sent::Bearer;
-                *lock(&self.scheme) = new_scheme;
-                if had_token {
-                    if refreshed_token || matches!(self.credentials, Credentials::BearerToken(_)) {
-                        return Err(self.auth_rejected(&sent_kind, &infos));
-                    }
-                    // A cached token was refused (expired early, revoked): fetch a new one once.
-                    refreshed_token = true;
-                    self.tokens.invalidate_all_for(realm);
-                }
-                continue;
-            } else if basic.is_some() {
-                *lock(&self.scheme) = Scheme::Basic;
-                match (&self.credentials, sent_kind) {
-                    (Credentials::Basic { .. }, Sent::Nothing) => continue,
-                    _ => return Err(self.auth_rejected(&sent_kind, &infos)),
-                }
-            } else {
-                return Err(Error::Authentication {
-                    registry: self.registry.clone(),
-                    message: format!(
-                        "{} answered 401 without a challenge ocireg understands{}",
-                        req.what,
-                        crate::error::InfoList(&infos)
-                    ),
-                });
-            }
+            self.answer_401(&mut req, resp, sent, &mut auth)?;
         }
     }
 
@@ -223,6 +172,14 @@ impl Transport {
     }
 }
 
+/// The `Content-Length` of an answer, if it has a valid one.
+pub(crate) fn content_length(resp: &Response<Body>) -> Option<u64> {
+    resp.headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// A transport for unit tests: Basic credentials, no retries, nothing sent until asked.
 #[cfg(test)]
 pub(crate) fn test_transport(base: &str, plain_http_allowed: bool) -> Transport {
@@ -235,5 +192,8 @@ pub(crate) fn test_transport(base: &str, plain_http_allowed: bool) -> Transport 
         retry: RetryPolicy::none(),
         on_retry: None,
         on_request: None,
+        overall_timeout: None,
+        small_body_timeout: None,
+        low_speed: None,
     })
 }

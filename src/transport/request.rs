@@ -1,6 +1,7 @@
 //! A request as the API modules describe it: method, path, token scopes, headers, body.
 
 use std::io::{self, Read};
+use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Method {
@@ -54,6 +55,17 @@ pub(crate) struct Request<'a> {
     /// What is being done, for error messages: `GET manifest team/app:v1`.
     pub what: String,
     pub repository: Option<String>,
+    /// When the whole request (retries, backoff, redirects, auth and the body) must be done;
+    /// set by [`Transport::send`](super::Transport::send) from the client's overall timeout
+    /// when the caller did not set one.
+    pub deadline: Option<Instant>,
+    /// The answer may be large (a blob): its body gets no deadline of its own, only the
+    /// low-speed limit. Other answers (manifests, tag lists, tokens, errors) are small, and
+    /// their body must arrive within the response timeout.
+    pub large_body: bool,
+    /// The origin (`scheme://host:port`) allowed to receive the `Authorization` header, when it
+    /// is not the registry's own: the token service's, for token requests.
+    pub auth_origin: Option<String>,
 }
 
 impl<'a> Request<'a> {
@@ -66,7 +78,38 @@ impl<'a> Request<'a> {
             body: ReqBody::None,
             what: what.into(),
             repository: None,
+            deadline: None,
+            large_body: false,
+            auth_origin: None,
         }
+    }
+
+    /// A copy of a request without a streamed body (GET, HEAD, DELETE, or a body of bytes), to
+    /// send again after its answer broke off.
+    pub(crate) fn replay(&self) -> Option<Request<'a>> {
+        let body = match &self.body {
+            ReqBody::None => ReqBody::None,
+            ReqBody::Bytes(b) => ReqBody::Bytes(b),
+            ReqBody::Stream { .. } => return None,
+        };
+        Some(Request {
+            method: self.method,
+            url: self.url.clone(),
+            scopes: self.scopes.clone(),
+            headers: self.headers.clone(),
+            body,
+            what: self.what.clone(),
+            repository: self.repository.clone(),
+            deadline: self.deadline,
+            large_body: self.large_body,
+            auth_origin: self.auth_origin.clone(),
+        })
+    }
+
+    /// Marks the answer as possibly large (a blob download).
+    pub(crate) fn large_body(mut self) -> Self {
+        self.large_body = true;
+        self
     }
 
     /// Adds the scope `repository:<repo>:<actions>` and remembers the repository.

@@ -1,7 +1,7 @@
 //! Retries of idempotent requests: the policy, exponential backoff with jitter, `Retry-After`.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use ureq::Body;
 use ureq::http::Response;
@@ -78,82 +78,123 @@ pub struct RetryEvent {
 pub type RetryCallback = Arc<dyn Fn(&RetryEvent) + Send + Sync>;
 
 impl Transport {
-    /// Sends once per attempt, retrying idempotent requests on transient failures.
+    /// Sends once per attempt, retrying idempotent requests on transient failures (connection
+    /// errors, timeouts, 429, 502, 503, 504) while the policy and the request's deadline allow.
     pub(super) fn send_with_retries(
         &self,
         url: &str,
         req: &mut Request<'_>,
         authorization: Option<&str>,
     ) -> Result<Response<Body>> {
-        let mut attempt = 0u32;
+        let mut retries = self.retrier(req.method.as_str(), url, req.deadline);
         loop {
             let result = self.send_once(url, req, authorization);
-            let retryable = req.method.idempotent() && attempt < self.retry.max_retries;
             let (status, reason, retry_after) = match &result {
                 Ok(resp) => {
                     let s = resp.status().as_u16();
                     if !matches!(s, 429 | 502 | 503 | 504) {
                         return result;
                     }
-                    let ra = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| headers::retry_after(v, SystemTime::now()));
-                    (Some(s), format!("HTTP {s}"), ra)
+                    (Some(s), format!("HTTP {s}"), retry_after_of(resp))
                 }
                 Err(e) if e.is_transient() => (None, e.to_string(), None),
                 Err(_) => return result,
             };
-            if !retryable {
+            if !req.method.idempotent() {
                 return result;
             }
-            let delay = match retry_after {
-                Some(d) if d > self.retry.max_retry_after => return result,
-                Some(d) => d,
-                None => self.backoff(attempt),
+            let Some(delay) = retries.plan(retry_after) else {
+                return result;
             };
             if let Ok(resp) = result {
                 drain(resp);
             }
-            attempt += 1;
-            if let Some(cb) = &self.on_retry {
-                cb(&RetryEvent {
-                    method: req.method.as_str(),
-                    path: path_of(url).to_string(),
-                    attempt,
-                    status,
-                    reason,
-                    delay,
-                });
-            }
-            std::thread::sleep(delay);
+            retries.wait(delay, status, reason);
         }
     }
 
-    pub(super) fn backoff(&self, attempt: u32) -> Duration {
+    /// A retry budget for one request.
+    pub(crate) fn retrier(
+        &self,
+        method: &'static str,
+        url: &str,
+        deadline: Option<Instant>,
+    ) -> Retrier<'_> {
+        Retrier {
+            t: self,
+            method,
+            path: path_of(url).to_string(),
+            deadline,
+            attempt: 0,
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
         let exp = self
             .retry
             .initial_backoff
             .saturating_mul(1u32 << attempt.min(16));
         let capped = exp.min(self.retry.max_backoff);
         // Jitter: between half and all of the capped backoff.
-        let nanos = capped.as_nanos() as u64;
+        let nanos = u64::try_from(capped.as_nanos()).unwrap_or(u64::MAX);
         let half = nanos / 2;
-        Duration::from_nanos(half + jitter(half.max(1)))
+        Duration::from_nanos(half.saturating_add(fastrand::u64(0..=half)))
     }
 }
 
-/// A cheap random number below `bound` (jitter only; not for secrets).
-fn jitter(bound: u64) -> u64 {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish() % bound
+/// The retries of one request: how many are left, and the deadline none may cross.
+pub(crate) struct Retrier<'t> {
+    t: &'t Transport,
+    method: &'static str,
+    path: String,
+    deadline: Option<Instant>,
+    attempt: u32,
+}
+
+impl Retrier<'_> {
+    /// The wait before the next attempt, or `None` when there is none: the policy's retries are
+    /// used up, the registry asked for a longer wait than the policy honours, or the wait
+    /// would end past the request's deadline.
+    pub(crate) fn plan(&self, retry_after: Option<Duration>) -> Option<Duration> {
+        let policy = &self.t.retry;
+        if self.attempt >= policy.max_retries {
+            return None;
+        }
+        let delay = match retry_after {
+            Some(d) if d > policy.max_retry_after => return None,
+            Some(d) => d,
+            None => self.t.backoff(self.attempt),
+        };
+        match self.deadline {
+            Some(deadline) => Instant::now()
+                .checked_add(delay)
+                .filter(|end| *end < deadline)
+                .map(|_| delay),
+            None => Some(delay),
+        }
+    }
+
+    /// Tells the retry callback and sleeps `delay`.
+    pub(crate) fn wait(&mut self, delay: Duration, status: Option<u16>, reason: String) {
+        self.attempt += 1;
+        if let Some(cb) = &self.t.on_retry {
+            cb(&RetryEvent {
+                method: self.method,
+                path: self.path.clone(),
+                attempt: self.attempt,
+                status,
+                reason,
+                delay,
+            });
+        }
+        std::thread::sleep(delay);
+    }
+}
+
+/// The `Retry-After` of an answer, if it has a valid one.
+pub(crate) fn retry_after_of(resp: &Response<Body>) -> Option<Duration> {
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| headers::retry_after(v, SystemTime::now()))
 }

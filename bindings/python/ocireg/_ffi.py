@@ -117,6 +117,7 @@ SIGNATURES = {
     "ocireg_options_set_proxy": (_ST, [_P, _S, _PP]),
     "ocireg_options_set_proxy_from_env": (_ST, [_P, c_int, _PP]),
     "ocireg_options_set_max_retries": (_ST, [_P, c_uint32, _PP]),
+    "ocireg_options_set_low_speed_limit": (_ST, [_P, c_uint64, c_uint64, _PP]),
     # client
     "ocireg_client_new": (_ST, [_S, _P, _PP, _PP]),
     "ocireg_client_free": (None, [_P]),

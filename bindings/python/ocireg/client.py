@@ -84,6 +84,7 @@ def _set_options(
     read_timeout: Optional[float] = None,
     write_timeout: Optional[float] = None,
     timeout: Optional[float] = None,
+    low_speed_limit: Optional[Tuple[int, float]] = None,
 ) -> None:
     """Applies keyword settings to a live ``ocireg_options *``."""
     if username is not None or password is not None:
@@ -135,6 +136,17 @@ def _set_options(
     if max_retries is not None:
         _ffi.call(
             lib.ocireg_options_set_max_retries, opts, _ffi.uint(max_retries, 32, "max_retries")
+        )
+    if low_speed_limit is not None:
+        try:
+            rate, window = low_speed_limit
+        except (TypeError, ValueError):
+            raise _invalid("low_speed_limit must be (bytes_per_second, seconds)") from None
+        _ffi.call(
+            lib.ocireg_options_set_low_speed_limit,
+            opts,
+            _ffi.uint(rate, 64, "low_speed_limit bytes_per_second"),
+            _seconds_to_ms(window, "low_speed_limit seconds"),
         )
     values = {
         "connect_timeout": connect_timeout,
@@ -315,7 +327,10 @@ class Client(Handle):
     ``client_cert`` / ``client_key`` (mutual TLS), ``user_agent``, ``proxy``,
     ``proxy_from_env``, ``max_retries``, and timeouts in seconds (0: no limit):
     ``connect_timeout``, ``response_timeout``, ``read_timeout``, ``write_timeout`` and
-    ``timeout`` (overall deadline of each request).
+    ``timeout`` (the longest any one request may take, retries included).
+    ``low_speed_limit=(bytes_per_second, seconds)``: a body arriving slower than that on
+    average is abandoned with :class:`TimeoutError` (default ``(1024, 30)``; ``(0, 0)`` turns
+    it off).
 
     Use it as a context manager, or call :meth:`close`.
     """
@@ -346,6 +361,7 @@ class Client(Handle):
         read_timeout: Optional[float] = None,
         write_timeout: Optional[float] = None,
         timeout: Optional[float] = None,
+        low_speed_limit: Optional[Tuple[int, float]] = None,
     ) -> None:
         super().__init__()
         reg = _ffi.cstr(registry, "registry")
@@ -370,6 +386,7 @@ class Client(Handle):
             read_timeout=read_timeout,
             write_timeout=write_timeout,
             timeout=timeout,
+            low_speed_limit=low_speed_limit,
         ) as opts:
             _ffi.call(lib.ocireg_client_new, reg, opts, byref(out))
         self._ptr = out.value

@@ -99,6 +99,7 @@ module Ocireg
     attach_function :ocireg_options_set_proxy, %i[handle string pointer], :ocireg_status
     attach_function :ocireg_options_set_proxy_from_env, %i[handle int pointer], :ocireg_status
     attach_function :ocireg_options_set_max_retries, %i[handle uint32 pointer], :ocireg_status
+    attach_function :ocireg_options_set_low_speed_limit, %i[handle uint64 uint64 pointer], :ocireg_status
 
     # --- client --------------------------------------------------------------------------------
     # Resolves credentials (may run a credential helper program): blocking.

@@ -21,12 +21,15 @@ module Ocireg
     #   timeout:               the overall deadline of each request, in seconds
     #   timeouts:              { connect:, response:, read:, write:, overall: } in seconds
     #                          (0 = no limit)
+    #   low_speed_limit:       [bytes_per_second, seconds]: a body arriving slower than that on
+    #                          average is abandoned with TimeoutError (default [1024, 30];
+    #                          [0, 0] turns it off)
     # With no credential keyword, credentials come from the resolution chain (docker config,
     # credential helpers).
     def with(username: nil, password: nil, identity_token: nil, bearer_token: nil, anonymous: false,
              docker_config: nil, insecure: false, ca_cert: nil, ca_cert_file: nil, client_cert: nil,
              client_key: nil, user_agent: nil, proxy: nil, proxy_from_env: false, max_retries: nil,
-             timeout: nil, timeouts: nil)
+             timeout: nil, timeouts: nil, low_speed_limit: nil)
       out = Call.out_ptr
       Call.check { |err| Native.ocireg_options_new(out, err) }
       opts = out.read_pointer
@@ -66,6 +69,15 @@ module Ocireg
         Call.check { |err| Native.ocireg_options_set_proxy_from_env(opts, 1, err) } if proxy_from_env
         unless max_retries.nil?
           Call.check { |err| Native.ocireg_options_set_max_retries(opts, Integer(max_retries), err) }
+        end
+        unless low_speed_limit.nil?
+          rate, seconds = Array(low_speed_limit)
+          if rate.nil? || seconds.nil? || Integer(rate).negative? || Float(seconds).negative?
+            raise ArgumentError, "ocireg: low_speed_limit must be [bytes_per_second, seconds]"
+          end
+          Call.check do |err|
+            Native.ocireg_options_set_low_speed_limit(opts, Integer(rate), (Float(seconds) * 1000).round, err)
+          end
         end
         all_timeouts = (timeouts || {}).to_h
         all_timeouts = all_timeouts.merge(overall: timeout) unless timeout.nil?

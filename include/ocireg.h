@@ -1922,10 +1922,54 @@ ocireg_status ocireg_test_registry_redirect_blobs(const ocireg_test_registry *re
                                                   ocireg_error **err);
 
 /**
+ * Makes the registry play one attack of a hostile registry, from the next request on, until
+ * another scenario replaces it; `"none"` turns it off. `scenario` is one of (see
+ * `ocireg::testing::Hostile` for exactly what each sends):
+ *
+ * - `"none"`;
+ * - `"cross-origin-link"`: tag list and catalog pages link their next page on the second
+ *   listener, `http://127.0.0.1:PORT2/v2/...` (another origin), which answers it without
+ *   authentication and with the extra name `"from-other-origin"`;
+ * - `"cross-port-redirect"`: authorized GET/HEAD of tag lists, manifests and blobs answer `307`
+ *   to the same path on `http://127.0.0.1:PORT2`, which serves them without authentication;
+ * - `"huge-expires-in"`, `"issued-at-future"`, `"issued-at-past"`: token answers with
+ *   `"expires_in": 9223372036854775807`, `"issued_at": "9999-12-31T23:59:59Z"` or
+ *   `"0001-01-01T00:00:00Z"`;
+ * - `"slow-drip:<ms>"`: successful GET bodies (tag lists, catalog, manifests, blobs, tokens)
+ *   come one byte every `<ms>` milliseconds, with a correct `Content-Length`;
+ * - `"endless-body"`, `"endless-body:chunked"`: blob GETs answer `200` without
+ *   `Content-Length` and a body that never ends (close-delimited or chunked);
+ * - `"cut-midway"`, `"cut-midway:ignore-range"`, `"cut-midway:bad-range"`: blob GETs without
+ *   `Range` are cut after half the body; with `Range` they get a correct `206`, a full `200`,
+ *   or a `206` whose `Content-Range` starts elsewhere than asked;
+ * - `"no-challenge-401"`, `"no-challenge-401:everywhere"`: `401`s without `WWW-Authenticate`
+ *   on every path but `/v2/`, or everywhere;
+ * - `"query-only-link"`: pagination `Link: <?last=X&n=N>; rel="next"`;
+ * - `"changing-cursor"`: every page the same names and a `Link` with a never-repeating cursor;
+ * - `"large-error-body:<bytes>"`: every error answer's `errors[].message` is `<bytes>` long
+ *   (at most 268435456);
+ * - `"malformed-error-entry"`, `"malformed-error-entry:string"`: every error answer's `errors`
+ *   array gets a malformed entry (`{"code":5}` or a bare string) between two good ones.
+ *
+ * The second listener's requests show in ocireg_test_registry_requests_json() with
+ * `"objectStore": true` and whether they carried an `Authorization` header. An unknown or
+ * malformed spec fails with `OCIREG_INVALID_ARGUMENT`, naming it, and changes nothing.
+ *
+ * # Safety
+ *
+ * `reg` must be a live test registry; `scenario` a NUL-terminated string; `err` NULL or valid
+ * for writing a pointer.
+ */
+ocireg_status ocireg_test_registry_set_hostile(const ocireg_test_registry *reg,
+                                               const char *scenario,
+                                               ocireg_error **err);
+
+/**
  * Every request the registry answered so far, oldest first, as a JSON array of objects with
  * `method`, `path`, `query`, `status`, `authorized` (whether an `Authorization` header was
- * sent; its value is never recorded) and `objectStore`. On success `*out_json` receives it (free
- * with ocireg_string_free()).
+ * sent; its value is never recorded) and `objectStore` (true for the second listener: the
+ * target of ocireg_test_registry_redirect_blobs() and the other origin of the hostile
+ * scenarios). On success `*out_json` receives it (free with ocireg_string_free()).
  *
  * # Safety
  *

@@ -675,6 +675,18 @@ static void test_test_registry_api(void) {
     EXPECT(OCIREG_OK, ocireg_ping(client, &err));
     CHECK(ocireg_test_registry_request_count(reg) >= 1);
 
+    /* Hostile mode, by spec string; a bad spec is refused with a message naming it. */
+    EXPECT(OCIREG_OK, ocireg_test_registry_set_hostile(reg, "cut-midway:bad-range", &err));
+    EXPECT(OCIREG_OK, ocireg_test_registry_set_hostile(reg, "none", &err));
+    CHECK(ocireg_test_registry_set_hostile(reg, "slow-drip:soon", &err) == OCIREG_INVALID_ARGUMENT);
+    CHECK(err != NULL && strstr(ocireg_error_message(err), "\"slow-drip:soon\"") != NULL);
+    ocireg_error_free(err);
+    err = NULL;
+    EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_test_registry_set_hostile(reg, NULL, &err));
+    EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_test_registry_set_hostile(reg, BAD_UTF8, &err));
+    EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_test_registry_set_hostile(NULL, "none", &err));
+    EXPECT(OCIREG_OK, ocireg_ping(client, &err));
+
     /* Stopped: clients get a network error; the URL stays readable; stopping twice is fine. */
     EXPECT(OCIREG_OK, ocireg_test_registry_stop(reg, &err));
     EXPECT(OCIREG_OK, ocireg_test_registry_stop(reg, &err));
@@ -683,6 +695,7 @@ static void test_test_registry_api(void) {
     CHECK(ocireg_test_registry_request_count(reg) == 0);
     EXPECT(OCIREG_NETWORK, ocireg_ping(client, &err));
     EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_test_registry_add_blob(reg, "a/b", (const uint8_t *)"x", 1, NULL, &err));
+    EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_test_registry_set_hostile(reg, "none", &err));
     ocireg_client_free(client);
     ocireg_test_registry_free(reg);
 }

@@ -291,6 +291,22 @@ func (r *TestRegistry) RedirectBlobs(on bool) error {
 	return check(C.ocireg_test_registry_redirect_blobs(p, cbool(on), &cerr), cerr)
 }
 
+// SetHostile makes the registry play one hostile scenario from the next request on, e.g.
+// "cross-origin-link", "slow-drip:2000" or "cut-midway:bad-range" ("none" turns it off; every
+// spec: ocireg_test_registry_set_hostile in bindings/c/API.md). A bad spec is ErrInvalidArgument.
+func (r *TestRegistry) SetHostile(spec string) error {
+	var a cargs
+	defer a.free()
+	cspec := a.str("spec", spec)
+	if a.err != nil {
+		return a.err
+	}
+	p := r.acquire()
+	defer r.release()
+	var cerr *C.ocireg_error
+	return check(C.ocireg_test_registry_set_hostile(p, cspec, &cerr), cerr)
+}
+
 // RequestsJSON is every request the registry answered so far, oldest first, as a JSON array of
 // objects with method, path, query, status, authorized (whether an Authorization header was
 // sent; never its value) and objectStore.

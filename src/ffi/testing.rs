@@ -11,7 +11,7 @@ use super::strings::{
     write_opt_cstring, write_out,
 };
 use crate::digest::Digest;
-use crate::testing::{AuthMode, BearerPolicy, Registry};
+use crate::testing::{AuthMode, BearerPolicy, Hostile, Registry};
 
 /// `ocireg_test_registry_start` auth mode: no authentication.
 pub const OCIREG_TEST_AUTH_NONE: u32 = 0;
@@ -461,10 +461,71 @@ pub unsafe extern "C" fn ocireg_test_registry_redirect_blobs(
     }
 }
 
+/// Makes the registry play one attack of a hostile registry, from the next request on, until
+/// another scenario replaces it; `"none"` turns it off. `scenario` is one of (see
+/// `ocireg::testing::Hostile` for exactly what each sends):
+///
+/// - `"none"`;
+/// - `"cross-origin-link"`: tag list and catalog pages link their next page on the second
+///   listener, `http://127.0.0.1:PORT2/v2/...` (another origin), which answers it without
+///   authentication and with the extra name `"from-other-origin"`;
+/// - `"cross-port-redirect"`: authorized GET/HEAD of tag lists, manifests and blobs answer `307`
+///   to the same path on `http://127.0.0.1:PORT2`, which serves them without authentication;
+/// - `"huge-expires-in"`, `"issued-at-future"`, `"issued-at-past"`: token answers with
+///   `"expires_in": 9223372036854775807`, `"issued_at": "9999-12-31T23:59:59Z"` or
+///   `"0001-01-01T00:00:00Z"`;
+/// - `"slow-drip:<ms>"`: successful GET bodies (tag lists, catalog, manifests, blobs, tokens)
+///   come one byte every `<ms>` milliseconds, with a correct `Content-Length`;
+/// - `"endless-body"`, `"endless-body:chunked"`: blob GETs answer `200` without
+///   `Content-Length` and a body that never ends (close-delimited or chunked);
+/// - `"cut-midway"`, `"cut-midway:ignore-range"`, `"cut-midway:bad-range"`: blob GETs without
+///   `Range` are cut after half the body; with `Range` they get a correct `206`, a full `200`,
+///   or a `206` whose `Content-Range` starts elsewhere than asked;
+/// - `"no-challenge-401"`, `"no-challenge-401:everywhere"`: `401`s without `WWW-Authenticate`
+///   on every path but `/v2/`, or everywhere;
+/// - `"query-only-link"`: pagination `Link: <?last=X&n=N>; rel="next"`;
+/// - `"changing-cursor"`: every page the same names and a `Link` with a never-repeating cursor;
+/// - `"large-error-body:<bytes>"`: every error answer's `errors[].message` is `<bytes>` long
+///   (at most 268435456);
+/// - `"malformed-error-entry"`, `"malformed-error-entry:string"`: every error answer's `errors`
+///   array gets a malformed entry (`{"code":5}` or a bare string) between two good ones.
+///
+/// The second listener's requests show in ocireg_test_registry_requests_json() with
+/// `"objectStore": true` and whether they carried an `Authorization` header. An unknown or
+/// malformed spec fails with `OCIREG_INVALID_ARGUMENT`, naming it, and changes nothing.
+///
+/// # Safety
+///
+/// `reg` must be a live test registry; `scenario` a NUL-terminated string; `err` NULL or valid
+/// for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ocireg_test_registry_set_hostile(
+    reg: *const ocireg_test_registry,
+    scenario: *const c_char,
+    err: *mut *mut ocireg_error,
+) -> ocireg_status {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        boundary(err, || {
+            let r = arg_ref(reg, "reg")?.running()?;
+            let spec = arg_str(scenario, "scenario")?;
+            let hostile: Hostile = spec.parse().map_err(|e| {
+                Failure::invalid(match e {
+                    crate::Error::InvalidInput(m) => format!("argument `scenario`: {m}"),
+                    other => format!("argument `scenario`: {other}"),
+                })
+            })?;
+            r.set_hostile(hostile);
+            Ok(())
+        })
+    }
+}
+
 /// Every request the registry answered so far, oldest first, as a JSON array of objects with
 /// `method`, `path`, `query`, `status`, `authorized` (whether an `Authorization` header was
-/// sent; its value is never recorded) and `objectStore`. On success `*out_json` receives it (free
-/// with ocireg_string_free()).
+/// sent; its value is never recorded) and `objectStore` (true for the second listener: the
+/// target of ocireg_test_registry_redirect_blobs() and the other origin of the hostile
+/// scenarios). On success `*out_json` receives it (free with ocireg_string_free()).
 ///
 /// # Safety
 ///
@@ -541,5 +602,87 @@ pub unsafe extern "C" fn ocireg_test_panic(
             let m = arg_opt_str(message, "message")?.unwrap_or("test panic");
             panic!("{m}");
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::{CStr, CString};
+
+    use super::*;
+    use crate::ffi::error::{ocireg_error_free, ocireg_error_message, ocireg_error_status};
+
+    /// Calls `f` with an error out-parameter; returns the status and the error's message.
+    fn run(f: impl FnOnce(*mut *mut ocireg_error) -> ocireg_status) -> (ocireg_status, String) {
+        let mut err: *mut ocireg_error = ptr::null_mut();
+        let st = f(&mut err);
+        if err.is_null() {
+            return (st, String::new());
+        }
+        // SAFETY: `err` came from the library and is freed once.
+        unsafe {
+            assert_eq!(ocireg_error_status(err), st);
+            let m = CStr::from_ptr(ocireg_error_message(err))
+                .to_string_lossy()
+                .into_owned();
+            ocireg_error_free(err);
+            (st, m)
+        }
+    }
+
+    #[test]
+    fn set_hostile_parses_the_spec_and_names_a_bad_one() {
+        use ocireg_status::*;
+        let mut reg: *mut ocireg_test_registry = ptr::null_mut();
+        // SAFETY: valid out-pointers; the registry is freed at the end.
+        unsafe {
+            let (st, _) = run(|e| ocireg_test_registry_start(0, ptr::null(), &mut reg, e));
+            assert_eq!(st, OCIREG_OK);
+            let spec = |s: &str| CString::new(s).unwrap();
+            let r = &*reg;
+            let set = |s: &CString| run(|e| ocireg_test_registry_set_hostile(reg, s.as_ptr(), e));
+
+            assert_eq!(set(&spec("slow-drip:2000")), (OCIREG_OK, String::new()));
+            assert_eq!(
+                r.running().unwrap().hostile(),
+                Hostile::SlowDrip {
+                    interval: std::time::Duration::from_secs(2)
+                }
+            );
+            let (st, m) = set(&spec("slow-drip:later"));
+            assert_eq!(st, OCIREG_INVALID_ARGUMENT);
+            assert!(m.contains("argument `scenario`"), "{m}");
+            assert!(m.contains("\"slow-drip:later\""), "{m}");
+            assert!(m.contains("cross-origin-link"), "{m}");
+            // A bad spec changes nothing.
+            assert!(matches!(
+                r.running().unwrap().hostile(),
+                Hostile::SlowDrip { .. }
+            ));
+            assert_eq!(set(&spec("none")), (OCIREG_OK, String::new()));
+            assert_eq!(r.running().unwrap().hostile(), Hostile::None);
+
+            let (st, m) = run(|e| ocireg_test_registry_set_hostile(reg, ptr::null(), e));
+            assert_eq!(st, OCIREG_INVALID_ARGUMENT);
+            assert!(m.contains("scenario"), "{m}");
+            let none = spec("none");
+            let (st, _) = run(|e| ocireg_test_registry_set_hostile(ptr::null(), none.as_ptr(), e));
+            assert_eq!(st, OCIREG_INVALID_ARGUMENT);
+            let bad_utf8 = CString::from_vec_unchecked(vec![0xff, b'x']);
+            let (st, _) = run(|e| ocireg_test_registry_set_hostile(reg, bad_utf8.as_ptr(), e));
+            assert_eq!(st, OCIREG_INVALID_ARGUMENT);
+            // NULL err is allowed.
+            assert_eq!(
+                ocireg_test_registry_set_hostile(reg, none.as_ptr(), ptr::null_mut()),
+                OCIREG_OK
+            );
+
+            let (st, _) = run(|e| ocireg_test_registry_stop(reg, e));
+            assert_eq!(st, OCIREG_OK);
+            let (st, m) = set(&none);
+            assert_eq!(st, OCIREG_INVALID_ARGUMENT);
+            assert!(m.contains("stopped"), "{m}");
+            ocireg_test_registry_free(reg);
+        }
     }
 }

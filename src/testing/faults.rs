@@ -1,8 +1,11 @@
-//! Misbehaviour on request: injected failures, broken downloads, delays, redirects.
+//! Misbehaviour on request: injected failures, broken downloads, delays, redirects, and the
+//! hostile scenario being played.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::hostile::Hostile;
 use super::server::Reply;
 use super::util::lock;
 
@@ -14,12 +17,15 @@ struct State {
     drop_remaining: usize,
     delay: Duration,
     redirect: bool,
+    hostile: Hostile,
 }
 
 /// The fault settings of one registry.
 #[derive(Default)]
 pub(crate) struct Faults {
     state: Mutex<State>,
+    /// The cursors of [`Hostile::ChangingCursor`], never repeated within a registry.
+    cursor: AtomicU64,
 }
 
 impl Faults {
@@ -69,6 +75,19 @@ impl Faults {
     pub(crate) fn redirect(&self) -> bool {
         lock(&self.state).redirect
     }
+
+    pub(crate) fn set_hostile(&self, h: Hostile) {
+        lock(&self.state).hostile = h;
+    }
+
+    pub(crate) fn hostile(&self) -> Hostile {
+        lock(&self.state).hostile.clone()
+    }
+
+    /// A cursor never handed out before by this registry.
+    pub(crate) fn next_cursor(&self) -> u64 {
+        self.cursor.fetch_add(1, Ordering::Relaxed) + 1
+    }
 }
 
 /// The spec error answer for an injected status.
@@ -111,5 +130,9 @@ mod tests {
         assert!(f.redirect());
         f.set_delay(Duration::from_millis(5));
         assert_eq!(f.delay(), Duration::from_millis(5));
+        assert_eq!(f.hostile(), Hostile::None);
+        f.set_hostile(Hostile::ChangingCursor);
+        assert_eq!(f.hostile(), Hostile::ChangingCursor);
+        assert_ne!(f.next_cursor(), f.next_cursor());
     }
 }

@@ -1,4 +1,5 @@
-//! The endpoints of the test registry and of its redirect target (the "object store").
+//! The endpoints of the test registry and of its redirect target (the "object store", also the
+//! "other origin" of the hostile scenarios).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -7,7 +8,8 @@ use std::time::{Duration, Instant};
 use super::RecordedRequest;
 use super::auth::{AuthState, Authz, Need, Resource};
 use super::faults::Faults;
-use super::server::{self, Body, Incoming, MAX_BODY, READ_BUF, Relay, Reply};
+use super::hostile::{self, Hostile, OTHER_ORIGIN_NAME, RangeMode};
+use super::server::{self, Body, Delivery, Incoming, MAX_BODY, READ_BUF, Relay, Reply};
 use super::store::{Manifest, Reference, Session, SessionEntry, Store, check_manifest};
 use super::util::{self, lock, parse_query, query_get, valid_name, valid_tag};
 use crate::digest::Digest;
@@ -75,22 +77,49 @@ impl Shared {
 
 /// Serves one request of the registry listener.
 pub(crate) fn registry(shared: &Shared, mut inc: Incoming, relay: &Relay) {
-    let (reply, truncate) = route(shared, &mut inc);
-    let reply = reply.with("Docker-Distribution-Api-Version", "registry/2.0");
+    let hostile = shared.faults.hostile();
+    let (reply, delivery) = route(shared, &mut inc, &hostile);
+    let reply = hostile::error_reply(&hostile, reply)
+        .with("Docker-Distribution-Api-Version", "registry/2.0");
+    let delivery = drip(&hostile, &inc, &reply, delivery);
     shared.record(&inc, reply.status, false);
     shared.pause();
-    server::send(inc, reply, relay, truncate);
+    server::send(inc, reply, relay, delivery);
 }
 
-/// Serves one request of the object store (the target of blob redirects): no authentication.
+/// Serves one request of the object store (the target of blob redirects, and the other origin
+/// of the hostile scenarios): no authentication.
 pub(crate) fn object_store(shared: &Shared, inc: Incoming, relay: &Relay) {
-    let (reply, truncate) = object(shared, &inc);
+    let hostile = shared.faults.hostile();
+    let (reply, delivery) = object(shared, &inc, &hostile);
+    let reply = hostile::error_reply(&hostile, reply);
+    let delivery = drip(&hostile, &inc, &reply, delivery);
     shared.record(&inc, reply.status, true);
     shared.pause();
-    server::send(inc, reply, relay, truncate);
+    server::send(inc, reply, relay, delivery);
 }
 
-fn object(shared: &Shared, inc: &Incoming) -> (Reply, bool) {
+/// [`Hostile::SlowDrip`] drips successful GET answers with a body, but not `/v2/` itself.
+fn drip(h: &Hostile, inc: &Incoming, reply: &Reply, d: Delivery) -> Delivery {
+    match h {
+        Hostile::SlowDrip { interval }
+            if d == Delivery::Normal
+                && inc.method == "GET"
+                && (200..300).contains(&reply.status)
+                && !reply.body_bytes().is_empty()
+                && inc.path != "/v2/"
+                && inc.path != "/v2" =>
+        {
+            Delivery::Drip(*interval)
+        }
+        _ => d,
+    }
+}
+
+fn object(shared: &Shared, inc: &Incoming, hostile: &Hostile) -> (Reply, Delivery) {
+    if inc.path == "/v2" || inc.path.starts_with("/v2/") {
+        return other_origin(shared, inc, hostile);
+    }
     let found = inc
         .path
         .strip_prefix("/objects/")
@@ -102,12 +131,82 @@ fn object(shared: &Shared, inc: &Incoming) -> (Reply, bool) {
             Some((digest, blob))
         });
     let Some((digest, blob)) = found else {
-        return (Reply::error(404, "BLOB_UNKNOWN", "no such object"), false);
+        return (
+            Reply::error(404, "BLOB_UNKNOWN", "no such object"),
+            Delivery::Normal,
+        );
     };
     match inc.method.as_str() {
-        "GET" | "HEAD" => serve_blob(shared, inc, &digest, blob),
-        _ => (method_not_allowed("GET, HEAD"), false),
+        "GET" | "HEAD" => serve_blob(shared, inc, &digest, blob, hostile),
+        _ => (method_not_allowed("GET, HEAD"), Delivery::Normal),
     }
+}
+
+/// `/v2/` paths at the object store, the other origin of [`Hostile::CrossOriginLink`] and
+/// [`Hostile::CrossPortRedirect`]: GET and HEAD of `/v2/`, the catalog, tag lists, manifests
+/// and blobs, without authentication.
+fn other_origin(shared: &Shared, inc: &Incoming, hostile: &Hostile) -> (Reply, Delivery) {
+    let normal = |r: Reply| (r, Delivery::Normal);
+    let decoded = match decode_v2_path(&inc.path) {
+        Ok(d) => d,
+        Err(r) => return normal(r),
+    };
+    let route = match parse_route(&decoded) {
+        Ok(r) => r,
+        Err(r) => return normal(r),
+    };
+    if inc.method != "GET" && inc.method != "HEAD" {
+        return normal(method_not_allowed("GET, HEAD"));
+    }
+    let query = parse_query(&inc.query);
+    match route {
+        Route::Base => normal(Reply::json(200, &serde_json::json!({}))),
+        Route::Catalog => normal(catalog(shared, &query, hostile, Origin::Other)),
+        Route::Tags(name) => normal(tags(shared, name, &query, hostile, Origin::Other)),
+        Route::Manifest(name, reference) => normal(get_manifest(shared, name, reference)),
+        Route::Blob(name, digest) => {
+            let digest: Digest = match digest.parse() {
+                Ok(d) => d,
+                Err(e) => return normal(digest_invalid(&e.to_string())),
+            };
+            let Some(blob) = lock(&shared.store).blob(name, &digest) else {
+                return normal(blob_unknown(&digest));
+            };
+            serve_blob(shared, inc, &digest, blob, hostile)
+        }
+        Route::UploadStart(_) | Route::Upload(..) => normal(Reply::error(
+            404,
+            "UNSUPPORTED",
+            "uploads are not served by the other origin",
+        )),
+    }
+}
+
+/// The decoded part of a registry path after `/v2/`.
+fn decode_v2_path(path: &str) -> Result<String, Reply> {
+    let Some(rest) = path.strip_prefix("/v2") else {
+        return Err(Reply::error(404, "UNSUPPORTED", "not a registry path"));
+    };
+    util::percent_decode(rest.strip_prefix('/').unwrap_or(rest), false)
+        .ok_or_else(|| Reply::error(400, "NAME_INVALID", "the path has a malformed %-escape"))
+}
+
+/// The route of a decoded registry path, with a valid repository name.
+fn parse_route(decoded: &str) -> Result<Route<'_>, Reply> {
+    let Some(route) = Route::parse(decoded) else {
+        return Err(Reply::error(404, "UNSUPPORTED", "unknown registry path"));
+    };
+    if let Some(name) = route.name()
+        && !valid_name(name)
+    {
+        return Err(Reply::error_detail(
+            400,
+            "NAME_INVALID",
+            "invalid repository name",
+            serde_json::json!({ "name": util::percent_encode(name) }),
+        ));
+    }
+    Ok(route)
 }
 
 /// A parsed registry path (after `/v2/`, decoded).
@@ -188,7 +287,7 @@ fn repo_need(name: &str, actions: &[&str]) -> Need {
     }
 }
 
-fn route(shared: &Shared, inc: &mut Incoming) -> (Reply, bool) {
+fn route(shared: &Shared, inc: &mut Incoming, hostile: &Hostile) -> (Reply, Delivery) {
     if inc.path == "/token" {
         let query = parse_query(&inc.query);
         let body = if inc.method == "POST" {
@@ -197,7 +296,7 @@ fn route(shared: &Shared, inc: &mut Incoming) -> (Reply, bool) {
                 Err(_) => {
                     return (
                         Reply::error(400, "UNSUPPORTED", "the token form is too long or broken"),
-                        false,
+                        Delivery::Normal,
                     );
                 }
             }
@@ -208,46 +307,23 @@ fn route(shared: &Shared, inc: &mut Incoming) -> (Reply, bool) {
         let reply = shared
             .auth
             .token_endpoint(&inc.method, &query, auth.as_deref(), &body);
-        return (reply, false);
+        return (hostile::token_reply(hostile, reply), Delivery::Normal);
     }
     if let Some(reply) = shared.faults.take_fail() {
-        return (reply, false);
+        return (reply, Delivery::Normal);
     }
-    let Some(rest) = inc.path.strip_prefix("/v2") else {
-        return (
-            Reply::error(404, "UNSUPPORTED", "not a registry path"),
-            false,
-        );
+    let decoded = match decode_v2_path(&inc.path) {
+        Ok(d) => d,
+        Err(r) => return (r, Delivery::Normal),
     };
-    let Some(decoded) = util::percent_decode(rest.strip_prefix('/').unwrap_or(rest), false) else {
-        return (
-            Reply::error(400, "NAME_INVALID", "the path has a malformed %-escape"),
-            false,
-        );
+    let route = match parse_route(&decoded) {
+        Ok(r) => r,
+        Err(r) => return (r, Delivery::Normal),
     };
-    let Some(route) = Route::parse(&decoded) else {
-        return (
-            Reply::error(404, "UNSUPPORTED", "unknown registry path"),
-            false,
-        );
-    };
-    if let Some(name) = route.name()
-        && !valid_name(name)
-    {
-        return (
-            Reply::error_detail(
-                400,
-                "NAME_INVALID",
-                "invalid repository name",
-                serde_json::json!({ "name": util::percent_encode(name) }),
-            ),
-            false,
-        );
-    }
     let method = inc.method.clone();
     let m = method.as_str();
     if !route.allow().split(", ").any(|a| a == m) {
-        return (method_not_allowed(route.allow()), false);
+        return (method_not_allowed(route.allow()), Delivery::Normal);
     }
     let query = parse_query(&inc.query);
     let need = match route {
@@ -278,42 +354,74 @@ fn route(shared: &Shared, inc: &mut Incoming) -> (Reply, bool) {
         .check(inc.header("Authorization"), &need, &shared.realm())
     {
         Ok(a) => a,
-        Err(reply) => return (reply, false),
+        Err(mut reply) => {
+            if let Hostile::NoChallenge401 { everywhere } = *hostile
+                && (everywhere || route != Route::Base)
+            {
+                reply
+                    .headers
+                    .retain(|(n, _)| !n.eq_ignore_ascii_case("WWW-Authenticate"));
+            }
+            return (reply, Delivery::Normal);
+        }
     };
     let head = m == "HEAD";
+    if *hostile == Hostile::CrossPortRedirect
+        && (m == "GET" || head)
+        && matches!(
+            route,
+            Route::Tags(_) | Route::Manifest(..) | Route::Blob(..)
+        )
+    {
+        let mut location = format!("http://127.0.0.1:{}{}", shared.object_port, inc.path);
+        if !inc.query.is_empty() {
+            location.push('?');
+            location.push_str(&inc.query);
+        }
+        return (Reply::new(307).with("Location", location), Delivery::Normal);
+    }
     match route {
-        Route::Base => (Reply::json(200, &serde_json::json!({})), false),
-        Route::Catalog => (catalog(shared, &query), false),
-        Route::Tags(name) => (tags(shared, name, &query), false),
+        Route::Base => (Reply::json(200, &serde_json::json!({})), Delivery::Normal),
+        Route::Catalog => (
+            catalog(shared, &query, hostile, Origin::Registry),
+            Delivery::Normal,
+        ),
+        Route::Tags(name) => (
+            tags(shared, name, &query, hostile, Origin::Registry),
+            Delivery::Normal,
+        ),
         Route::Manifest(name, reference) => (
             match m {
                 "PUT" => put_manifest(shared, inc, name, reference),
                 "DELETE" => delete_manifest(shared, name, reference),
                 _ => get_manifest(shared, name, reference),
             },
-            false,
+            Delivery::Normal,
         ),
         Route::Blob(name, digest) => {
             let digest: Digest = match digest.parse() {
                 Ok(d) => d,
-                Err(e) => return (digest_invalid(&e.to_string()), false),
+                Err(e) => return (digest_invalid(&e.to_string()), Delivery::Normal),
             };
             if m == "DELETE" {
-                return (delete_blob(shared, name, &digest), false);
+                return (delete_blob(shared, name, &digest), Delivery::Normal);
             }
             let Some(blob) = lock(&shared.store).blob(name, &digest) else {
-                return (blob_unknown(&digest), false);
+                return (blob_unknown(&digest), Delivery::Normal);
             };
             if !head && shared.faults.redirect() {
                 let location = format!(
                     "http://localhost:{}/objects/{name}/{digest}",
                     shared.object_port
                 );
-                return (Reply::new(307).with("Location", location), false);
+                return (Reply::new(307).with("Location", location), Delivery::Normal);
             }
-            serve_blob(shared, inc, &digest, blob)
+            serve_blob(shared, inc, &digest, blob, hostile)
         }
-        Route::UploadStart(name) => (start_upload(shared, inc, name, &query, &authz), false),
+        Route::UploadStart(name) => (
+            start_upload(shared, inc, name, &query, &authz),
+            Delivery::Normal,
+        ),
         Route::Upload(name, id) => (
             match m {
                 "PATCH" => patch_upload(shared, inc, name, id),
@@ -321,7 +429,7 @@ fn route(shared: &Shared, inc: &mut Incoming) -> (Reply, bool) {
                 "DELETE" => delete_upload(shared, name, id),
                 _ => upload_status(shared, name, id),
             },
-            false,
+            Delivery::Normal,
         ),
     }
 }
@@ -516,20 +624,68 @@ fn parse_range(h: &str, len: usize) -> Option<Result<(usize, usize), ()>> {
     Some(Ok((first as usize, last as usize)))
 }
 
-/// Serves blob content (GET with optional Range, or HEAD). The bool says whether
-/// [`Registry::drop_next`](super::Registry::drop_next) cuts it.
+/// Serves blob content (GET with optional Range, or HEAD), cut by
+/// [`Registry::drop_next`](super::Registry::drop_next) or delivered as the hostile scenario
+/// ([`Hostile::EndlessBody`], [`Hostile::CutMidway`]) says.
 fn serve_blob(
     shared: &Shared,
     inc: &Incoming,
     digest: &Digest,
     blob: Arc<Vec<u8>>,
-) -> (Reply, bool) {
+    hostile: &Hostile,
+) -> (Reply, Delivery) {
     let len = blob.len();
     let mut reply = Reply::new(200)
         .with("Content-Type", "application/octet-stream")
         .with("Docker-Content-Digest", digest.to_string())
         .with("Accept-Ranges", "bytes")
         .with("Etag", format!("\"{digest}\""));
+    let get = inc.method == "GET";
+    let whole = |mut reply: Reply, blob: Arc<Vec<u8>>| {
+        reply.body = Body::Slice {
+            data: blob,
+            start: 0,
+            end: len,
+        };
+        reply
+    };
+    match (get, hostile, inc.header("Range")) {
+        (true, Hostile::EndlessBody { chunked }, _) => {
+            return (whole(reply, blob), Delivery::Endless { chunked: *chunked });
+        }
+        (true, Hostile::CutMidway { .. }, None) => {
+            return (whole(reply, blob), Delivery::Truncate);
+        }
+        (
+            true,
+            Hostile::CutMidway {
+                range: RangeMode::Ignore,
+            },
+            Some(_),
+        ) => return (whole(reply, blob), Delivery::Normal),
+        (
+            true,
+            Hostile::CutMidway {
+                range: RangeMode::WrongStart,
+            },
+            Some(h),
+        ) => {
+            if let Some(Ok((first, _))) = parse_range(h, len) {
+                // `first < len`, so `len >= 1`.
+                let wrong = if first > 0 { first / 2 } else { 1.min(len - 1) };
+                reply.status = 206;
+                reply = reply.with("Content-Range", format!("bytes {wrong}-{}/{len}", len - 1));
+                reply.body = Body::Slice {
+                    data: blob,
+                    start: wrong,
+                    end: len,
+                };
+                return (reply, Delivery::Normal);
+            }
+            // An unsatisfiable or ignored Range: answered as usual below.
+        }
+        _ => {}
+    }
     let (start, end) = match inc.header("Range").and_then(|h| parse_range(h, len)) {
         None => (0, len),
         Some(Ok((first, last))) => {
@@ -541,7 +697,7 @@ fn serve_blob(
             return (
                 Reply::error(416, "BLOB_UNKNOWN", "the range is not satisfiable")
                     .with("Content-Range", format!("bytes */{len}")),
-                false,
+                Delivery::Normal,
             );
         }
     };
@@ -550,8 +706,11 @@ fn serve_blob(
         start,
         end,
     };
-    let truncate = inc.method == "GET" && shared.faults.take_drop();
-    (reply, truncate)
+    if get && shared.faults.take_drop() {
+        (reply, Delivery::Truncate)
+    } else {
+        (reply, Delivery::Normal)
+    }
 }
 
 fn page_size(query: &[(String, String)]) -> Result<Option<usize>, Reply> {
@@ -580,7 +739,13 @@ fn paginate<'a>(items: &[&'a str], last: Option<&str>, n: Option<usize>) -> (Vec
     }
 }
 
-fn tags(shared: &Shared, name: &str, query: &[(String, String)]) -> Reply {
+fn tags(
+    shared: &Shared,
+    name: &str,
+    query: &[(String, String)],
+    hostile: &Hostile,
+    origin: Origin,
+) -> Reply {
     let n = match page_size(query) {
         Ok(n) => n,
         Err(r) => return r,
@@ -596,21 +761,92 @@ fn tags(shared: &Shared, name: &str, query: &[(String, String)]) -> Reply {
         );
     };
     let all: Vec<&str> = repo.tags.keys().map(String::as_str).collect();
-    let (page, more) = paginate(&all, last, n);
+    let path = format!("/v2/{name}/tags/list");
+    let (page, link) = list_page(shared, &all, last, n, &path, hostile, origin);
     let mut reply = Reply::json(200, &serde_json::json!({ "name": name, "tags": page }));
-    if let (true, Some(l), Some(n)) = (more, page.last(), n) {
-        reply = reply.with(
-            "Link",
-            format!(
-                "</v2/{name}/tags/list?last={}&n={n}>; rel=\"next\"",
-                util::percent_encode(l)
-            ),
-        );
+    if let Some(link) = link {
+        reply = reply.with("Link", link);
     }
     reply
 }
 
-fn catalog(shared: &Shared, query: &[(String, String)]) -> Reply {
+/// Which listener serves a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// The registry itself.
+    Registry,
+    /// The object store, the other origin of the hostile scenarios.
+    Other,
+}
+
+/// One page of a sorted list (tags or repositories at `path`) after `last`, and its `Link`
+/// header, as the hostile scenario says.
+fn list_page(
+    shared: &Shared,
+    all: &[&str],
+    last: Option<&str>,
+    n: Option<usize>,
+    path: &str,
+    hostile: &Hostile,
+    origin: Origin,
+) -> (Vec<String>, Option<String>) {
+    let next = |last: &str, n: Option<usize>| {
+        let mut q = format!("last={}", util::percent_encode(last));
+        if let Some(n) = n {
+            q.push_str(&format!("&n={n}"));
+        }
+        q
+    };
+    let owned = |page: Vec<&str>| page.into_iter().map(String::from).collect::<Vec<_>>();
+    match (hostile, origin) {
+        (Hostile::CrossOriginLink, Origin::Registry) => {
+            let (page, _) = paginate(all, last, n);
+            let link = page.last().map(|l| {
+                format!(
+                    "<http://127.0.0.1:{}{path}?{}>; rel=\"next\"",
+                    shared.object_port,
+                    next(l, Some(n.unwrap_or(page.len())))
+                )
+            });
+            (owned(page), link)
+        }
+        (Hostile::CrossOriginLink, Origin::Other) => {
+            let mut page = owned(paginate(all, last, n).0);
+            page.push(OTHER_ORIGIN_NAME.to_string());
+            (page, None)
+        }
+        (Hostile::ChangingCursor, Origin::Registry) => {
+            let (page, _) = paginate(all, None, n);
+            let cursor = format!("c{}", shared.faults.next_cursor());
+            let link = format!("<{path}?{}>; rel=\"next\"", next(&cursor, n));
+            (owned(page), Some(link))
+        }
+        _ => {
+            let (page, more) = paginate(all, last, n);
+            let link = match (more, page.last(), n) {
+                (true, Some(l), Some(n)) => {
+                    let q = next(l, Some(n));
+                    Some(
+                        if *hostile == Hostile::QueryOnlyLink && origin == Origin::Registry {
+                            format!("<?{q}>; rel=\"next\"")
+                        } else {
+                            format!("<{path}?{q}>; rel=\"next\"")
+                        },
+                    )
+                }
+                _ => None,
+            };
+            (owned(page), link)
+        }
+    }
+}
+
+fn catalog(
+    shared: &Shared,
+    query: &[(String, String)],
+    hostile: &Hostile,
+    origin: Origin,
+) -> Reply {
     let n = match page_size(query) {
         Ok(Some(n)) if n > MAX_PAGE => {
             return Reply::error_detail(
@@ -626,16 +862,10 @@ fn catalog(shared: &Shared, query: &[(String, String)]) -> Reply {
     let last = query_get(query, "last");
     let store = lock(&shared.store);
     let all = store.catalog();
-    let (page, more) = paginate(&all, last, Some(n));
+    let (page, link) = list_page(shared, &all, last, Some(n), "/v2/_catalog", hostile, origin);
     let mut reply = Reply::json(200, &serde_json::json!({ "repositories": page }));
-    if let (true, Some(l)) = (more, page.last()) {
-        reply = reply.with(
-            "Link",
-            format!(
-                "</v2/_catalog?last={}&n={n}>; rel=\"next\"",
-                util::percent_encode(l)
-            ),
-        );
+    if let Some(link) = link {
+        reply = reply.with("Link", link);
     }
     reply
 }

@@ -6,8 +6,11 @@
 //! deletes. It can demand HTTP Basic or Bearer (token) authentication ([`AuthMode`]), and
 //! misbehave on request: fail the next requests ([`Registry::fail_next`]), cut blob downloads
 //! ([`Registry::drop_next`]), answer slowly ([`Registry::set_delay`]) or redirect blob downloads
-//! to a second, unauthenticated listener ([`Registry::redirect_blobs`]). Every request is
-//! recorded ([`Registry::requests`]), without any secret.
+//! to a second, unauthenticated listener ([`Registry::redirect_blobs`]). It can also play one
+//! attack of a hostile registry at a time ([`Registry::set_hostile`], [`Hostile`]): links and
+//! redirects to another origin, absurd token lifetimes, bodies that drip, never end or break
+//! off, challenges missing from 401s, odd pagination, huge or malformed error bodies. Every
+//! request is recorded ([`Registry::requests`]), without any secret.
 //!
 //! It is a test double: everything lives in memory, requests are served by a small pool of
 //! threads, and no TLS is spoken (clients must allow plain HTTP for `127.0.0.1`).
@@ -16,6 +19,7 @@ mod auth;
 mod faults;
 mod fixtures;
 mod handlers;
+mod hostile;
 mod server;
 mod store;
 mod util;
@@ -28,6 +32,7 @@ use std::time::Duration;
 
 pub use auth::{AuthMode, BearerPolicy, Grant};
 pub use fixtures::{gzip, tar, tar_gz};
+pub use hostile::{Hostile, MAX_ERROR_MESSAGE, OTHER_ORIGIN_NAME, RangeMode};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -63,7 +68,8 @@ pub struct RecordedRequest {
     pub status: u16,
     /// Whether the request carried an `Authorization` header (its value is never stored).
     pub authorized: bool,
-    /// Whether the object store (the target of [`Registry::redirect_blobs`]) served it.
+    /// Whether the object store served it: the second listener, target of
+    /// [`Registry::redirect_blobs`] and the other origin of the [`Hostile`] scenarios.
     pub object_store: bool,
 }
 
@@ -243,6 +249,13 @@ impl Registry {
         self.shared.port
     }
 
+    /// `http://127.0.0.1:PORT2`, the object store: the second listener, target of
+    /// [`Registry::redirect_blobs`] (which names it `localhost`) and the other origin of
+    /// [`Hostile::CrossOriginLink`] and [`Hostile::CrossPortRedirect`]. Same host, another port.
+    pub fn object_store_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.shared.object_port)
+    }
+
     /// Stores a blob in a repository and returns its sha256 digest. The name is not checked: a
     /// blob under an invalid name is unreachable.
     pub fn add_blob(&self, repository: &str, bytes: &[u8]) -> Digest {
@@ -337,6 +350,18 @@ impl Registry {
         lock(&self.shared.log).clone()
     }
 
+    /// The requests the object store (the second listener: the target of
+    /// [`Registry::redirect_blobs`], the other origin of [`Hostile::CrossOriginLink`] and
+    /// [`Hostile::CrossPortRedirect`]) answered so far, oldest first. A client that leaked its
+    /// credentials there shows up with [`RecordedRequest::authorized`] set.
+    pub fn object_store_requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.log)
+            .iter()
+            .filter(|r| r.object_store)
+            .cloned()
+            .collect()
+    }
+
     /// How many requests were answered so far.
     pub fn request_count(&self) -> usize {
         lock(&self.shared.log).len()
@@ -372,6 +397,35 @@ impl Registry {
     /// ([`RecordedRequest::object_store`], [`RecordedRequest::authorized`]).
     pub fn redirect_blobs(&self, on: bool) {
         self.shared.faults.set_redirect(on);
+    }
+
+    /// Plays `h`, one attack of a hostile registry (see [`Hostile`] for what each sends), from
+    /// the next request on; [`Hostile::None`] turns it off. Replaces the scenario being played.
+    /// Answers being sent keep the scenario they started with (a dripping or endless answer
+    /// goes on until the client hangs up or the registry stops).
+    ///
+    /// ```
+    /// use ocireg::testing::{Hostile, Registry};
+    ///
+    /// let reg = Registry::start()?;
+    /// reg.add_image("team/app", "v1", b"{}", &[])?;
+    /// reg.set_hostile("changing-cursor".parse()?);
+    /// let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
+    /// let resp = agent
+    ///     .get(&format!("{}/v2/team/app/tags/list?n=1", reg.url()))
+    ///     .call()?;
+    /// assert!(resp.headers()["Link"].to_str()?.contains("last=c1"));
+    /// reg.set_hostile(Hostile::None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_hostile(&self, h: Hostile) {
+        self.shared.faults.set_hostile(h);
+    }
+
+    /// The scenario being played ([`Hostile::None`] unless [`Registry::set_hostile`] said
+    /// otherwise).
+    pub fn hostile(&self) -> Hostile {
+        self.shared.faults.hostile()
     }
 
     /// Stops serving and joins the threads (as dropping does).

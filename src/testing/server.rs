@@ -5,7 +5,8 @@
 //! needs ("half the body, then close"), so each public listener is a thin TCP relay in front of
 //! the tiny_http listener: the relay knows both sockets of every connection (keyed by the address
 //! tiny_http sees as the peer), so a handler can write the start of an answer straight to the
-//! client and cut the connection.
+//! client and cut the connection. The same raw path serves the hostile deliveries that
+//! tiny_http cannot make: a body dripped one byte at a time, and a body that never ends.
 
 use std::collections::HashMap;
 use std::io::{self, Cursor, Read, Write};
@@ -14,7 +15,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::util::{self, lock};
 
@@ -28,6 +29,28 @@ const SAFE_UNREAD: u64 = 64 << 10;
 
 /// The read buffer of body streaming.
 pub(crate) const READ_BUF: usize = 256 << 10;
+
+/// The size of each write of an endless body.
+const ENDLESS_CHUNK: usize = 64 << 10;
+
+/// How long a raw write may block before the writer checks whether to give up.
+const RAW_WRITE_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// How an answer goes out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// Whole, with `Content-Length`.
+    Normal,
+    /// The headers with the full `Content-Length`, half the body, then the connection is
+    /// closed.
+    Truncate,
+    /// The headers with the full `Content-Length`, then the body one byte per interval (the
+    /// first at once), then the connection is closed.
+    Drip(Duration),
+    /// The headers without `Content-Length`, then the body over and over until the client
+    /// hangs up or the server stops: close-delimited, or chunked without a last chunk.
+    Endless { chunked: bool },
+}
 
 /// The body of an answer.
 pub(crate) enum Body {
@@ -261,6 +284,15 @@ impl Incoming {
 struct Conn {
     client: Arc<TcpStream>,
     upstream: Arc<TcpStream>,
+    /// Set when the client stopped sending (hung up, or the connection broke).
+    client_gone: Arc<AtomicBool>,
+}
+
+/// The sockets of a connection a handler writes to directly.
+struct RawConn {
+    client: Arc<TcpStream>,
+    upstream: Arc<TcpStream>,
+    client_gone: Arc<AtomicBool>,
 }
 
 /// The TCP relay in front of tiny_http.
@@ -272,10 +304,14 @@ pub(crate) struct Relay {
 }
 
 impl Relay {
-    fn client_of(&self, peer: Option<&SocketAddr>) -> Option<(Arc<TcpStream>, Arc<TcpStream>)> {
+    fn client_of(&self, peer: Option<&SocketAddr>) -> Option<RawConn> {
         let conns = lock(&self.conns);
         let c = conns.get(peer?)?;
-        Some((c.client.clone(), c.upstream.clone()))
+        Some(RawConn {
+            client: c.client.clone(),
+            upstream: c.upstream.clone(),
+            client_gone: c.client_gone.clone(),
+        })
     }
 
     fn spawn(&self, name: &str, f: impl FnOnce() + Send + 'static) -> bool {
@@ -480,16 +516,22 @@ fn accept_loop(listener: TcpListener, internal: SocketAddr, relay: Arc<Relay>) {
         };
         let client = Arc::new(client);
         let upstream = Arc::new(upstream);
+        let client_gone = Arc::new(AtomicBool::new(false));
         lock(&relay.conns).insert(
             key,
             Conn {
                 client: client.clone(),
                 upstream: upstream.clone(),
+                client_gone: client_gone.clone(),
             },
         );
         let (c1, u1) = (client.clone(), upstream.clone());
         let up = relay.spawn("ocireg-test-relay", move || {
-            if pump(&c1, &u1, true) {
+            let ok = pump(&c1, &u1, true);
+            // Every connection carries one request: a client that stops sending has hung up
+            // (what a dripping or endless answer watches for).
+            client_gone.store(true, Ordering::SeqCst);
+            if ok {
                 let _ = u1.shutdown(Shutdown::Write);
             } else {
                 let _ = c1.shutdown(Shutdown::Both);
@@ -516,19 +558,27 @@ fn accept_loop(listener: TcpListener, internal: SocketAddr, relay: Arc<Relay>) {
     }
 }
 
-/// Sends `reply`. With `truncate`, the client gets the headers with the full `Content-Length`,
-/// half the body, and a closed connection.
-pub(crate) fn send(mut inc: Incoming, reply: Reply, relay: &Relay, truncate: bool) {
+/// Sends `reply` as `delivery` says (HEAD answers never drip nor go on forever).
+pub(crate) fn send(mut inc: Incoming, reply: Reply, relay: &Relay, delivery: Delivery) {
     inc.drain();
     let unread = inc.unread();
-    if truncate || unread > 0 {
-        if let Some((client, upstream)) =
-            inc.req.remote_addr().and_then(|a| relay.client_of(Some(a)))
-        {
-            let head_only = inc.method == "HEAD";
-            let _ = write_raw(&client, &reply, truncate, head_only);
+    let head_only = inc.method == "HEAD";
+    let delivery = match delivery {
+        Delivery::Drip(_) | Delivery::Endless { .. } if head_only => Delivery::Normal,
+        d => d,
+    };
+    if delivery != Delivery::Normal || unread > 0 {
+        if let Some(conn) = inc.req.remote_addr().and_then(|a| relay.client_of(Some(a))) {
+            let client = &conn.client;
+            let _ = match delivery {
+                Delivery::Normal | Delivery::Truncate => {
+                    write_raw(client, &reply, delivery == Delivery::Truncate, head_only)
+                }
+                Delivery::Drip(interval) => drip(&conn, relay, &reply, interval),
+                Delivery::Endless { chunked } => endless(&conn, relay, &reply, chunked),
+            };
             let _ = client.shutdown(Shutdown::Both);
-            let _ = upstream.shutdown(Shutdown::Both);
+            let _ = conn.upstream.shutdown(Shutdown::Both);
             if unread > SAFE_UNREAD {
                 // Dropping the request would make tiny_http allocate `unread` bytes to discard
                 // them; leaking it costs one parked thread instead.
@@ -573,25 +623,127 @@ pub(crate) fn send(mut inc: Incoming, reply: Reply, relay: &Relay, truncate: boo
     let _ = inc.req.respond(response);
 }
 
-fn write_raw(mut to: &TcpStream, reply: &Reply, truncate: bool, head_only: bool) -> io::Result<()> {
-    let body = reply.body_bytes();
+/// The status line and headers of `reply`, its own `Content-Length` and `Transfer-Encoding`
+/// replaced by `framing`.
+fn raw_head(reply: &Reply, framing: &[(&str, String)]) -> String {
     let mut head = format!(
         "HTTP/1.1 {} {}\r\n",
         reply.status,
         tiny_http::StatusCode(reply.status).default_reason_phrase()
     );
     for (n, v) in &reply.headers {
+        if !n.eq_ignore_ascii_case("Content-Length") && !n.eq_ignore_ascii_case("Transfer-Encoding")
+        {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+    }
+    for (n, v) in framing {
         head.push_str(&format!("{n}: {v}\r\n"));
     }
-    head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    if !truncate {
-        head.push_str("Connection: close\r\n");
-    }
     head.push_str("\r\n");
-    to.write_all(head.as_bytes())?;
+    head
+}
+
+fn write_raw(mut to: &TcpStream, reply: &Reply, truncate: bool, head_only: bool) -> io::Result<()> {
+    let body = reply.body_bytes();
+    let mut framing = vec![("Content-Length", body.len().to_string())];
+    if !truncate {
+        framing.push(("Connection", "close".into()));
+    }
+    to.write_all(raw_head(reply, &framing).as_bytes())?;
     if !head_only {
         let n = if truncate { body.len() / 2 } else { body.len() };
         to.write_all(&body[..n])?;
     }
     to.flush()
+}
+
+impl RawConn {
+    /// True when the answer must be abandoned: the client hung up or the server is stopping.
+    fn give_up(&self, relay: &Relay) -> bool {
+        self.client_gone.load(Ordering::SeqCst) || relay.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Writes all of `buf`, giving up (with an error) as soon as [`give_up`](Self::give_up)
+    /// says so, even while the client does not read.
+    fn write_watched(&self, relay: &Relay, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            if self.give_up(relay) {
+                return Err(io::ErrorKind::ConnectionAborted.into());
+            }
+            match (&*self.client).write(buf) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => buf = &buf[n..],
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sleeps `d` in short steps; false when it must give up instead.
+    fn wait(&self, relay: &Relay, d: Duration) -> bool {
+        let end = Instant::now() + d;
+        loop {
+            if self.give_up(relay) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= end {
+                return true;
+            }
+            thread::sleep((end - now).min(Duration::from_millis(20)));
+        }
+    }
+}
+
+/// The headers with the full `Content-Length`, then one byte per `interval`.
+fn drip(conn: &RawConn, relay: &Relay, reply: &Reply, interval: Duration) -> io::Result<()> {
+    conn.client.set_write_timeout(Some(RAW_WRITE_TIMEOUT))?;
+    let body = reply.body_bytes();
+    let framing = [
+        ("Content-Length", body.len().to_string()),
+        ("Connection", "close".to_string()),
+    ];
+    conn.write_watched(relay, raw_head(reply, &framing).as_bytes())?;
+    for (i, b) in body.iter().enumerate() {
+        if i > 0 && !conn.wait(relay, interval) {
+            return Err(io::ErrorKind::ConnectionAborted.into());
+        }
+        conn.write_watched(relay, std::slice::from_ref(b))?;
+    }
+    Ok(())
+}
+
+/// The headers without `Content-Length`, then the body (zeros when it is empty) over and over,
+/// in writes of [`ENDLESS_CHUNK`] bytes, until the client hangs up or the server stops.
+fn endless(conn: &RawConn, relay: &Relay, reply: &Reply, chunked: bool) -> io::Result<()> {
+    conn.client.set_write_timeout(Some(RAW_WRITE_TIMEOUT))?;
+    let mut framing = vec![("Connection", "close".to_string())];
+    if chunked {
+        framing.push(("Transfer-Encoding", "chunked".into()));
+    }
+    conn.write_watched(relay, raw_head(reply, &framing).as_bytes())?;
+    let body = reply.body_bytes();
+    let zero = [0u8];
+    let pattern = if body.is_empty() { &zero[..] } else { body };
+    let mut bytes = pattern.iter().copied().cycle();
+    let mut buf = Vec::with_capacity(ENDLESS_CHUNK + 16);
+    loop {
+        buf.clear();
+        if chunked {
+            buf.extend_from_slice(format!("{ENDLESS_CHUNK:x}\r\n").as_bytes());
+        }
+        buf.extend(bytes.by_ref().take(ENDLESS_CHUNK));
+        if chunked {
+            buf.extend_from_slice(b"\r\n");
+        }
+        conn.write_watched(relay, &buf)?;
+    }
 }

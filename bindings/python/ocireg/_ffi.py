@@ -213,6 +213,7 @@ SIGNATURES = {
     "ocireg_test_registry_set_delay_ms": (_ST, [_P, c_uint64, _PP]),
     "ocireg_test_registry_drop_next": (_ST, [_P, c_uint32, _PP]),
     "ocireg_test_registry_redirect_blobs": (_ST, [_P, c_int, _PP]),
+    "ocireg_test_registry_set_hostile": (_ST, [_P, _S, _PP]),
     "ocireg_test_registry_requests_json": (_ST, [_P, _PP, _PP]),
     "ocireg_test_registry_clear_requests": (_ST, [_P, _PP]),
     "ocireg_test_panic": (_ST, [_S, _PP]),

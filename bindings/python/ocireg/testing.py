@@ -198,6 +198,15 @@ class Registry(Handle):
         with self._borrow() as h:
             _ffi.call(lib.ocireg_test_registry_redirect_blobs, h, 1 if on else 0)
 
+    def set_hostile(self, spec: str) -> None:
+        """Plays one attack of a hostile registry from the next request on (``"none"``: off),
+        e.g. ``"cross-origin-link"``, ``"slow-drip:2000"``, ``"cut-midway:bad-range"``; see
+        ``ocireg_test_registry_set_hostile`` in bindings/c/API.md for every scenario. A bad
+        spec raises :class:`InvalidArgumentError`."""
+        scenario = _ffi.cstr(spec, "spec")
+        with self._borrow() as h:
+            _ffi.call(lib.ocireg_test_registry_set_hostile, h, scenario)
+
     def requests(self) -> List[Dict[str, Any]]:
         """Every request answered so far, oldest first: dicts with ``method``, ``path``,
         ``query``, ``status``, ``authorized`` and ``objectStore``."""

@@ -216,6 +216,7 @@ module Ocireg
       [:ocireg_test_registry_set_delay_ms, %i[handle uint64 pointer], :ocireg_status, true],
       [:ocireg_test_registry_drop_next, %i[handle uint32 pointer], :ocireg_status, true],
       [:ocireg_test_registry_redirect_blobs, %i[handle int pointer], :ocireg_status, true],
+      [:ocireg_test_registry_set_hostile, %i[handle string pointer], :ocireg_status, true],
       [:ocireg_test_registry_requests_json, %i[handle pointer pointer], :ocireg_status, true],
       [:ocireg_test_registry_clear_requests, %i[handle pointer], :ocireg_status, true],
       [:ocireg_test_registry_stop, %i[handle pointer], :ocireg_status, true],

@@ -173,6 +173,15 @@ module Ocireg
         nil
       end
 
+      # Plays one attack of a hostile registry from the next request on ("none" turns it off),
+      # e.g. "cross-origin-link", "slow-drip:2000" or "cut-midway:bad-range" (every scenario:
+      # ocireg_test_registry_set_hostile in bindings/c/API.md); a bad spec raises
+      # Ocireg::InvalidArgumentError.
+      def set_hostile(spec)
+        @handle.use { |r| Call.check { |err| Native.ocireg_test_registry_set_hostile(r, Native.cstr(spec), err) } }
+        nil
+      end
+
       # Every request answered so far, oldest first: Hashes with "method", "path", "query",
       # "status", "authorized" and "objectStore".
       def requests

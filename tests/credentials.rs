@@ -1362,3 +1362,38 @@ fn _api_shape() {
         resolve;
     let _ = docker_config::registry_key;
 }
+
+#[test]
+fn temp_files_of_killed_writers_are_removed_by_the_next_write() {
+    // A writer killed mid-write (kill -9) leaves `.config.json.tmp-<pid>-…`, 0600, which may
+    // hold a credential. The next write removes those of processes that no longer run, and
+    // leaves those of running processes (pid 1 always runs) alone.
+    let t = TempDir::new();
+    write_json(&t.config(), &fixture());
+    let dir = t.config().parent().unwrap().to_path_buf();
+    let dead = dir.join(".config.json.tmp-4194305-AbCdEf");
+    let alive = dir.join(".config.json.tmp-1-AbCdEf");
+    let other = dir.join(".other.json.tmp-4194305-AbCdEf");
+    for p in [&dead, &alive, &other] {
+        fs::write(p, "{\"auths\":{\"x\":{\"auth\":\"c2VjcmV0\"}}}").unwrap();
+    }
+    let mut s = Server::new();
+    let _m = basic_registry(&mut s, "alice", "right-pass");
+    login(&s.url(), "alice", "right-pass", &t.login_options(None)).unwrap();
+    assert!(!dead.exists(), "the dead writer's temporary file is gone");
+    assert!(alive.exists(), "a running writer's file is left alone");
+    assert!(
+        other.exists(),
+        "another file's temporary files are not ours"
+    );
+    let ours: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".config.json.tmp-") && !n.starts_with(".config.json.tmp-1-"))
+        .collect();
+    assert!(
+        ours.is_empty(),
+        "this write left no temporary file: {ours:?}"
+    );
+}

@@ -47,7 +47,6 @@ use std::fmt;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 use serde::Serialize as _;
@@ -747,10 +746,10 @@ fn create_dir_0700(dir: &Path) -> Result<()> {
         .map_err(|e| Error::Credentials(format!("cannot create directory {}: {e}", dir.display())))
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Writes `bytes` to a temporary file in `dir`, syncs it, renames it over `target` and syncs
-/// `dir`. The temporary file is removed on any failure.
+/// Writes `bytes` to a temporary file in `dir` (0600, named `.<file>.tmp-<pid>-<random>`),
+/// syncs it, renames it over `target` and syncs `dir`. The temporary file is removed on any
+/// failure (the `tempfile` crate deletes it when dropped); one left behind by a process that was
+/// killed is removed by the next write, once that process is gone.
 fn write_atomic(
     dir: &Path,
     file_name: &std::ffi::OsStr,
@@ -758,47 +757,69 @@ fn write_atomic(
     bytes: &[u8],
     existing: Option<&fs::Metadata>,
 ) -> Result<()> {
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp = dir.join(tmp_name);
     let fail = |what: &str, e: io::Error| {
         Error::Credentials(format!("cannot write {} ({what}): {e}", target.display()))
     };
-
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut file = opts
-        .open(&tmp)
+    let prefix = temp_prefix(file_name);
+    remove_stale_temp_files(dir, &prefix);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!("{prefix}{}-", std::process::id()))
+        .tempfile_in(dir)
         .map_err(|e| fail("create temporary file", e))?;
     let written = (|| -> io::Result<()> {
-        file.write_all(bytes)?;
+        tmp.write_all(bytes)?;
         if let Some(meta) = existing {
-            keep_mode_and_owner(&file, meta)?;
+            keep_mode_and_owner(tmp.as_file(), meta)?;
         }
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, target)
+        tmp.as_file().sync_all()
     })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(fail("replace", e));
-    }
+    written.map_err(|e| fail("write temporary file", e))?;
+    tmp.persist(target).map_err(|e| fail("replace", e.error))?;
     // Make the rename itself durable. Not every platform can open a directory; the data is
     // already safe either way.
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// `.<file>.tmp-`: the start of the names of `file`'s temporary files.
+fn temp_prefix(file_name: &std::ffi::OsStr) -> String {
+    format!(".{}.tmp-", file_name.to_string_lossy())
+}
+
+/// Removes `<prefix><pid>-…` files of processes that no longer run (killed mid-write: they
+/// may hold a credential). On systems without `/proc`, files older than an hour go instead.
+fn remove_stale_temp_files(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let me = std::process::id();
+    let proc_fs = Path::new("/proc/self").exists();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let stale = if pid == me {
+            false
+        } else if proc_fs {
+            !Path::new("/proc").join(pid.to_string()).exists()
+        } else {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(3600))
+        };
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(unix)]

@@ -26,18 +26,35 @@ pub struct ErrorInfo {
     pub detail: Option<serde_json::Value>,
 }
 
+/// The most characters of a registry's code or message an error message quotes (the whole
+/// text stays in [`ErrorInfo`]).
+const QUOTED_CHARS: usize = 200;
+/// The most `errors[]` entries an error message quotes.
+const QUOTED_ENTRIES: usize = 5;
+
+/// `s`, cut to `QUOTED_CHARS` characters with an ellipsis.
+fn capped(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(QUOTED_CHARS) {
+        Some((i, _)) => format!("{}…", &s[..i]).into(),
+        None => s.into(),
+    }
+}
+
 impl fmt::Display for ErrorInfo {
+    /// `CODE: message`, each cut to 200 characters: a registry's answer may be huge.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.code.is_empty(), self.message.is_empty()) {
-            (false, false) => write!(f, "{}: {}", self.code, self.message),
-            (false, true) => f.write_str(&self.code),
-            (true, false) => f.write_str(&self.message),
+        let (code, message) = (capped(&self.code), capped(&self.message));
+        match (code.is_empty(), message.is_empty()) {
+            (false, false) => write!(f, "{code}: {message}"),
+            (false, true) => f.write_str(&code),
+            (true, false) => f.write_str(&message),
             (true, true) => f.write_str("(no detail)"),
         }
     }
 }
 
-/// Formats a list of registry errors for a message: `" (CODE: message; CODE2: message2)"`.
+/// Formats a list of registry errors for a message: `" (CODE: message; CODE2: message2)"`, at
+/// most five entries of at most 200 characters each.
 pub(crate) struct InfoList<'a>(pub &'a [ErrorInfo]);
 
 impl fmt::Display for InfoList<'_> {
@@ -46,11 +63,14 @@ impl fmt::Display for InfoList<'_> {
             return Ok(());
         }
         f.write_str(" (")?;
-        for (i, e) in self.0.iter().enumerate() {
+        for (i, e) in self.0.iter().take(QUOTED_ENTRIES).enumerate() {
             if i > 0 {
                 f.write_str("; ")?;
             }
             write!(f, "{e}")?;
+        }
+        if self.0.len() > QUOTED_ENTRIES {
+            write!(f, "; and {} more", self.0.len() - QUOTED_ENTRIES)?;
         }
         f.write_str(")")
     }

@@ -168,7 +168,16 @@ impl Transport {
     /// [`Error::Timeout`], anything else a broken connection ([`Error::Network`]).
     pub(crate) fn body_error(&self, what: &str, got: u64, e: io::Error) -> Error {
         let message = format!("{what}: reading the answer after {got} bytes: {e}");
+        // ureq reports its own timeouts as an `Other` error wrapping `ureq::Error::Timeout`.
+        let ureq_timeout = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+            .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)));
         match e.kind() {
+            _ if ureq_timeout => Error::Timeout {
+                registry: self.registry.clone(),
+                message,
+            },
             io::ErrorKind::TimedOut => Error::Timeout {
                 registry: self.registry.clone(),
                 message,

@@ -10,11 +10,12 @@ use super::body::Guarded;
 use super::retry::retry_after_of;
 use crate::error::{Error, ErrorInfo};
 
-/// How many bytes of an error body we read to find the OCI `errors[]`.
-const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+/// How many bytes of an error body we read to find the OCI `errors[]` (all of it is kept as
+/// data; messages quote a little of it).
+const ERROR_BODY_LIMIT: u64 = 1024 * 1024;
 
 impl Transport {
-    /// Reads (at most 64 KiB of) an error body under the low-speed limit, and parses it.
+    /// Reads (at most 1 MiB of) an error body under the low-speed limit, and parses it.
     pub(crate) fn error_infos(&self, mut resp: Response<Body>) -> Vec<ErrorInfo> {
         let mut bytes = Vec::new();
         let r = Guarded::new(resp.body_mut().as_reader(), self.low_speed, None);

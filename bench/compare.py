@@ -86,7 +86,7 @@ class Sizes:
 FULL = Sizes(big_mib=256, small_layers=20, small_kib=100, tags=5000, repos=2000,
              pattern="service-12", load_runs_factor=4)
 QUICK = Sizes(big_mib=32, small_layers=20, small_kib=100, tags=500, repos=200,
-              pattern="service-012", load_runs_factor=3)
+              pattern="service-01", load_runs_factor=3)
 
 USER, PASSWORD = "alice", "secret"  # tests/rig/rig.sh's user
 
@@ -173,7 +173,14 @@ def peer_command(tool: str, op: str, j: Job, tools_dir: str) -> Optional[List[st
             "push": c + ["image", "copy", f"ocidir://{j.layout}:{j.layout_tag}", j.ref],
             "pull": c + ["image", "copy", j.ref, f"ocidir://{j.out_dir}:{j.layout_tag}"],
             "tags": c + ["tag", "ls", j.repo_ref],
-            "search": _grep(c + ["repo", "ls", j.host], j.pattern),
+            # `regctl repo ls` prints one page and does not follow the registry's Link: page by
+            # hand with --limit/--last, as a user of regctl must.
+            "search": ["bash", "-c", 'set -o pipefail; p=$1; shift\n'
+                       'pages() { local last="" page; while :; do\n'
+                       '  page=$("$@" --limit 1000 ${last:+--last "$last"}) || return 1\n'
+                       '  [ -n "$page" ] || return 0; printf "%s\\n" "$page"; last=${page##*$\'\\n\'}\n'
+                       'done; }\n'
+                       'pages "$@" | grep -F -- "$p"', "bash", j.pattern] + c + ["repo", "ls", j.host],
         }[op]
     if tool == "oras":
         c = [b("oras")]
@@ -1106,6 +1113,11 @@ def machine() -> Dict[str, str]:
             if hasattr(platform, "freedesktop_os_release") else "?"}
 
 
+def workdir_fs(path: str) -> str:
+    r = subprocess.run(["stat", "-f", "-c", "%T", path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return f"{os.path.dirname(path)} ({r.stdout.decode().strip() or '?'})"
+
+
 def loadavg() -> str:
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -1125,7 +1137,7 @@ def markdown(meta: dict, results: List[Result], loads: List[dict], tools: List[s
              f"same round (**above 1 = ocireg faster**); — = the tool cannot do it")
     L.append(f"- registry: docker-registry {meta['versions'].get('docker-registry', '?')} on 127.0.0.1; "
              f"RTT rows go through toxiproxy {meta['versions'].get('toxiproxy', '?')} "
-             f"(half the RTT of latency each way)")
+             f"(half the RTT of latency each way); inputs, registry storage and pulls in {meta['workdir']}")
     for n in meta["notes"]:
         L.append(f"- note: {n}")
     L.append("")
@@ -1299,6 +1311,7 @@ def main(argv) -> int:
         "date": started.strftime("%Y-%m-%d %H:%M UTC"), "quick": args.quick, "runs": args.runs,
         "machine": machine(), "load_start": loadavg(),
         "command": "bench/run.sh " + " ".join(argv), "notes": [],
+        "workdir": workdir_fs(env_path("OCIREG_BENCH_WORK")),
     }
     say(f"machine: {meta['machine']['nproc']} CPUs, {meta['machine']['cpu']}; load average {meta['load_start']}")
     b = Bench(args)

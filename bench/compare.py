@@ -1264,6 +1264,7 @@ def parse_args(argv):
     p.add_argument("--out", default=os.path.join(HERE, "results"), help="results directory")
     p.add_argument("--name", default="", help="results file name without extension (default: the date)")
     p.add_argument("--list", action="store_true", help="print the measure names and exit")
+    p.add_argument("--check-args", action="store_true", help=argparse.SUPPRESS)  # run.sh, before installing
     a = p.parse_args(argv)
     if a.runs is None:
         a.runs = 1 if a.quick else 5
@@ -1305,12 +1306,14 @@ def main(argv) -> int:
     if "ocireg" not in tools:
         tools.insert(0, "ocireg")
     selected, loads = select(args)
+    if args.check_args:
+        return 0
     t_start = time.monotonic()
     started = datetime.datetime.now(datetime.timezone.utc)
     meta = {
         "date": started.strftime("%Y-%m-%d %H:%M UTC"), "quick": args.quick, "runs": args.runs,
         "machine": machine(), "load_start": loadavg(),
-        "command": "bench/run.sh " + " ".join(argv), "notes": [],
+        "command": " ".join(["bench/run.sh"] + argv), "notes": [],
         "workdir": workdir_fs(env_path("OCIREG_BENCH_WORK")),
     }
     say(f"machine: {meta['machine']['nproc']} CPUs, {meta['machine']['cpu']}; load average {meta['load_start']}")

@@ -37,6 +37,7 @@ die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
 case " $* " in
     *" -h "* | *" --help "* | *" --list "*) exec python3 "$HERE/compare.py" "$@" ;;
 esac
+python3 "$HERE/compare.py" --check-args "$@" || exit 2 # a typo fails now, not after the build
 
 # ---------------------------------------------------------------- install (idempotent)
 say "installing what is missing"

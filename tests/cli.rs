@@ -154,3 +154,36 @@ fn usage_errors_exit_2() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(text(&bad).contains("invalid reference"), "{}", text(&bad));
 }
+
+#[test]
+fn a_password_in_a_reference_is_never_printed() {
+    for args in [
+        &["tags", "http://alice:PW-9876@127.0.0.1:5420/team/app"][..],
+        &["tags", "alice:PW-9876@127.0.0.1:5420/team/app"],
+        &[
+            "manifest",
+            "https://alice:PW-9876@127.0.0.1:5420/Team/app:v1",
+        ],
+        &["ping", "https://alice:PW-9876@ho st"],
+    ] {
+        let out = ocireg(args);
+        assert!(!out.status.success());
+        let t = text(&out);
+        assert!(!t.contains("PW-9876"), "{args:?}: {t}");
+        assert!(t.contains("<redacted>"), "{args:?}: {t}");
+    }
+}
+
+#[test]
+fn timeout_bounds_a_request_against_a_stalled_registry() {
+    let reg = Registry::start().unwrap();
+    reg.add_image("team/app", "v1", b"{}", &[b"layer"]).unwrap();
+    reg.set_delay(std::time::Duration::from_secs(20));
+    let repo = format!("{}/team/app", reg.host());
+    let out = ocireg(&["--timeout", "0.5", "tags", &repo]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("timed out"), "{}", text(&out));
+    reg.set_delay(std::time::Duration::ZERO);
+    let bad = ocireg(&["--timeout", "soon", "tags", &repo]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	ocireg "github.com/ocireg/ocireg/bindings/go"
 )
@@ -95,5 +96,76 @@ func TestSetHostile(t *testing.T) {
 	resp, _ = rawGet(t, reg.URL()+"/v2/team/app/tags/list?n=2", nil)
 	if link := resp.Header.Get("Link"); !strings.HasPrefix(link, "</v2/team/app/tags/list?") {
 		t.Fatalf("Link %q after none", link)
+	}
+}
+
+// --- The client against the hostile registry: credentials never leave the origin, no hang. ---
+
+// otherOrigin is what the registry's second listener (another port) was asked.
+func otherOrigin(t *testing.T, reg *ocireg.TestRegistry) []map[string]any {
+	t.Helper()
+	log, err := reg.RequestsJSON()
+	must(t, err)
+	var all []map[string]any
+	must(t, json.Unmarshal([]byte(log), &all))
+	var there []map[string]any
+	for _, r := range all {
+		if r["objectStore"] == true {
+			there = append(there, r)
+		}
+	}
+	return there
+}
+
+func TestClientRefusesACrossOriginLink(t *testing.T) {
+	for _, mode := range []ocireg.AuthMode{ocireg.AuthBasic, ocireg.AuthBearer} {
+		reg := startRegistry(t, mode, map[string]string{"alice": "secret"})
+		if _, err := reg.AddImage("team/app", "v1", []byte("{}"), []byte("one")); err != nil {
+			t.Fatal(err)
+		}
+		must(t, reg.SetHostile("cross-origin-link"))
+		c := newClientNoAnon(t, reg.URL(), ocireg.WithBasicAuth("alice", "secret"))
+		_, err := c.Tags("team/app")
+		if !errors.Is(err, ocireg.ErrProtocol) || !strings.Contains(err.Error(), "another origin") {
+			t.Fatalf("mode %v: Tags = %v, want ErrProtocol", mode, err)
+		}
+		if there := otherOrigin(t, reg); len(there) != 0 {
+			t.Fatalf("mode %v: the other origin was asked: %v", mode, there)
+		}
+	}
+}
+
+func TestClientSendsNoCredentialsAcrossARedirectToAnotherPort(t *testing.T) {
+	reg := startRegistry(t, ocireg.AuthBasic, map[string]string{"alice": "secret"})
+	if _, err := reg.AddImage("team/app", "v1", []byte("{}"), []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	must(t, reg.SetHostile("cross-port-redirect"))
+	c := newClientNoAnon(t, reg.URL(), ocireg.WithBasicAuth("alice", "secret"))
+	tags, err := c.Tags("team/app")
+	if err != nil || len(tags) != 1 {
+		t.Fatalf("Tags = %v, %v", tags, err)
+	}
+	there := otherOrigin(t, reg)
+	if len(there) == 0 {
+		t.Fatal("the redirect was not followed")
+	}
+	for _, r := range there {
+		if r["authorized"] == true {
+			t.Fatalf("credentials sent to the other origin: %v", r)
+		}
+	}
+}
+
+func TestClientGivesUpOnASlowDrip(t *testing.T) {
+	reg := startRegistry(t, ocireg.AuthNone, nil)
+	if _, err := reg.AddImage("team/app", "v1", []byte("{}"), []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	must(t, reg.SetHostile("slow-drip:200"))
+	c := newClient(t, reg.URL(), ocireg.WithLowSpeedLimit(1000, time.Second))
+	_, err := c.Tags("team/app")
+	if !errors.Is(err, ocireg.ErrTimeout) || !strings.Contains(err.Error(), "low-speed limit") {
+		t.Fatalf("Tags = %v, want ErrTimeout", err)
 	}
 }

@@ -18,7 +18,8 @@
 //!
 //! Global options: `--debug` (log every HTTP request to stderr, never a secret), `--insecure` (plain http / no TLS verification; implied for 127.0.0.1,
 //! localhost and ::1, as docker does), `--ca-cert FILE`, `--docker-config FILE`,
-//! `-u USER -p PASSWORD` (explicit credentials for any command).
+//! `-u USER -p PASSWORD` (explicit credentials for any command), `--timeout SECONDS` (the
+//! longest any one request may take, retries included).
 //! Exit codes: 0 success, 1 operation failed, 2 usage error.
 
 use std::io::{Read, Write};
@@ -27,7 +28,7 @@ use std::process::ExitCode;
 use ocireg::credentials::{ConfigOptions, LoginOptions, LoginStored, Logout};
 use ocireg::{Client, ClientBuilder, Credentials, Reference};
 
-const USAGE: &str = "usage: ocireg [--debug] [--insecure] [--ca-cert FILE] [--docker-config FILE] [-u USER -p PASSWORD] COMMAND ...
+const USAGE: &str = "usage: ocireg [--debug] [--insecure] [--ca-cert FILE] [--docker-config FILE] [--timeout SECONDS] [-u USER -p PASSWORD] COMMAND ...
 commands:
   login REGISTRY -u USER (-p PASSWORD | --password-stdin)
   logout REGISTRY
@@ -49,6 +50,7 @@ struct Opts {
     debug: bool,
     ca_cert: Option<String>,
     docker_config: Option<String>,
+    timeout: Option<std::time::Duration>,
     username: Option<String>,
     password: Option<String>,
     password_stdin: bool,
@@ -68,6 +70,17 @@ fn parse_args() -> Result<Opts, String> {
             "--debug" => o.debug = true,
             "--ca-cert" => o.ca_cert = Some(value("--ca-cert")?),
             "--docker-config" => o.docker_config = Some(value("--docker-config")?),
+            "--timeout" => {
+                let v = value("--timeout")?;
+                let secs: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s > 0.0)
+                    .ok_or_else(|| {
+                        format!("--timeout takes a positive number of seconds, not {v:?}")
+                    })?;
+                o.timeout = std::time::Duration::try_from_secs_f64(secs).ok();
+            }
             "-u" | "--username" => o.username = Some(value("--username")?),
             "-p" | "--password" => o.password = Some(value("--password")?),
             "--password-stdin" => o.password_stdin = true,
@@ -109,7 +122,8 @@ impl Opts {
     fn builder(&self, registry: &str) -> Result<ClientBuilder, ocireg::Error> {
         let mut b = Client::builder(registry)
             .insecure(self.insecure || is_loopback(registry))
-            .config_options(self.config());
+            .config_options(self.config())
+            .overall_timeout(self.timeout);
         if self.debug {
             b = b.on_request(|ev| {
                 let status = ev

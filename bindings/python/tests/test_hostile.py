@@ -102,3 +102,44 @@ def test_cut_midway_and_large_error_body(registry):
     assert status == 404
     error = json.loads(body)["errors"][0]
     assert error["code"] == "MANIFEST_UNKNOWN" and len(error["message"]) == 4096
+
+
+# --- The client against the hostile registry: credentials never leave the origin, no hang. ---
+
+
+def _other_origin(registry):
+    return [r for r in registry.requests() if r["objectStore"]]
+
+
+@pytest.mark.parametrize("auth", ["basic", "bearer"])
+def test_client_refuses_a_cross_origin_link_and_leaks_nothing(auth):
+    with ocireg.testing.Registry(auth=auth, users={"alice": "secret"}) as reg:
+        reg.add_image("team/app", "v1")
+        reg.set_hostile("cross-origin-link")
+        with reg.client("alice", "secret") as c:
+            with pytest.raises(ocireg.ProtocolError) as info:
+                c.tags("team/app")
+        assert "another origin" in str(info.value)
+        assert _other_origin(reg) == [], "the other origin was never asked"
+
+
+def test_client_sends_no_credentials_across_a_redirect_to_another_port():
+    with ocireg.testing.Registry(auth="basic", users={"alice": "secret"}) as reg:
+        reg.add_image("team/app", "v1")
+        reg.set_hostile("cross-port-redirect")
+        with reg.client("alice", "secret") as c:
+            assert c.tags("team/app") == ["v1"]
+        there = _other_origin(reg)
+        assert there, "the redirect was followed"
+        assert not any(r["authorized"] for r in there)
+
+
+def test_client_gives_up_on_a_slow_drip(registry):
+    registry.add_image("team/app", "v1")
+    registry.set_hostile("slow-drip:200")
+    with registry.client(max_retries=0, low_speed_limit=(1000, 1)) as c:
+        with pytest.raises(ocireg.TimeoutError) as info:
+            c.tags("team/app")
+    assert "low-speed limit" in str(info.value)
+    with pytest.raises(ocireg.InvalidArgumentError):
+        registry.client(low_speed_limit=(1000,))

@@ -62,4 +62,40 @@ class HostileTest < Minitest::Test
     assert_equal ["MANIFEST_UNKNOWN", "not an error object", "UNKNOWN"],
                  errors.map { |e| e.is_a?(Hash) ? e["code"] : e }
   end
+
+  # --- The client against the hostile registry: credentials never leave the origin, no hang. ---
+
+  def other_origin(registry)
+    registry.requests.select { |r| r["objectStore"] }
+  end
+
+  def test_client_refuses_a_cross_origin_link_and_leaks_nothing
+    %i[basic bearer].each do |auth|
+      registry = start_registry(auth: auth, users: { "alice" => "secret" })
+      registry.add_image("team/app", "v1", config: "{}", layers: ["one"])
+      registry.set_hostile("cross-origin-link")
+      client = client_for(registry, username: "alice", password: "secret")
+      error = assert_raises(Ocireg::ProtocolError) { client.tags("team/app") }
+      assert_includes error.message, "another origin"
+      assert_empty other_origin(registry), "the other origin was never asked (#{auth})"
+    end
+  end
+
+  def test_client_sends_no_credentials_across_a_redirect_to_another_port
+    registry = start_registry(auth: :basic, users: { "alice" => "secret" })
+    registry.add_image("team/app", "v1", config: "{}", layers: ["one"])
+    registry.set_hostile("cross-port-redirect")
+    client = client_for(registry, username: "alice", password: "secret")
+    assert_equal ["v1"], client.tags("team/app")
+    there = other_origin(registry)
+    refute_empty there, "the redirect was followed"
+    assert(there.none? { |r| r["authorized"] })
+  end
+
+  def test_client_gives_up_on_a_slow_drip
+    @registry.set_hostile("slow-drip:200")
+    client = client_for(@registry, anonymous: true, low_speed_limit: [1000, 1])
+    error = assert_raises(Ocireg::TimeoutError) { client.tags("team/app") }
+    assert_includes error.message, "low-speed limit"
+  end
 end

@@ -13,7 +13,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ocireg::credentials::{ConfigOptions, LoginOptions};
+use ocireg::LoginOptions;
+use ocireg::credentials::ConfigOptions;
 use ocireg::testing::{AuthMode, BearerPolicy, Registry};
 use ocireg::{Client, ImageBuilder, PullOptions, PushOptions, media_types};
 
@@ -111,7 +112,7 @@ fn run() -> Step<()> {
     // 2. Log in (checks the password against /v2/, then stores it in a temporary docker config).
     if let Some((user, password)) = &creds {
         report.step("login", || {
-            let stored = ocireg::credentials::login(
+            let stored = ocireg::login(
                 &registry,
                 user,
                 password,

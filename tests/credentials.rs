@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use mockito::{Matcher, Server};
 use ocireg::credentials::docker_config::{self, DockerConfig};
-use ocireg::credentials::{
-    self, ConfigOptions, LoginOptions, LoginStored, Logout, Source, helper, login, logout, resolve,
+use ocireg::credentials::{self, ConfigOptions, Source, helper, resolve};
+use ocireg::{
+    Client, Credentials, Error, LoginOptions, LoginStored, Logout, RetryPolicy, login, logout,
 };
-use ocireg::{Client, Credentials, Error, RetryPolicy};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------

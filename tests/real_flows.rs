@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ocireg::credentials::{ConfigOptions, LoginOptions, LoginStored, Logout};
+use ocireg::credentials::ConfigOptions;
 use ocireg::{
     Client, ClientBuilder, Credentials, Error, Image, ImageBuilder, PullOptions, PushOptions,
     Pushed, VerifyOutcome, media_types,
 };
+use ocireg::{LoginOptions, LoginStored, Logout};
 
 fn rig(var: &str) -> Option<String> {
     match std::env::var(var) {

@@ -25,8 +25,9 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use ocireg::credentials::{ConfigOptions, LoginOptions, LoginStored, Logout};
+use ocireg::credentials::ConfigOptions;
 use ocireg::{Client, ClientBuilder, Credentials, Reference};
+use ocireg::{LoginOptions, LoginStored, Logout};
 
 const USAGE: &str = "usage: ocireg [--debug] [--insecure] [--ca-cert FILE] [--docker-config FILE] [--timeout SECONDS] [-u USER -p PASSWORD] COMMAND ...
 commands:
@@ -202,7 +203,7 @@ fn run(o: &Opts) -> Result<(), Failure> {
                 config: o.config(),
                 client: Some(o.builder(registry)?),
             };
-            match ocireg::credentials::login(registry, u, p, &options) {
+            match ocireg::login(registry, u, p, &options) {
                 Ok(LoginStored::Helper(h)) => w(
                     &mut out,
                     &format!("Login succeeded (stored by docker-credential-{h})."),
@@ -216,7 +217,7 @@ fn run(o: &Opts) -> Result<(), Failure> {
         }
         "logout" => {
             let registry = o.arg(1, "REGISTRY")?;
-            match ocireg::credentials::logout(registry, &o.config())? {
+            match ocireg::logout(registry, &o.config())? {
                 Logout::LoggedOut => w(
                     &mut out,
                     &format!("Removing login credentials for {registry}."),

@@ -1,6 +1,7 @@
 //! Credentials from where docker, podman and skopeo keep them: the docker `config.json`
 //! (`auths`, `credsStore`, `credHelpers`), the `docker-credential-*` helper programs and the
-//! containers `auth.json`; the resolution chain [`resolve`]; [`login`] and [`logout`].
+//! containers `auth.json`; the resolution chain [`resolve`]. [`login`](crate::login) and
+//! [`logout`](crate::logout) store and remove credentials through it.
 //!
 //! # The resolution chain
 //!
@@ -46,7 +47,6 @@
 
 pub mod docker_config;
 pub mod helper;
-mod login;
 mod resolve;
 
 use std::fmt;
@@ -56,7 +56,6 @@ use std::time::Duration;
 use crate::auth::Credentials;
 use crate::error::{Error, Result};
 
-pub use login::{login, logout};
 pub use resolve::resolve;
 
 /// Where to look for stored credentials, and how long a helper may take.
@@ -72,7 +71,7 @@ pub use resolve::resolve;
 #[derive(Clone, Debug)]
 pub struct ConfigOptions {
     /// The docker config file. `None`: `$DOCKER_CONFIG/config.json`, else
-    /// `~/.docker/config.json`. A path that does not exist yet is where [`login`] creates the
+    /// `~/.docker/config.json`. A path that does not exist yet is where [`login`](crate::login) creates the
     /// file.
     pub config_path: Option<PathBuf>,
     /// How long a credential helper may run before it is killed (default 30 s).
@@ -188,44 +187,4 @@ pub struct Resolved {
     pub credentials: crate::Credentials,
     /// Where they came from.
     pub source: Source,
-}
-
-/// Options of [`login`].
-#[derive(Clone, Debug, Default)]
-pub struct LoginOptions {
-    /// Where to store the credentials (and which helpers to use).
-    pub config: ConfigOptions,
-    /// A client builder to verify the credentials with (TLS roots, `insecure`, timeouts, retry
-    /// policy); its credentials are replaced by the ones being checked. `None`:
-    /// `Client::builder(registry)`.
-    pub client: Option<crate::ClientBuilder>,
-}
-
-/// Where [`login`] stored the credentials.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LoginStored {
-    /// In the credential helper `docker-credential-<name>`.
-    Helper(String),
-    /// In the `auths` section of this docker config file.
-    ConfigFile(PathBuf),
-}
-
-impl fmt::Display for LoginStored {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LoginStored::Helper(name) => {
-                write!(f, "credential helper {}", helper::program_name(name))
-            }
-            LoginStored::ConfigFile(path) => write!(f, "config file {}", path.display()),
-        }
-    }
-}
-
-/// What [`logout`] did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Logout {
-    /// Stored credentials were removed.
-    LoggedOut,
-    /// There were no stored credentials for the registry (not an error: logout is idempotent).
-    NotLoggedIn,
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use super::client::ocireg_options;
 use super::error::{boundary, ocireg_error, ocireg_status};
 use super::strings::{arg_opt_str, arg_str, out_cstring, write_opt, write_opt_cstring};
-use crate::credentials::{ConfigOptions, LoginOptions, Logout, login, logout};
+use crate::credentials::ConfigOptions;
+use crate::login::{LoginOptions, Logout, login, logout};
 
 /// The docker config options: the explicit path, else the options' docker config, else the
 /// default (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`).

@@ -32,7 +32,7 @@ pub struct RetryPolicy {
     /// The longest backoff between two attempts.
     pub max_backoff: Duration,
     /// The longest `Retry-After` we honour; a registry asking for longer gets
-    /// [`Error::RateLimited`] (or the error it sent) at once.
+    /// [`Error::RateLimited`](crate::Error::RateLimited) (or the error it sent) at once.
     pub max_retry_after: Duration,
 }
 

@@ -1,11 +1,53 @@
-//! [`login`] and [`logout`].
+//! [`login`] and [`logout`]: above both the client (which checks the credentials against the
+//! registry) and the credential store (which keeps them).
 
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
-use super::docker_config::{self, DockerConfig, KeyRules, registry_key};
-use super::{ConfigOptions, LoginOptions, LoginStored, Logout, helper};
 use crate::auth::Credentials;
+use crate::credentials::docker_config::{self, DockerConfig, KeyRules, registry_key};
+use crate::credentials::{ConfigOptions, helper};
 use crate::error::{Error, Result};
+
+/// Options of [`login`].
+#[derive(Clone, Debug, Default)]
+pub struct LoginOptions {
+    /// Where to store the credentials (and which helpers to use).
+    pub config: ConfigOptions,
+    /// A client builder to verify the credentials with (TLS roots, `insecure`, timeouts, retry
+    /// policy); its credentials are replaced by the ones being checked. `None`:
+    /// `Client::builder(registry)`.
+    pub client: Option<crate::ClientBuilder>,
+}
+
+/// Where [`login`] stored the credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginStored {
+    /// In the credential helper `docker-credential-<name>`.
+    Helper(String),
+    /// In the `auths` section of this docker config file.
+    ConfigFile(PathBuf),
+}
+
+impl fmt::Display for LoginStored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoginStored::Helper(name) => {
+                write!(f, "credential helper {}", helper::program_name(name))
+            }
+            LoginStored::ConfigFile(path) => write!(f, "config file {}", path.display()),
+        }
+    }
+}
+
+/// What [`logout`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Logout {
+    /// Stored credentials were removed.
+    LoggedOut,
+    /// There were no stored credentials for the registry (not an error: logout is idempotent).
+    NotLoggedIn,
+}
 
 /// Checks `username` and `password` against `registry`, then stores them.
 ///
@@ -27,7 +69,7 @@ use crate::error::{Error, Result};
 /// [`Error::InvalidInput`].
 ///
 /// ```no_run
-/// use ocireg::credentials::{login, LoginOptions, LoginStored};
+/// use ocireg::{login, LoginOptions, LoginStored};
 /// let stored = login("registry.example.com", "alice", "s3cret", &LoginOptions::default())?;
 /// println!("Login succeeded, credentials stored in the {stored}.");
 /// # Ok::<(), ocireg::Error>(())
@@ -106,7 +148,8 @@ fn has_plain_secrets(path: &Path, key: &str) -> Result<bool> {
 /// never created. The containers `auth.json` is not touched (it belongs to podman and skopeo).
 ///
 /// ```
-/// use ocireg::credentials::{logout, ConfigOptions, Logout};
+/// use ocireg::credentials::ConfigOptions;
+/// use ocireg::{logout, Logout};
 /// let dir = std::env::temp_dir().join(format!("ocireg-doc-logout-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let path = dir.join("config.json");

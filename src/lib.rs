@@ -51,6 +51,7 @@ pub mod reference;
 mod test_util;
 #[cfg(feature = "test-server")]
 pub mod testing;
+mod transfer;
 pub(crate) mod transport;
 pub mod verify;
 
@@ -65,8 +66,9 @@ pub use layout::OciLayout;
 pub use login::{LoginOptions, LoginStored, Logout, login, logout};
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, Platform, media_types};
 pub use pull::{PullOptions, PullStats, Pulled};
-pub use push::{Progress, ProgressEvent, ProgressFn, PushOptions, PushStats, Pushed};
+pub use push::{PushOptions, PushStats, Pushed};
 pub use reference::Reference;
+pub use transfer::{DEFAULT_THREADS, Progress, ProgressEvent, ProgressFn};
 pub use transport::{
     LowSpeedLimit, RequestCallback, RequestEvent, RetryCallback, RetryEvent, RetryPolicy,
 };

@@ -30,8 +30,9 @@ use crate::error::{Error, Result};
 use crate::headers;
 use crate::layout::{OciLayout, TempFile};
 use crate::manifest::{Descriptor, Manifest, Platform, media_types};
-use crate::push::{DEFAULT_THREADS, Progress, ProgressEvent, ProgressFn, Pushed, run_parallel};
+use crate::push::Pushed;
 use crate::reference::{TagOrDigest, validate_repository};
+use crate::transfer::{DEFAULT_THREADS, Progress, ProgressEvent, ProgressFn, run_parallel};
 use crate::transport::{Method, Request, content_length};
 
 /// Read/write buffer of blob downloads.

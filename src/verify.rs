@@ -22,8 +22,9 @@ use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::{MAX_MANIFEST_SIZE, media_types};
-use crate::push::{DEFAULT_THREADS, Pushed, run_parallel};
+use crate::push::Pushed;
 use crate::reference::validate_repository;
+use crate::transfer::{DEFAULT_THREADS, run_parallel};
 use crate::transport::{Method, Request};
 
 /// The overall result of a verification.

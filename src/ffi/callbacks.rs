@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 
 use crate::error::Result;
-use crate::push::{Progress, ProgressEvent, ProgressFn};
+use crate::transfer::{Progress, ProgressEvent, ProgressFn};
 
 /// Progress event: bytes are going up (`done` grows).
 pub const OCIREG_PROGRESS_UPLOADING: u32 = 0;

@@ -446,7 +446,7 @@ mod progress {
 
     use super::super::callbacks::{OCIREG_PROGRESS_UPLOADING, UserData, with_progress};
     use crate::Digest;
-    use crate::push::{Progress, ProgressEvent};
+    use crate::transfer::{Progress, ProgressEvent};
 
     struct Log {
         thread: ThreadId,
@@ -470,7 +470,7 @@ mod progress {
     }
 
     /// Reports 100 events from 4 worker threads, like a push does.
-    fn fake_transfer(p: Option<crate::push::ProgressFn>) -> crate::Result<u32> {
+    fn fake_transfer(p: Option<crate::transfer::ProgressFn>) -> crate::Result<u32> {
         let p = p.expect("a progress callback");
         let p = Arc::new(p);
         std::thread::scope(|s| {

@@ -28,7 +28,7 @@ use crate::client::Client;
 use crate::digest::{Digest, HashingWriter};
 use crate::error::{Error, Result};
 use crate::headers;
-use crate::layout::{OciLayout, TempFile};
+use crate::image::layout::{self, OciLayout};
 use crate::manifest::{Descriptor, Manifest, Platform, media_types};
 use crate::push::Pushed;
 use crate::reference::{TagOrDigest, validate_repository};
@@ -271,12 +271,9 @@ impl Client {
         path: &Path,
         progress: &dyn Fn(u64) -> bool,
     ) -> Result<u64> {
-        let mut tmp = TempFile::next_to(path)?;
-        let n = {
-            let file = tmp.file()?;
-            self.fetch_blob(repository, digest, expected_size, file, progress)?
-        };
-        tmp.persist(path)?;
+        let mut tmp = layout::temp_next_to(path)?;
+        let n = self.fetch_blob(repository, digest, expected_size, &mut tmp, progress)?;
+        layout::persist(tmp, path)?;
         Ok(n)
     }
 
@@ -487,7 +484,7 @@ impl Client {
         write_manifests(&layout, &root)?;
         let mut entry = root.entry.clone();
         if let Some(a) = entry.annotations.as_mut() {
-            a.remove(crate::layout::REF_NAME_ANNOTATION);
+            a.remove(layout::REF_NAME_ANNOTATION);
             if a.is_empty() {
                 entry.annotations = None;
             }
@@ -671,7 +668,7 @@ fn write_manifests(layout: &OciLayout, n: &Node) -> Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     }
-    crate::layout::write_atomic(&path, &n.manifest.bytes)
+    layout::write_atomic(&path, &n.manifest.bytes)
 }
 
 fn to_pulled(n: &Node, repository: &str, tag: Option<String>, path: &Path) -> Pulled {

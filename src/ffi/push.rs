@@ -11,7 +11,7 @@ use super::error::{Failure, boundary, guard, ocireg_error, ocireg_status};
 use super::image::ocireg_image;
 use super::strings::{arg_mut, arg_opt_str, arg_out, arg_ref, arg_str, out_cstring, write_out};
 use crate::image::Image;
-use crate::layout::OciLayout;
+use crate::image::layout::OciLayout;
 use crate::push::{PushOptions, PushStats, Pushed};
 
 /// What a push did: the manifest digest, media type and size, every blob descriptor, and

@@ -18,14 +18,16 @@
 //! ```
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::image::{BlobData, Image};
+use tempfile::NamedTempFile;
+
+use super::{BlobData, Image};
 use crate::manifest::{Descriptor, ImageIndex, MAX_MANIFEST_SIZE, Manifest, media_types};
 
 /// The annotation that names a manifest in `index.json` (its tag).
@@ -389,104 +391,59 @@ pub(crate) fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// A temporary file next to `path`, removed on drop unless persisted.
-pub(crate) struct TempFile {
-    path: PathBuf,
-    file: Option<File>,
-    keep: bool,
+/// A temporary file in the directory of `target` (so that the rename into place is atomic),
+/// deleted when dropped unless persisted.
+pub(crate) fn temp_next_to(target: &Path) -> Result<NamedTempFile> {
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "blob".into());
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(format!("creating a temporary file in {}", dir.display()), e))
 }
 
-impl TempFile {
-    /// Creates `.<name>.<pid>-<n>.tmp` in the directory of `target`.
-    pub(crate) fn next_to(target: &Path) -> Result<TempFile> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let dir = match target.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "blob".into());
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        for _ in 0..16 {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!(".{name}.{}-{n}-{nanos}.tmp", std::process::id()));
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(file) => {
-                    return Ok(TempFile {
-                        path,
-                        file: Some(file),
-                        keep: false,
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(Error::io(
-                        format!("creating a temporary file in {}", dir.display()),
-                        e,
-                    ));
-                }
-            }
-        }
-        Err(Error::InvalidInput(format!(
-            "could not create a temporary file in {}",
-            dir.display()
-        )))
-    }
-
-    pub(crate) fn file(&mut self) -> Result<&mut File> {
-        let path = &self.path;
-        self.file
-            .as_mut()
-            .ok_or_else(|| Error::InvalidInput(format!("{} was already persisted", path.display())))
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Flushes, syncs and renames the file to `target`.
-    pub(crate) fn persist(mut self, target: &Path) -> Result<()> {
-        if let Some(f) = self.file.take() {
-            f.sync_all()
-                .map_err(|e| Error::io(format!("writing {}", self.path.display()), e))?;
-        }
-        fs::rename(&self.path, target).map_err(|e| {
-            Error::io(
-                format!("renaming {} to {}", self.path.display(), target.display()),
-                e,
-            )
-        })?;
-        self.keep = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            self.file.take();
-            let _ = fs::remove_file(&self.path);
-        }
-    }
+/// Syncs a temporary file and renames it to `target`.
+pub(crate) fn persist(tmp: NamedTempFile, target: &Path) -> Result<()> {
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(format!("writing {}", tmp.path().display()), e))?;
+    tmp.persist(target).map_err(|e| {
+        Error::io(
+            format!("renaming a temporary file to {}", target.display()),
+            e.error,
+        )
+    })?;
+    Ok(())
 }
 
 /// Writes a small file atomically: temporary file in the same directory, fsync, rename.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = TempFile::next_to(path)?;
-    tmp.file()?
-        .write_all(bytes)
+    let mut tmp = temp_next_to(path)?;
+    tmp.write_all(bytes)
         .map_err(|e| Error::io(format!("writing {}", tmp.path().display()), e))?;
-    tmp.persist(path)
+    persist(tmp, path)
+}
+
+impl Image {
+    /// Reads the image tagged `tag` (or the only image, with `None`) from the OCI image layout
+    /// at `dir`: the same as `OciLayout::open(dir)?.image(tag)`.
+    ///
+    /// ```no_run
+    /// # fn main() -> ocireg::Result<()> {
+    /// let image = ocireg::Image::from_layout("./layout", Some("v1"))?;
+    /// println!("{} {}", image.media_type(), image.digest());
+    /// # Ok(()) }
+    /// ```
+    pub fn from_layout(dir: impl AsRef<Path>, tag: Option<&str>) -> Result<Image> {
+        OciLayout::open(dir)?.image(tag)
+    }
 }
 
 #[cfg(test)]

@@ -16,9 +16,11 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod layout;
+
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::blob::{file_size, hash_file};
@@ -74,19 +76,6 @@ pub struct Image {
 }
 
 impl Image {
-    /// Reads an image from an OCI image layout: the manifest tagged `tag`
-    /// (`org.opencontainers.image.ref.name`), or the only one when `tag` is `None`.
-    ///
-    /// ```no_run
-    /// # fn main() -> ocireg::Result<()> {
-    /// let image = ocireg::Image::from_layout("./layout", Some("v1"))?;
-    /// println!("{} {}", image.media_type(), image.digest());
-    /// # Ok(()) }
-    /// ```
-    pub fn from_layout(dir: impl AsRef<Path>, tag: Option<&str>) -> Result<Image> {
-        crate::layout::OciLayout::open(dir)?.image(tag)
-    }
-
     /// The manifest (or index) bytes, media type and digest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest

@@ -35,7 +35,7 @@ use crate::client::Client;
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::manifest::header_digest;
-use crate::reference::validate_repository;
+use crate::reference::Repository;
 use crate::transport::{
     Method, ReqBody, Request, Transport, content_length, drain, percent_encode,
 };
@@ -229,7 +229,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn blob_exists(&self, repository: &str, digest: &str) -> Result<Option<u64>> {
-        validate_repository(repository)?;
+        let repository = &Repository::parse(repository)?;
         let d: Digest = digest.parse()?;
         Ok(self
             .head_blob(repository, &d, "pull")?
@@ -284,7 +284,7 @@ impl Client {
         source: BlobSource<'_>,
         options: &UploadOptions,
     ) -> Result<PushedBlob> {
-        validate_repository(repository)?;
+        let repository = &Repository::parse(repository)?;
         let up = Uploader::new(self, repository, options);
         with_prepared(source, None, |p| up.push(p, None))
     }
@@ -316,8 +316,8 @@ impl Client {
         digest: &str,
         fallback: Option<BlobSource<'_>>,
     ) -> Result<MountOutcome> {
-        validate_repository(repository)?;
-        validate_repository(from)?;
+        let repository = &Repository::parse(repository)?;
+        let from = &Repository::parse(from)?;
         let d: Digest = digest.parse()?;
         let options = UploadOptions {
             skip_existing: false,
@@ -339,7 +339,7 @@ impl Client {
     /// Deletes a blob from a repository (`DELETE /v2/<repo>/blobs/<digest>`). Registries only
     /// unlink it from this repository; other repositories keep it.
     pub fn delete_blob(&self, repository: &str, digest: &str) -> Result<()> {
-        validate_repository(repository)?;
+        let repository = &Repository::parse(repository)?;
         let d: Digest = digest.parse()?;
         let req = Request::new(
             Method::Delete,

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::headers;
-use crate::reference::validate_repository;
+use crate::reference::Repository;
 use crate::transport::{Method, Request, percent_decode, percent_encode};
 
 /// The catalog page size ocireg asks for (distribution's maximum).
@@ -62,7 +62,7 @@ impl Client {
     ///
     /// An unknown repository is [`Error::NotFound`].
     pub fn tags(&self, repository: &str) -> Result<Vec<String>> {
-        validate_repository(repository)?;
+        let repository = &Repository::parse(repository)?;
         let mut all = Vec::new();
         self.walk(&Listing::Tags(repository), None, &mut |page| {
             all.extend(page);
@@ -78,7 +78,7 @@ impl Client {
         n: Option<usize>,
         last: Option<&str>,
     ) -> Result<Page> {
-        validate_repository(repository)?;
+        let repository = &Repository::parse(repository)?;
         self.page(&Listing::Tags(repository), n, last)
     }
 

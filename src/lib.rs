@@ -66,7 +66,7 @@ pub use login::{LoginOptions, LoginStored, Logout, login, logout};
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, Platform, media_types};
 pub use pull::{PullOptions, PullStats, Pulled};
 pub use push::{PushOptions, PushStats, Pushed};
-pub use reference::Reference;
+pub use reference::{Reference, Repository, Tag};
 pub use transfer::{DEFAULT_THREADS, Progress, ProgressEvent, ProgressFn};
 pub use transport::{
     LowSpeedLimit, RequestCallback, RequestEvent, RetryCallback, RetryEvent, RetryPolicy,

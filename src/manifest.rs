@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::reference::{TagOrDigest, validate_repository};
+use crate::reference::{Repository, TagOrDigest};
 use crate::transport::{Method, ReqBody, Request};
 
 /// The largest manifest ocireg reads or writes (what registries accept).
@@ -304,7 +304,7 @@ impl Client {
     /// `tag@digest`, the tag is requested and the digest verified. A mismatch is
     /// [`Error::DigestMismatch`]. Manifests over 4 MiB are refused.
     pub fn manifest(&self, repository: &str, reference: &str) -> Result<Manifest> {
-        validate_repository(repository)?;
+        let repository = &Repository::parse(repository)?;
         let r = TagOrDigest::parse(reference)?;
         let t = self.transport();
         let what = format!("manifest {repository}:{}", r.url_part());
@@ -352,7 +352,7 @@ impl Client {
     /// The digest a tag (or digest) resolves to, by `HEAD` (no body transferred). Falls back to
     /// a verified GET when the registry sends no `Docker-Content-Digest`.
     pub fn manifest_digest(&self, repository: &str, reference: &str) -> Result<Digest> {
-        validate_repository(repository)?;
+        let repository = &Repository::parse(repository)?;
         let r = TagOrDigest::parse(reference)?;
         let req = Request::new(
             Method::Head,
@@ -396,7 +396,7 @@ impl Client {
         media_type: &str,
         bytes: &[u8],
     ) -> Result<Digest> {
-        validate_repository(repository)?;
+        let repository = &Repository::parse(repository)?;
         let r = TagOrDigest::parse(reference)?;
         if media_type.trim().is_empty() || media_type.contains(['\r', '\n']) {
             return Err(Error::InvalidInput(format!(
@@ -426,7 +426,7 @@ impl Client {
         }
         let url_ref = match &r {
             TagOrDigest::Digest(d) => d.to_string(),
-            TagOrDigest::Tag(t) | TagOrDigest::TagAndDigest(t, _) => t.clone(),
+            TagOrDigest::Tag(t) | TagOrDigest::TagAndDigest(t, _) => t.to_string(),
         };
         let what = format!("PUT manifest {repository}:{url_ref}");
         let req = Request::new(
@@ -455,7 +455,7 @@ impl Client {
 
     /// Deletes a manifest by digest (registries remove every tag pointing at it).
     pub fn delete_manifest(&self, repository: &str, digest: &str) -> Result<()> {
-        validate_repository(repository)?;
+        let repository = &Repository::parse(repository)?;
         let d: Digest = digest.parse()?;
         let req = Request::new(
             Method::Delete,

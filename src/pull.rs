@@ -31,7 +31,7 @@ use crate::headers;
 use crate::image::layout::{self, OciLayout};
 use crate::manifest::{Descriptor, Manifest, Platform, media_types};
 use crate::push::Pushed;
-use crate::reference::{TagOrDigest, validate_repository};
+use crate::reference::{Repository, TagOrDigest};
 use crate::transfer::{DEFAULT_THREADS, Progress, ProgressEvent, ProgressFn, run_parallel};
 use crate::transport::{Method, Request, content_length};
 
@@ -243,7 +243,7 @@ impl Client {
         digest: &str,
         writer: &mut W,
     ) -> Result<u64> {
-        validate_repository(repository)?;
+        let repository = &Repository::parse(repository)?;
         let d: Digest = digest.parse()?;
         let mut w = writer;
         self.fetch_blob(repository, &d, None, &mut w, &|_| true)
@@ -258,7 +258,7 @@ impl Client {
         digest: &str,
         path: impl AsRef<Path>,
     ) -> Result<u64> {
-        validate_repository(repository)?;
+        let repository = &Repository::parse(repository)?;
         let d: Digest = digest.parse()?;
         self.fetch_blob_to_path(repository, &d, None, path.as_ref(), &|_| true)
     }
@@ -432,12 +432,9 @@ impl Client {
         dir: impl AsRef<Path>,
         options: &PullOptions,
     ) -> Result<Pulled> {
-        validate_repository(repository)?;
+        let repository = &Repository::parse(repository)?;
         let r = TagOrDigest::parse(reference)?;
-        let tag = match &r {
-            TagOrDigest::Tag(t) | TagOrDigest::TagAndDigest(t, _) => Some(t.clone()),
-            TagOrDigest::Digest(_) => None,
-        };
+        let tag = r.tag().map(|t| t.to_string());
         let requests_before = self.request_count();
         let top = self.manifest(repository, reference)?;
         let top_entry = top.descriptor();

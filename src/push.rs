@@ -37,7 +37,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::image::{BlobData, Image, ImageBlob};
 use crate::manifest::{Descriptor, Platform, media_types};
-use crate::reference::{TagOrDigest, validate_repository};
+use crate::reference::{Repository, Tag, TagOrDigest};
 use crate::transfer::{DEFAULT_THREADS, Progress, ProgressEvent, ProgressFn, run_parallel};
 use crate::transport::{Method, Request, drain};
 
@@ -56,7 +56,7 @@ pub struct PushOptions {
     pub upload: UploadOptions,
     /// Try a cross-repository mount from this repository (same registry) before uploading a
     /// missing blob.
-    pub mount_from: Option<String>,
+    pub mount_from: Option<Repository>,
     /// The progress callback.
     pub progress: Option<ProgressFn>,
 }
@@ -98,8 +98,14 @@ impl PushOptions {
     }
 
     /// Tries to mount missing blobs from `repository` first.
-    pub fn mount_from(mut self, repository: impl Into<String>) -> Self {
-        self.mount_from = Some(repository.into());
+    ///
+    /// ```
+    /// let o = ocireg::PushOptions::default().mount_from("team/base".parse()?);
+    /// assert_eq!(o.mount_from.unwrap().as_str(), "team/base");
+    /// # Ok::<(), ocireg::Error>(())
+    /// ```
+    pub fn mount_from(mut self, repository: Repository) -> Self {
+        self.mount_from = Some(repository);
         self
     }
 
@@ -179,11 +185,20 @@ impl Pushed {
     /// # fn main() -> ocireg::Result<()> {
     /// # let client = ocireg::Client::new("registry.example.com")?;
     /// let image = ocireg::Image::from_layout("./layout", Some("v1"))?;
-    /// let expected = ocireg::Pushed::from_image(&image, "team/app", Some("v1"));
+    /// let expected = ocireg::Pushed::from_image(&image, "team/app", Some("v1"))?;
     /// println!("{}", client.verify("team/app", &expected));
     /// # Ok(()) }
     /// ```
-    pub fn from_image(image: &Image, repository: &str, tag: Option<&str>) -> Pushed {
+    ///
+    /// A malformed repository or tag is [`Error::InvalidReference`].
+    pub fn from_image(image: &Image, repository: &str, tag: Option<&str>) -> Result<Pushed> {
+        let repository = Repository::parse(repository)?;
+        let tag = tag.map(Tag::parse).transpose()?;
+        Ok(Pushed::expected(image, repository.as_str(), tag.as_deref()))
+    }
+
+    /// [`Pushed::from_image`] with names already checked.
+    fn expected(image: &Image, repository: &str, tag: Option<&str>) -> Pushed {
         Pushed {
             repository: repository.to_string(),
             tag: tag.map(str::to_string),
@@ -196,7 +211,7 @@ impl Pushed {
             children: image
                 .children()
                 .iter()
-                .map(|c| Pushed::from_image(c, repository, None))
+                .map(|c| Pushed::expected(c, repository, None))
                 .collect(),
             stats: PushStats::default(),
         }
@@ -232,10 +247,7 @@ impl Client {
         image: &Image,
         options: &PushOptions,
     ) -> Result<Pushed> {
-        validate_repository(repository)?;
-        if let Some(from) = &options.mount_from {
-            validate_repository(from)?;
-        }
+        let repository = &Repository::parse(repository)?;
         let r = TagOrDigest::parse(reference)?;
         if let Some(d) = r.digest()
             && d != image.digest()
@@ -246,10 +258,7 @@ impl Client {
                 actual: image.digest().to_string(),
             });
         }
-        let tag = match &r {
-            TagOrDigest::Tag(t) | TagOrDigest::TagAndDigest(t, _) => Some(t.clone()),
-            TagOrDigest::Digest(_) => None,
-        };
+        let tag = r.tag().map(|t| t.to_string());
         let requests_before = self.request_count();
         let mut stats = PushStats::default();
 
@@ -320,7 +329,7 @@ impl Client {
             });
         }
         stats.requests = self.request_count().saturating_sub(requests_before);
-        let mut pushed = Pushed::from_image(image, repository, tag.as_deref());
+        let mut pushed = Pushed::expected(image, repository, tag.as_deref());
         pushed.stats = stats;
         Ok(pushed)
     }

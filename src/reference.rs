@@ -248,31 +248,92 @@ fn build(
     })
 }
 
-/// Checks a repository name: path components `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` joined by
-/// `/`, at most 255 characters in all.
+/// A repository name, checked: path components `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` joined by
+/// `/`, at most 255 characters in all. Parsed once where a name enters the library (every call
+/// taking `repository: &str` parses it first), so nothing past the edge sees a bad one.
 ///
 /// ```
-/// use ocireg::reference::validate_repository;
-/// assert!(validate_repository("library/alpine").is_ok());
-/// assert!(validate_repository("team/my_app__v2/x--y.z").is_ok());
-/// assert!(validate_repository("Team/App").unwrap_err().to_string().contains("uppercase"));
-/// assert!(validate_repository("a//b").is_err());
+/// use ocireg::Repository;
+/// let r: Repository = "team/my_app__v2/x--y.z".parse()?;
+/// assert_eq!(r.as_str(), "team/my_app__v2/x--y.z");
+/// assert!(Repository::parse("Team/App").unwrap_err().to_string().contains("uppercase"));
+/// assert!(Repository::parse("a//b").is_err());
+/// # Ok::<(), ocireg::Error>(())
 /// ```
-pub fn validate_repository(name: &str) -> Result<()> {
-    check_repository(name).map_err(Error::InvalidReference)
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Repository(String);
+
+impl Repository {
+    /// Checks `name` ([`Error::InvalidReference`] saying what is wrong).
+    pub fn parse(name: &str) -> Result<Repository> {
+        check_repository(name).map_err(Error::InvalidReference)?;
+        Ok(Repository(name.to_string()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-/// Checks a tag: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
+/// A tag, checked: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
 ///
 /// ```
-/// use ocireg::reference::validate_tag;
-/// assert!(validate_tag("v1.2.3-rc_1").is_ok());
-/// assert!(validate_tag("-bad").is_err());
-/// assert!(validate_tag(&"a".repeat(129)).is_err());
+/// use ocireg::Tag;
+/// assert_eq!(Tag::parse("v1.2.3-rc_1")?.as_str(), "v1.2.3-rc_1");
+/// assert!(Tag::parse("-bad").is_err());
+/// assert!(Tag::parse(&"a".repeat(129)).is_err());
+/// # Ok::<(), ocireg::Error>(())
 /// ```
-pub fn validate_tag(tag: &str) -> Result<()> {
-    check_tag(tag).map_err(Error::InvalidReference)
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tag(String);
+
+impl Tag {
+    /// Checks `tag` ([`Error::InvalidReference`] saying what is wrong).
+    pub fn parse(tag: &str) -> Result<Tag> {
+        check_tag(tag).map_err(Error::InvalidReference)?;
+        Ok(Tag(tag.to_string()))
+    }
+
+    /// The tag.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
+
+macro_rules! name_traits {
+    ($t:ident) => {
+        impl std::str::FromStr for $t {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<$t> {
+                $t::parse(s)
+            }
+        }
+        impl std::ops::Deref for $t {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+        impl AsRef<str> for $t {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.0
+            }
+        }
+    };
+}
+name_traits!(Repository);
+name_traits!(Tag);
 
 /// `'x'`, or `'\0'` / `'\u{202e}'` for characters better not printed raw.
 fn show_char(c: char) -> String {
@@ -521,24 +582,14 @@ fn check_port(port: &str) -> Result<(), String> {
 
 /// The reference argument of an API call: a tag, a digest, or a tag to request and a digest
 /// to verify the answer against.
-///
-/// ```
-/// use ocireg::reference::TagOrDigest;
-/// let hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-/// assert_eq!(TagOrDigest::parse("v1").unwrap(), TagOrDigest::Tag("v1".into()));
-/// let pinned = TagOrDigest::parse(&format!("v1@sha256:{hex}")).unwrap();
-/// assert_eq!(pinned.url_part(), "v1");
-/// assert_eq!(pinned.digest().unwrap().hex(), hex);
-/// assert_eq!(TagOrDigest::parse(&format!("sha256:{hex}")).unwrap().url_part(), format!("sha256:{hex}"));
-/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TagOrDigest {
+pub(crate) enum TagOrDigest {
     /// A tag, e.g. `v1`.
-    Tag(String),
+    Tag(Tag),
     /// A digest, e.g. `sha256:<64 hex>`.
     Digest(Digest),
     /// A tag to request by, and the digest the answer must have.
-    TagAndDigest(String, Digest),
+    TagAndDigest(Tag, Digest),
 }
 
 impl TagOrDigest {
@@ -553,16 +604,15 @@ impl TagOrDigest {
             other => other,
         };
         if let Some((tag, digest)) = s.split_once('@') {
-            validate_tag(tag).map_err(with_input)?;
+            let tag = Tag::parse(tag).map_err(with_input)?;
             let digest = digest.parse::<Digest>().map_err(with_input)?;
-            Ok(TagOrDigest::TagAndDigest(tag.to_string(), digest))
+            Ok(TagOrDigest::TagAndDigest(tag, digest))
         } else if s.contains(':') {
             Ok(TagOrDigest::Digest(
                 s.parse::<Digest>().map_err(with_input)?,
             ))
         } else {
-            validate_tag(s).map_err(with_input)?;
-            Ok(TagOrDigest::Tag(s.to_string()))
+            Ok(TagOrDigest::Tag(Tag::parse(s).map_err(with_input)?))
         }
     }
 
@@ -570,8 +620,16 @@ impl TagOrDigest {
     /// digest).
     pub fn url_part(&self) -> String {
         match self {
-            TagOrDigest::Tag(t) | TagOrDigest::TagAndDigest(t, _) => t.clone(),
+            TagOrDigest::Tag(t) | TagOrDigest::TagAndDigest(t, _) => t.to_string(),
             TagOrDigest::Digest(d) => d.to_string(),
+        }
+    }
+
+    /// The tag, if there is one.
+    pub(crate) fn tag(&self) -> Option<&Tag> {
+        match self {
+            TagOrDigest::Tag(t) | TagOrDigest::TagAndDigest(t, _) => Some(t),
+            TagOrDigest::Digest(_) => None,
         }
     }
 
@@ -1081,24 +1139,24 @@ mod tests {
     #[test]
     fn validators() {
         for good in ["a", "a/b", "a__b", "a--b", "a.b_c-d", "0", "a0/1b"] {
-            validate_repository(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+            Repository::parse(good).unwrap_or_else(|e| panic!("{good}: {e}"));
         }
         for bad in [
             "", "A", "a//b", "a/", "/a", "a..b", "a___b", "-a", "a-", "a b", "a\0",
         ] {
-            assert!(validate_repository(bad).is_err(), "{bad:?}");
+            assert!(Repository::parse(bad).is_err(), "{bad:?}");
         }
-        assert!(validate_repository(&"a".repeat(255)).is_ok());
-        assert!(validate_repository(&"a".repeat(256)).is_err());
+        assert!(Repository::parse(&"a".repeat(255)).is_ok());
+        assert!(Repository::parse(&"a".repeat(256)).is_err());
         for good in ["a", "_", "0", "A.b-C_d", "latest", "v1.2.3"] {
-            validate_tag(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+            Tag::parse(good).unwrap_or_else(|e| panic!("{good}: {e}"));
         }
-        assert!(validate_tag(&"a".repeat(128)).is_ok());
+        assert!(Tag::parse(&"a".repeat(128)).is_ok());
         for bad in ["", ".x", "-x", "a:b", "a@b", "a/b", "a b", "é", "a\u{0}"] {
-            assert!(validate_tag(bad).is_err(), "{bad:?}");
+            assert!(Tag::parse(bad).is_err(), "{bad:?}");
         }
-        assert!(validate_tag(&"a".repeat(129)).is_err());
-        let msg = validate_tag("-bad").unwrap_err().to_string();
+        assert!(Tag::parse(&"a".repeat(129)).is_err());
+        let msg = Tag::parse("-bad").unwrap_err().to_string();
         assert!(msg.contains("-bad") && msg.contains("must start with a letter, digit or _"));
     }
 
@@ -1107,22 +1165,22 @@ mod tests {
         let d: Digest = sha().parse().unwrap();
         assert_eq!(
             TagOrDigest::parse("v1").unwrap(),
-            TagOrDigest::Tag("v1".into())
+            TagOrDigest::Tag(Tag("v1".into()))
         );
         assert_eq!(
             TagOrDigest::parse(&sha()).unwrap(),
             TagOrDigest::Digest(d.clone())
         );
         let both = TagOrDigest::parse(&format!("v1@{}", sha())).unwrap();
-        assert_eq!(both, TagOrDigest::TagAndDigest("v1".into(), d.clone()));
+        assert_eq!(both, TagOrDigest::TagAndDigest(Tag("v1".into()), d.clone()));
         assert_eq!(both.url_part(), "v1");
         assert_eq!(both.digest(), Some(&d));
         assert_eq!(TagOrDigest::Digest(d.clone()).url_part(), sha());
-        assert_eq!(TagOrDigest::Tag("x".into()).digest(), None);
+        assert_eq!(TagOrDigest::Tag(Tag("x".into())).digest(), None);
         for t in [
-            TagOrDigest::Tag("v1".into()),
+            TagOrDigest::Tag(Tag("v1".into())),
             TagOrDigest::Digest(d.clone()),
-            TagOrDigest::TagAndDigest("v1".into(), d.clone()),
+            TagOrDigest::TagAndDigest(Tag("v1".into()), d.clone()),
         ] {
             assert_eq!(TagOrDigest::parse(&t.to_string()).unwrap(), t);
         }
@@ -1213,8 +1271,8 @@ mod tests {
                 assert_eq!(again, r, "round {round}: {s:?}");
             }
             let _ = TagOrDigest::parse(&s);
-            let _ = validate_repository(&s);
-            let _ = validate_tag(&s);
+            let _ = Repository::parse(&s);
+            let _ = Tag::parse(&s);
             let _ = api_host(&s);
             let _ = Reference::new(&s, "x", None, None);
         }

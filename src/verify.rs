@@ -23,7 +23,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::{MAX_MANIFEST_SIZE, media_types};
 use crate::push::Pushed;
-use crate::reference::validate_repository;
+use crate::reference::Repository;
 use crate::transfer::{DEFAULT_THREADS, run_parallel};
 use crate::transport::{Method, Request};
 
@@ -220,7 +220,7 @@ impl Client {
         );
         plan.extend(blob_plan);
 
-        let checks: Vec<Check> = match validate_repository(repository) {
+        let checks: Vec<Check> = match Repository::parse(repository) {
             Err(e) => plan
                 .into_iter()
                 .map(|p| Check {
@@ -230,7 +230,7 @@ impl Client {
                     status: CheckStatus::Inconclusive(e.to_string()),
                 })
                 .collect(),
-            Ok(()) => {
+            Ok(_) => {
                 let never = AtomicBool::new(false);
                 let statuses = run_parallel(&plan, DEFAULT_THREADS, &never, |p| {
                     Ok(self.run_check(repository, p))

@@ -442,7 +442,7 @@ fn other_paths(c: &Client, repo: &str, other_repo: &str) {
             other_repo,
             "mounted",
             &image,
-            &PushOptions::default().mount_from(repo),
+            &PushOptions::default().mount_from(repo.parse().unwrap()),
         )
         .unwrap();
     assert_eq!(

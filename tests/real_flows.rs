@@ -342,7 +342,7 @@ fn push_flow(cfg: &Config, c: &Client) {
     args.push(format!("oci:{}:built", copied.display()));
     args.push(format!("docker://{}/{repo3}:v1", cfg.host));
     run(Command::new(skopeo).args(&args));
-    let expected = Pushed::from_image(&back, &repo3, Some("v1"));
+    let expected = Pushed::from_image(&back, &repo3, Some("v1")).unwrap();
     let report = c.verify(&repo3, &expected);
     assert!(report.is_verified(), "{}: {report:?}", cfg.label);
     let out = dir.join("from-skopeo");
@@ -407,7 +407,7 @@ fn bearer_whole_flow() {
             &derived,
             "v1",
             &img,
-            &PushOptions::default().mount_from(&base),
+            &PushOptions::default().mount_from(base.parse().unwrap()),
         )
         .unwrap();
     assert_eq!(

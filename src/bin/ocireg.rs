@@ -299,7 +299,7 @@ fn run(o: &Opts) -> Result<(), Failure> {
             let dir = o.arg(2, "LAYOUT-DIR")?;
             let c = o.client(r.registry())?;
             let image = ocireg::image::Image::from_layout(dir, None)?;
-            let pushed = ocireg::Pushed::from_image(&image, r.repository(), r.tag());
+            let pushed = ocireg::Pushed::from_image(&image, r.repository(), r.tag())?;
             let report = c.verify(r.repository(), &pushed);
             for check in &report.checks {
                 w(&mut out, &format!("{check}"));

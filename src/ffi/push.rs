@@ -169,10 +169,7 @@ pub unsafe extern "C" fn ocireg_push_options_set_mount_from(
         boundary(err, || {
             let o = arg_mut(opts, "opts")?;
             let repo = arg_opt_str(repository, "repository")?;
-            if let Some(r) = repo {
-                crate::reference::validate_repository(r)?;
-            }
-            o.options.mount_from = repo.map(str::to_string);
+            o.options.mount_from = repo.map(crate::Repository::parse).transpose()?;
             Ok(())
         })
     }
@@ -351,12 +348,8 @@ pub unsafe extern "C" fn ocireg_pushed_from_image(
             let image = arg_ref(image, "image")?;
             let repo = arg_str(repository, "repository")?;
             let tag = arg_opt_str(tag, "tag")?;
-            crate::reference::validate_repository(repo)?;
-            if let Some(t) = tag {
-                crate::reference::validate_tag(t)?;
-            }
             arg_out(out, "out")?;
-            let pushed = ocireg_pushed::new(Pushed::from_image(&image.image, repo, tag))?;
+            let pushed = ocireg_pushed::new(Pushed::from_image(&image.image, repo, tag)?)?;
             write_out(out, Box::into_raw(Box::new(pushed)));
             Ok(())
         })

@@ -188,7 +188,7 @@ pub unsafe extern "C" fn ocireg_test_registry_add_blob(
             let r = arg_ref(reg, "reg")?.running()?;
             let repo = arg_str(repository, "repository")?;
             let bytes = arg_bytes(data, len, "data")?;
-            crate::reference::validate_repository(repo)?;
+            crate::Repository::parse(repo)?;
             let d = r.add_blob(repo, bytes);
             write_opt_cstring(out_digest, out_cstring(&d.to_string(), "the digest")?);
             Ok(())

@@ -105,7 +105,7 @@ pub unsafe extern "C" fn ocireg_verify(
             let repo = arg_str(repository, "repository")?;
             let p = arg_ref(pushed, "pushed")?;
             arg_out(out, "out")?;
-            crate::reference::validate_repository(repo)?;
+            crate::Repository::parse(repo)?;
             let report = c.verify(repo, &p.pushed);
             let failure = (!report.is_verified()).then(|| {
                 Failure::new(

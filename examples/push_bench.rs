@@ -164,7 +164,7 @@ fn random_bytes(seed: &str, len: usize) -> Vec<u8> {
 fn write_random_file(path: &Path, seed: &str, len: u64) -> Result<Digest, BoxError> {
     let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
     let mut x = xorshift_seed(seed);
-    let mut h = ocireg::digest::Hasher::new(ocireg::digest::Algorithm::Sha256);
+    let mut h = ocireg::Hasher::new(ocireg::Algorithm::Sha256);
     let mut buf = vec![0u8; 1 << 20];
     let mut left = len;
     while left > 0 {

@@ -410,12 +410,8 @@ pub(crate) fn append_query(url: &str, name: &str, value: &str) -> String {
 /// the registry expects. `0-0` is ambiguous (nothing, or one byte): it means one byte only when
 /// `sent_up_to` (what we have sent in all) is at least 1.
 pub(crate) fn next_offset_from_range(range: &str, sent_up_to: u64) -> Option<u64> {
-    let r = range.trim();
-    let r = r.strip_prefix("bytes=").unwrap_or(r);
-    let (start, end) = r.split_once('-')?;
-    let start: u64 = start.trim().parse().ok()?;
-    let end: u64 = end.trim().parse().ok()?;
-    if start != 0 || end < start {
+    let (start, end) = crate::headers::upload_range(range)?;
+    if start != 0 {
         return None;
     }
     if end == 0 {

@@ -10,7 +10,7 @@
 //! ```
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::str::FromStr;
 
 use sha2::Digest as _;
@@ -188,7 +188,7 @@ pub(crate) fn hex_encode(bytes: &[u8]) -> String {
 /// An incremental hasher for one [`Algorithm`].
 ///
 /// ```
-/// use ocireg::digest::{Algorithm, Hasher};
+/// use ocireg::{Algorithm, Hasher};
 /// let mut h = Hasher::new(Algorithm::Sha256);
 /// h.update(b"hel");
 /// h.update(b"lo");
@@ -230,43 +230,6 @@ impl Hasher {
     }
 }
 
-/// A reader that hashes and counts what passes through it.
-pub struct HashingReader<R> {
-    inner: R,
-    hasher: Hasher,
-    count: u64,
-}
-
-impl<R: Read> HashingReader<R> {
-    /// Wraps `inner`.
-    pub fn new(inner: R, algorithm: Algorithm) -> Self {
-        HashingReader {
-            inner,
-            hasher: Hasher::new(algorithm),
-            count: 0,
-        }
-    }
-
-    /// Bytes read so far.
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-
-    /// The digest of what was read, and how many bytes.
-    pub fn finish(self) -> (Digest, u64) {
-        (self.hasher.finish(), self.count)
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
 /// A writer that hashes and counts what passes through it.
 pub struct HashingWriter<W> {
     inner: W,
@@ -303,13 +266,6 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// Hashes a whole reader with sha256, with a fixed-size buffer: `(digest, size)`.
-pub fn sha256_reader<R: Read>(r: R) -> io::Result<(Digest, u64)> {
-    let mut hr = HashingReader::new(r, Algorithm::Sha256);
-    io::copy(&mut hr, &mut io::sink())?;
-    Ok(hr.finish())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,7 +299,9 @@ mod tests {
     #[test]
     fn streaming_matches_oneshot() {
         let data = vec![7u8; 100_000];
-        let (d, n) = sha256_reader(&data[..]).unwrap();
+        let mut w = HashingWriter::new(Vec::new(), Algorithm::Sha256);
+        w.write_all(&data).unwrap();
+        let (d, n, _) = w.finish();
         assert_eq!(n, 100_000);
         assert_eq!(d, Digest::sha256_of(&data));
         let mut w = HashingWriter::new(Vec::new(), Algorithm::Sha512);

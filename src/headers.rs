@@ -12,13 +12,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Handles several comma-separated links, `rel` values with several tokens
 /// (`rel="next last"`), unquoted `rel`, other parameters, whitespace and any case. An empty
 /// URL (`<>`) is ignored, as following it would fetch the same page forever.
-///
-/// ```
-/// use ocireg::headers::link_next;
-/// assert_eq!(link_next(r#"</v2/_catalog?last=a&n=2>; rel="next""#).as_deref(), Some("/v2/_catalog?last=a&n=2"));
-/// assert_eq!(link_next(r#"<https://x/1>; rel="prev", <https://x/3>; REL=Next"#).as_deref(), Some("https://x/3"));
-/// assert_eq!(link_next(r#"</v2/_catalog>; rel="prev""#), None);
-/// ```
 pub fn link_next(value: &str) -> Option<String> {
     let s = value.as_bytes();
     let mut pos = 0;
@@ -160,16 +153,6 @@ fn is_tchar(b: u8) -> bool {
 /// GMT`, a two-digit year more than 50 years ahead of `now` meaning the previous century) and
 /// asctime (`Sun Nov  6 08:49:37 1994`) forms. Names are matched case-insensitively and `UTC` is
 /// accepted for `GMT`. Delay-seconds beyond `u64::MAX` saturate: callers should cap the wait.
-///
-/// ```
-/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
-/// use ocireg::headers::retry_after;
-/// let now = UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
-/// assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
-/// assert_eq!(retry_after("Sun, 06 Nov 1994 08:50:37 GMT", now), Some(Duration::from_secs(60)));
-/// assert_eq!(retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now), Some(Duration::ZERO));
-/// assert_eq!(retry_after("soon", now), None);
-/// ```
 pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let v = value.trim_matches(|c| c == ' ' || c == '\t');
     if v.is_empty() {
@@ -346,14 +329,6 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 /// registry sends `0-0` both for an empty upload and for one holding a single byte (it writes
 /// `0-(size-1)` clamped at 0). A client resuming an upload should treat `0-0` as "nothing
 /// received yet" unless it knows it sent exactly one byte.
-///
-/// ```
-/// use ocireg::headers::upload_range;
-/// assert_eq!(upload_range("0-1234"), Some((0, 1234)));
-/// assert_eq!(upload_range("bytes=0-1234"), Some((0, 1234)));
-/// assert_eq!(upload_range("0-0"), Some((0, 0)));
-/// assert_eq!(upload_range("1234"), None);
-/// ```
 pub fn upload_range(value: &str) -> Option<(u64, u64)> {
     let v = value.trim_matches(|c| c == ' ' || c == '\t');
     let v = match v.get(..6) {
@@ -369,14 +344,6 @@ pub fn upload_range(value: &str) -> Option<(u64, u64)> {
 /// Parses a `Content-Range` of a 206 answer, `bytes START-END/TOTAL` or `bytes START-END/*`,
 /// into `(start, end, total)`. `None` for anything else, or when `START > END`, or
 /// `END >= TOTAL`.
-///
-/// ```
-/// use ocireg::headers::content_range;
-/// assert_eq!(content_range("bytes 100-199/200"), Some((100, 199, Some(200))));
-/// assert_eq!(content_range("bytes 0-9/*"), Some((0, 9, None)));
-/// assert_eq!(content_range("bytes 5-4/10"), None);
-/// assert_eq!(content_range("bytes */200"), None);
-/// ```
 pub fn content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
     let v = value.trim_matches(|c| c == ' ' || c == '\t');
     let v = match v.get(..6) {
@@ -708,5 +675,56 @@ mod tests {
             let _ = upload_range(&s);
             let _ = content_range(&s);
         }
+    }
+
+    #[test]
+    fn doc_example_1() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        assert_eq!(
+            link_next(r#"</v2/_catalog?last=a&n=2>; rel="next""#).as_deref(),
+            Some("/v2/_catalog?last=a&n=2")
+        );
+        assert_eq!(
+            link_next(r#"<https://x/1>; rel="prev", <https://x/3>; REL=Next"#).as_deref(),
+            Some("https://x/3")
+        );
+        assert_eq!(link_next(r#"</v2/_catalog>; rel="prev""#), None);
+        Ok(())
+    }
+
+    #[test]
+    fn doc_example_2() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:50:37 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon", now), None);
+        Ok(())
+    }
+
+    #[test]
+    fn doc_example_3() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        assert_eq!(upload_range("0-1234"), Some((0, 1234)));
+        assert_eq!(upload_range("bytes=0-1234"), Some((0, 1234)));
+        assert_eq!(upload_range("0-0"), Some((0, 0)));
+        assert_eq!(upload_range("1234"), None);
+        Ok(())
+    }
+
+    #[test]
+    fn doc_example_4() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        assert_eq!(
+            content_range("bytes 100-199/200"),
+            Some((100, 199, Some(200)))
+        );
+        assert_eq!(content_range("bytes 0-9/*"), Some((0, 9, None)));
+        assert_eq!(content_range("bytes 5-4/10"), None);
+        assert_eq!(content_range("bytes */200"), None);
+        Ok(())
     }
 }

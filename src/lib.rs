@@ -29,36 +29,39 @@
 //! one client serves many threads at once over one connection pool.
 #![warn(missing_docs)]
 
-pub mod auth;
-pub mod blob;
-pub mod catalog;
-pub mod client;
+mod auth;
+mod blob;
+mod catalog;
+mod client;
 pub mod credentials;
-pub mod digest;
-pub mod error;
-/// The C ABI (`extern "C"` functions described by `include/ocireg.h`).
+mod digest;
+mod error;
+/// The C ABI (`extern "C"` functions described by `include/ocireg.h`): not part of the Rust API.
+#[doc(hidden)]
 pub mod ffi;
-pub mod headers;
-pub mod image;
+mod headers;
+mod image;
 mod login;
-pub mod manifest;
-pub mod pull;
-pub mod push;
+mod manifest;
+mod pull;
+mod push;
 mod redact;
-pub mod reference;
+mod reference;
 #[cfg(test)]
 mod test_util;
 #[cfg(feature = "test-server")]
 pub mod testing;
 mod transfer;
-pub(crate) mod transport;
-pub mod verify;
+mod transport;
+mod verify;
 
 pub use auth::Credentials;
-pub use blob::{BlobSource, BlobStatus, MountOutcome, PushedBlob, UploadOptions};
+pub use blob::{
+    BlobSource, BlobStatus, DEFAULT_CHUNK_SIZE, MountOutcome, PushedBlob, UploadOptions,
+};
 pub use catalog::Page;
 pub use client::{Client, ClientBuilder};
-pub use digest::Digest;
+pub use digest::{Algorithm, Digest, Hasher};
 pub use error::{Error, ErrorInfo, Result};
 pub use image::layout::OciLayout;
 pub use image::{Image, ImageBuilder, ManifestFormat};

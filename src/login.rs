@@ -59,10 +59,11 @@ pub enum Logout {
 ///    [`Error::Authentication`] ("authentication rejected"); an unreachable registry
 ///    [`Error::Network`] (or [`Error::Tls`], [`Error::Timeout`]). Nothing is stored then.
 /// 3. The credentials go to the helper of `credHelpers[registry]`, else of `credsStore`
-///    (`store`, server URL [`registry_key`]); any plain-text credentials left in the file's entry
-///    for that key are then removed. Without a helper: `auths[key].auth` =
+///    (`store`; the server URL is the host and port, or `https://index.docker.io/v1/` for
+///    Docker Hub); any plain-text credentials left in the file's entry for that key are then
+///    removed. Without a helper: `auths[key].auth` =
 ///    base64(`username:password`), replacing that entry's other credential fields and keeping
-///    everything else in the file, through [`docker_config::update`].
+///    everything else in the file, through a locked read-modify-write.
 ///
 /// `registry` is what a user types: `host`, `host:port`, `docker.io`, or a URL such as
 /// `http://127.0.0.1:5000`. An empty user name, one containing `:`, or an empty password is

@@ -87,6 +87,44 @@ pub struct Platform {
     pub variant: Option<String>,
 }
 
+impl std::str::FromStr for Platform {
+    type Err = Error;
+
+    /// Parses `os/arch[/variant]`, e.g. `linux/amd64` or `linux/arm64/v8`.
+    ///
+    /// ```
+    /// let p: ocireg::Platform = "linux/amd64".parse()?;
+    /// assert_eq!((p.os.as_str(), p.architecture.as_str()), ("linux", "amd64"));
+    /// assert!("linux".parse::<ocireg::Platform>().is_err());
+    /// # Ok::<(), ocireg::Error>(())
+    /// ```
+    fn from_str(s: &str) -> Result<Platform> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let ok = |p: &str| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        };
+        match parts.as_slice() {
+            [os, arch] if ok(os) && ok(arch) => Ok(Platform {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                ..Platform::default()
+            }),
+            [os, arch, variant] if ok(os) && ok(arch) && ok(variant) => Ok(Platform {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: Some(variant.to_string()),
+                ..Platform::default()
+            }),
+            _ => Err(Error::InvalidInput(format!(
+                "platform {:?} must be os/arch or os/arch/variant, e.g. linux/arm64/v8",
+                crate::digest::shorten(s)
+            ))),
+        }
+    }
+}
+
 /// A content descriptor: media type, digest and size of a blob or manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -208,7 +246,7 @@ impl Manifest {
     /// field when `media_type` is `None`.
     ///
     /// ```
-    /// let m = ocireg::manifest::Manifest::from_bytes(
+    /// let m = ocireg::Manifest::from_bytes(
     ///     br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#.to_vec(),
     ///     None,
     /// ).unwrap();

@@ -45,7 +45,7 @@ const MAX_DEPTH: usize = 8;
 ///
 /// ```
 /// let o = ocireg::PullOptions::default()
-///     .platform(ocireg::pull::parse_platform("linux/arm64/v8").unwrap());
+///     .platform("linux/arm64/v8".parse().unwrap());
 /// assert_eq!(o.platform.unwrap().variant.as_deref(), Some("v8"));
 /// ```
 #[derive(Clone)]
@@ -96,39 +96,6 @@ impl PullOptions {
     pub fn progress(mut self, f: impl Fn(&Progress) -> bool + Send + Sync + 'static) -> Self {
         self.progress = Some(std::sync::Arc::new(f));
         self
-    }
-}
-
-/// Parses `os/arch[/variant]`, e.g. `linux/amd64` or `linux/arm64/v8`.
-///
-/// ```
-/// let p = ocireg::pull::parse_platform("linux/amd64").unwrap();
-/// assert_eq!((p.os.as_str(), p.architecture.as_str()), ("linux", "amd64"));
-/// assert!(ocireg::pull::parse_platform("linux").is_err());
-/// ```
-pub fn parse_platform(s: &str) -> Result<Platform> {
-    let parts: Vec<&str> = s.split('/').collect();
-    let ok = |p: &str| {
-        !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-    };
-    match parts.as_slice() {
-        [os, arch] if ok(os) && ok(arch) => Ok(Platform {
-            os: os.to_string(),
-            architecture: arch.to_string(),
-            ..Platform::default()
-        }),
-        [os, arch, variant] if ok(os) && ok(arch) && ok(variant) => Ok(Platform {
-            os: os.to_string(),
-            architecture: arch.to_string(),
-            variant: Some(variant.to_string()),
-            ..Platform::default()
-        }),
-        _ => Err(Error::InvalidInput(format!(
-            "platform {:?} must be os/arch or os/arch/variant, e.g. linux/arm64/v8",
-            crate::digest::shorten(s)
-        ))),
     }
 }
 

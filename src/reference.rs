@@ -106,7 +106,7 @@ impl Reference {
 
     /// The registry, `host[:port]`: e.g. `docker.io`, `127.0.0.1:5000`, `[::1]:5000`, `ghcr.io`.
     ///
-    /// Docker Hub is `docker.io`; use [`api_host`] for the host to connect to.
+    /// Docker Hub is `docker.io`; the client connects to `registry-1.docker.io` for it.
     pub fn registry(&self) -> &str {
         &self.registry
     }
@@ -655,13 +655,7 @@ impl fmt::Display for TagOrDigest {
 
 /// Maps a registry name to the host to connect to: `docker.io` and `index.docker.io` (in any
 /// case) become `registry-1.docker.io`; everything else is returned unchanged.
-///
-/// ```
-/// use ocireg::reference::api_host;
-/// assert_eq!(api_host("docker.io"), "registry-1.docker.io");
-/// assert_eq!(api_host("ghcr.io"), "ghcr.io");
-/// ```
-pub fn api_host(registry: &str) -> &str {
+pub(crate) fn api_host(registry: &str) -> &str {
     if registry.eq_ignore_ascii_case(DEFAULT_REGISTRY)
         || registry.eq_ignore_ascii_case(LEGACY_DEFAULT_REGISTRY)
     {

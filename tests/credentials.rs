@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use mockito::{Matcher, Server};
-use ocireg::credentials::docker_config::{self, DockerConfig};
-use ocireg::credentials::{self, ConfigOptions, Source, helper, resolve};
+use ocireg::credentials::{self, ConfigOptions, CredentialHelper, DockerConfig, Source, resolve};
 use ocireg::{
     Client, Credentials, Error, LoginOptions, LoginStored, Logout, RetryPolicy, login, logout,
 };
@@ -388,9 +387,15 @@ fn cred_helpers_and_creds_store_are_asked_with_the_right_key() {
     let t = TempDir::new();
     write_store_helper(&t, "fake");
     let o = t.options();
-    helper::store("fake", "host:5000", "hu", "hpass", &o).unwrap();
-    helper::store("fake", "https://index.docker.io/v1/", "hub", "hubpw", &o).unwrap();
-    helper::store("fake", "other:1", "ou", "opass", &o).unwrap();
+    CredentialHelper::new("fake", &o)
+        .store("host:5000", "hu", "hpass")
+        .unwrap();
+    CredentialHelper::new("fake", &o)
+        .store("https://index.docker.io/v1/", "hub", "hubpw")
+        .unwrap();
+    CredentialHelper::new("fake", &o)
+        .store("other:1", "ou", "opass")
+        .unwrap();
     write_json(
         &t.config(),
         &json!({
@@ -429,12 +434,15 @@ fn cred_helpers_and_creds_store_are_asked_with_the_right_key() {
     let r = resolve("nothing:1", None, &o).unwrap();
     assert_eq!(r.source, Source::Anonymous);
 
-    let listed = helper::list("fake", &o).unwrap();
+    let listed = CredentialHelper::new("fake", &o).list().unwrap();
     assert_eq!(listed.get("host:5000").map(String::as_str), Some("hu"));
     assert_eq!(listed.len(), 3);
-    assert!(helper::erase("fake", "other:1", &o).unwrap());
-    assert!(!helper::erase("fake", "other:1", &o).unwrap());
-    assert_eq!(helper::get("fake", "other:1", &o).unwrap(), None);
+    assert!(CredentialHelper::new("fake", &o).erase("other:1").unwrap());
+    assert!(!CredentialHelper::new("fake", &o).erase("other:1").unwrap());
+    assert_eq!(
+        CredentialHelper::new("fake", &o).get("other:1").unwrap(),
+        None
+    );
 }
 
 #[cfg(unix)]
@@ -457,10 +465,16 @@ fn helper_answers_not_found_pass_style_and_token() {
         r#"cat >/dev/null; echo '{"ServerURL":"x","Username":"<token>","Secret":"idtok-secret"}'"#,
     );
     let o = t.options();
-    assert_eq!(helper::get("notfound", "h", &o).unwrap(), None);
-    assert_eq!(helper::get("passempty", "h", &o).unwrap(), None);
     assert_eq!(
-        helper::get("token", "h", &o).unwrap(),
+        CredentialHelper::new("notfound", &o).get("h").unwrap(),
+        None
+    );
+    assert_eq!(
+        CredentialHelper::new("passempty", &o).get("h").unwrap(),
+        None
+    );
+    assert_eq!(
+        CredentialHelper::new("token", &o).get("h").unwrap(),
         Some(Credentials::IdentityToken("idtok-secret".into()))
     );
     write_json(
@@ -507,39 +521,53 @@ fn helper_failures_are_errors_naming_the_helper_without_secrets() {
     set_mode(&noexec, 0o644);
     let o = t.options();
 
-    let e = helper::get("broken", "h", &o).unwrap_err();
+    let e = CredentialHelper::new("broken", &o).get("h").unwrap_err();
     let m = e.to_string();
     assert!(matches!(e, Error::Credentials(_)));
     assert!(
         m.contains("docker-credential-broken") && m.contains("keychain is locked"),
         "{m}"
     );
-    let m = helper::get("stderronly", "h", &o).unwrap_err().to_string();
+    let m = CredentialHelper::new("stderronly", &o)
+        .get("h")
+        .unwrap_err()
+        .to_string();
     assert!(
         m.contains("only stderr") && m.contains("exit status 3"),
         "{m}"
     );
-    let m = helper::get("garbage", "h", &o).unwrap_err().to_string();
+    let m = CredentialHelper::new("garbage", &o)
+        .get("h")
+        .unwrap_err()
+        .to_string();
     assert!(
         m.contains("docker-credential-garbage") && !m.contains("hunter2"),
         "{m}"
     );
-    let e = helper::store("echoer", "h", "user", "hunter2-secret", &o).unwrap_err();
+    let e = CredentialHelper::new("echoer", &o)
+        .store("h", "user", "hunter2-secret")
+        .unwrap_err();
     let m = format!("{e} {e:?}");
     assert!(
         m.contains("docker-credential-echoer") && !m.contains("hunter2"),
         "{m}"
     );
-    let m = helper::get("killed", "h", &o).unwrap_err().to_string();
+    let m = CredentialHelper::new("killed", &o)
+        .get("h")
+        .unwrap_err()
+        .to_string();
     assert!(m.contains("signal"), "{m}");
 
     for missing in ["nonexistent", "noexec"] {
-        let m = helper::get(missing, "h", &o).unwrap_err().to_string();
+        let m = CredentialHelper::new(missing, &o)
+            .get("h")
+            .unwrap_err()
+            .to_string();
         assert!(m.contains(&format!("docker-credential-{missing}")), "{m}");
         assert!(m.contains("not found"), "{m}");
     }
     for bad in ["../../bin/sh", "", ".hidden", "a/b"] {
-        assert!(helper::get(bad, "h", &o).is_err(), "{bad}");
+        assert!(CredentialHelper::new(bad, &o).get("h").is_err(), "{bad}");
     }
 
     // in the chain, a failing or missing helper is an error, not anonymous
@@ -563,7 +591,7 @@ fn hanging_helper_is_killed_at_the_timeout() {
         ..t.options()
     };
     let start = Instant::now();
-    let e = helper::get("hang", "h", &o).unwrap_err();
+    let e = CredentialHelper::new("hang", &o).get("h").unwrap_err();
     let took = start.elapsed();
     // Killed at the timeout, not when the helper would have finished (60 s); the upper bound
     // is loose because a loaded machine may take a while to reap it.
@@ -601,12 +629,12 @@ fn chatty_helper_cannot_deadlock() {
     let o = t.options();
     let start = Instant::now();
     // the 1 MiB cap cuts the answer: a clear error rather than a hang or a huge allocation
-    let r = helper::get("chatty", "h", &o);
+    let r = CredentialHelper::new("chatty", &o).get("h");
     assert!(start.elapsed() < Duration::from_secs(30));
     assert!(r.is_err(), "{r:?}");
     let start = Instant::now();
     assert_eq!(
-        helper::get("daemon", "h", &o).unwrap(),
+        CredentialHelper::new("daemon", &o).get("h").unwrap(),
         Some(Credentials::basic("du", "dp"))
     );
     // Not held until the background process (60 s) closes the pipes.
@@ -873,7 +901,9 @@ fn login_and_logout_through_helpers() {
     );
     assert!(helper_log(&t).contains(&format!("store {key}")));
     assert_eq!(
-        helper::get("fake", &key, &t.options()).unwrap(),
+        CredentialHelper::new("fake", &t.options())
+            .get(&key)
+            .unwrap(),
         Some(Credentials::basic("hu", "hpass"))
     );
     let after = read_json(&t.config());
@@ -889,7 +919,12 @@ fn login_and_logout_through_helpers() {
 
     assert_eq!(logout(&s.url(), &t.options()).unwrap(), Logout::LoggedOut);
     assert!(helper_log(&t).contains(&format!("erase {key}")));
-    assert_eq!(helper::get("fake", &key, &t.options()).unwrap(), None);
+    assert_eq!(
+        CredentialHelper::new("fake", &t.options())
+            .get(&key)
+            .unwrap(),
+        None
+    );
     assert_eq!(logout(&s.url(), &t.options()).unwrap(), Logout::NotLoggedIn);
     let after = read_json(&t.config());
     assert!(after["auths"].get(&key).is_none());
@@ -1360,7 +1395,6 @@ fn child_process_entry() {
 fn _api_shape() {
     let _: fn(&str, Option<&Credentials>, &ConfigOptions) -> ocireg::Result<credentials::Resolved> =
         resolve;
-    let _ = docker_config::registry_key;
 }
 
 #[test]

@@ -325,8 +325,7 @@ fn index_round_trip(c: &Client, repo: &str) {
 
     // One platform: the child is what index.json points at.
     let one = dir.join("arm64");
-    let opts =
-        PullOptions::default().platform(ocireg::pull::parse_platform("linux/arm64").unwrap());
+    let opts = PullOptions::default().platform("linux/arm64".parse().unwrap());
     let p = c.pull_image(repo, "multi", &one, &opts).unwrap();
     assert_eq!(&p.digest, &by_arch["arm64"]);
     assert_eq!(
@@ -345,8 +344,7 @@ fn index_round_trip(c: &Client, repo: &str) {
     );
     assert!(!l.blob_path(&by_arch["amd64"]).exists());
     assert_verified(&c.verify(repo, &p.to_pushed()));
-    let missing =
-        PullOptions::default().platform(ocireg::pull::parse_platform("linux/s390x").unwrap());
+    let missing = PullOptions::default().platform("linux/s390x".parse().unwrap());
     let e = c
         .pull_image(repo, "multi", dir.join("none"), &missing)
         .unwrap_err();

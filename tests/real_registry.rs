@@ -76,7 +76,7 @@ fn core_flow(c: &Client, label: &str) {
     // blob into each, then tag an image manifest that references it.
     let source = format!("{base}source");
     let config = c
-        .push_blob(&source, ocireg::blob::BlobSource::bytes(&b"{}"[..]))
+        .push_blob(&source, ocireg::BlobSource::bytes(&b"{}"[..]))
         .unwrap_or_else(|e| panic!("{label}: push config: {e}"));
     std::thread::scope(|s| {
         for shard in 0..6 {
@@ -88,11 +88,7 @@ fn core_flow(c: &Client, label: &str) {
                     let mounted = c
                         .mount_blob(&repo, &source, &digest, None)
                         .unwrap_or_else(|e| panic!("{label}: mount into {repo}: {e}"));
-                    assert_eq!(
-                        mounted,
-                        ocireg::blob::MountOutcome::Mounted,
-                        "{label}: {repo}"
-                    );
+                    assert_eq!(mounted, ocireg::MountOutcome::Mounted, "{label}: {repo}");
                     c.put_manifest(&repo, "v1", OCI_MANIFEST, &image_for(&repo, &digest))
                         .unwrap_or_else(|e| panic!("{label}: seed {repo}: {e}"));
                 }

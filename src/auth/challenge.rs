@@ -2,17 +2,6 @@
 //!
 //! A header value may hold several challenges, and a response may carry several headers:
 //!
-//! ```
-//! use ocireg::auth::challenge;
-//! let cs = challenge::parse(
-//!     r#"Basic realm="Registry Realm", Bearer realm="https://auth.example.com/token",service="registry.example.com""#,
-//! );
-//! assert_eq!(cs.len(), 2);
-//! assert_eq!(cs[0].scheme, "basic");
-//! assert_eq!(cs[1].realm(), Some("https://auth.example.com/token"));
-//! assert_eq!(cs[1].service(), Some("registry.example.com"));
-//! ```
-//!
 //! Parsing never fails: malformed pieces (unterminated quotes, junk between parameters,
 //! parameters before any scheme) are skipped, and what can be understood is kept.
 
@@ -60,12 +49,6 @@ impl Challenge {
     /// The scope parameter split on whitespace:
     /// `"repository:a:pull,push repository:b:pull"` gives two entries. Scopes from every
     /// `scope` parameter are included, in order, without duplicates.
-    ///
-    /// ```
-    /// use ocireg::auth::challenge;
-    /// let c = &challenge::parse(r#"Bearer realm="r",scope="repository:a:pull,push repository:b:pull""#)[0];
-    /// assert_eq!(c.scopes(), ["repository:a:pull,push", "repository:b:pull"]);
-    /// ```
     pub fn scopes(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for (_, value) in self.params.iter().filter(|(n, _)| n == "scope") {
@@ -85,14 +68,6 @@ impl Challenge {
 /// Scheme and parameter names are case-insensitive (returned lowercased); values may be quoted
 /// strings (with `\"` and `\\` escapes, commas and spaces inside) or bare tokens, with optional
 /// whitespace around `=` and `,`. Malformed pieces are skipped; this never fails or panics.
-///
-/// ```
-/// use ocireg::auth::challenge;
-/// let c = &challenge::parse(r#"bearer REALM = "https://t.example/token" , Service=reg"#)[0];
-/// assert_eq!((c.scheme.as_str(), c.realm(), c.service()), ("bearer", Some("https://t.example/token"), Some("reg")));
-/// let n = &challenge::parse("Negotiate abc==")[0];
-/// assert_eq!(n.token68.as_deref(), Some("abc=="));
-/// ```
 pub fn parse(value: &str) -> Vec<Challenge> {
     Parser {
         s: value.as_bytes(),
@@ -103,12 +78,6 @@ pub fn parse(value: &str) -> Vec<Challenge> {
 
 /// Parses several header values (a response may carry several `WWW-Authenticate` headers), in
 /// order.
-///
-/// ```
-/// use ocireg::auth::challenge;
-/// let cs = challenge::parse_all([r#"Basic realm="x""#, r#"Bearer realm="y""#]);
-/// assert_eq!(cs.iter().map(|c| c.scheme.as_str()).collect::<Vec<_>>(), ["basic", "bearer"]);
-/// ```
 pub fn parse_all<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<Challenge> {
     values.into_iter().flat_map(parse).collect()
 }
@@ -661,5 +630,46 @@ mod tests {
             }
             let _ = parse_all(s.split(','));
         }
+    }
+
+    #[test]
+    fn doc_example_1() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let cs = parse(
+            r#"Basic realm="Registry Realm", Bearer realm="https://auth.example.com/token",service="registry.example.com""#,
+        );
+        assert_eq!(cs.len(), 2);
+        assert_eq!(cs[0].scheme, "basic");
+        assert_eq!(cs[1].realm(), Some("https://auth.example.com/token"));
+        assert_eq!(cs[1].service(), Some("registry.example.com"));
+        Ok(())
+    }
+
+    #[test]
+    fn doc_example_2() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let c = &parse(r#"Bearer realm="r",scope="repository:a:pull,push repository:b:pull""#)[0];
+        assert_eq!(c.scopes(), ["repository:a:pull,push", "repository:b:pull"]);
+        Ok(())
+    }
+
+    #[test]
+    fn doc_example_3() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let c = &parse(r#"bearer REALM = "https://t.example/token" , Service=reg"#)[0];
+        assert_eq!(
+            (c.scheme.as_str(), c.realm(), c.service()),
+            ("bearer", Some("https://t.example/token"), Some("reg"))
+        );
+        let n = &parse("Negotiate abc==")[0];
+        assert_eq!(n.token68.as_deref(), Some("abc=="));
+        Ok(())
+    }
+
+    #[test]
+    fn doc_example_4() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let cs = parse_all([r#"Basic realm="x""#, r#"Bearer realm="y""#]);
+        assert_eq!(
+            cs.iter().map(|c| c.scheme.as_str()).collect::<Vec<_>>(),
+            ["basic", "bearer"]
+        );
+        Ok(())
     }
 }

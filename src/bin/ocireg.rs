@@ -278,7 +278,7 @@ fn run(o: &Opts) -> Result<(), Failure> {
             let r = reference(o.arg(2, "REFERENCE")?)?;
             let tag = r.tag().unwrap_or("latest");
             let c = o.client(r.registry())?;
-            let image = ocireg::image::Image::from_layout(dir, None)?;
+            let image = ocireg::Image::from_layout(dir, None)?;
             let pushed = c.push_image(r.repository(), tag, &image, &Default::default())?;
             w(
                 &mut out,
@@ -298,7 +298,7 @@ fn run(o: &Opts) -> Result<(), Failure> {
             let r = reference(o.arg(1, "REFERENCE")?)?;
             let dir = o.arg(2, "LAYOUT-DIR")?;
             let c = o.client(r.registry())?;
-            let image = ocireg::image::Image::from_layout(dir, None)?;
+            let image = ocireg::Image::from_layout(dir, None)?;
             let pushed = ocireg::Pushed::from_image(&image, r.repository(), r.tag())?;
             let report = c.verify(r.repository(), &pushed);
             for check in &report.checks {

@@ -11,20 +11,6 @@
 //! (so `https://host:5000/v2/` matches `host:5000`, and `index.docker.io` matches Docker Hub). An
 //! exact key wins over a looser one.
 //!
-//! ```
-//! use ocireg::credentials::docker_config::{registry_key, DockerConfig};
-//! use ocireg::Credentials;
-//!
-//! assert_eq!(registry_key("docker.io")?, "https://index.docker.io/v1/");
-//! assert_eq!(registry_key("https://Host:5000/v2/")?, "host:5000");
-//!
-//! let json = br#"{"auths": {"https://host:5000/v2/": {"auth": "YWxpY2U6czNjcmV0"}}}"#;
-//! let cfg = DockerConfig::parse("config.json", json)?;
-//! assert_eq!(cfg.credentials("host:5000")?, Some(Credentials::basic("alice", "s3cret")));
-//! assert_eq!(cfg.credentials("other:5000")?, None);
-//! # Ok::<(), ocireg::Error>(())
-//! ```
-//!
 //! # Writing
 //!
 //! [`update`] is the only way ocireg writes a config file. It takes an exclusive lock
@@ -105,14 +91,6 @@ fn strip_scheme(s: &str) -> Option<&str> {
 /// `https://index.docker.io/v1/` for Docker Hub, `host[:port]` for everything else.
 ///
 /// `registry` may carry a scheme and a path (`https://host:5000/v2/`); both are dropped.
-///
-/// ```
-/// use ocireg::credentials::docker_config::registry_key;
-/// assert_eq!(registry_key("registry-1.docker.io")?, "https://index.docker.io/v1/");
-/// assert_eq!(registry_key("http://localhost:5000/")?, "localhost:5000");
-/// assert!(registry_key("").is_err());
-/// # Ok::<(), ocireg::Error>(())
-/// ```
 pub fn registry_key(registry: &str) -> Result<String> {
     match host_of(registry) {
         Some(h) if h == "docker.io" => Ok(DOCKER_HUB_KEY.to_string()),
@@ -210,7 +188,7 @@ impl DockerConfig {
     /// and column). An empty file is an empty configuration, as in docker.
     ///
     /// ```
-    /// use ocireg::credentials::docker_config::DockerConfig;
+    /// use ocireg::credentials::DockerConfig;
     /// let dir = std::env::temp_dir().join(format!("ocireg-doc-load-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir).unwrap();
     /// let path = dir.join("config.json");
@@ -281,7 +259,7 @@ impl DockerConfig {
     /// `credsStore`, else `None` (the credentials live in `auths`).
     ///
     /// ```
-    /// use ocireg::credentials::docker_config::DockerConfig;
+    /// use ocireg::credentials::DockerConfig;
     /// let cfg = DockerConfig::parse(
     ///     "config.json",
     ///     br#"{"credsStore": "desktop", "credHelpers": {"gcr.io": "gcloud"}}"#,
@@ -510,24 +488,6 @@ fn lock_file(path: &Path) -> Result<fs::File> {
 /// (sorted keys, tab indentation). If `f` fails, or the original text holds something the
 /// rewrite would not reproduce exactly (a duplicate key, an integer beyond 64 bits, a decimal
 /// with more digits than a double), nothing is written and the error is returned.
-///
-/// ```
-/// use ocireg::credentials::docker_config::update;
-/// let dir = std::env::temp_dir().join(format!("ocireg-doc-update-{}", std::process::id()));
-/// let path = dir.join("config.json");
-/// std::fs::create_dir_all(&dir).unwrap();
-/// std::fs::write(&path, r#"{"proxies": {"default": {"httpProxy": "http://p:3128"}}, "auths": {}}"#)
-///     .unwrap();
-/// update(&path, |cfg| {
-///     cfg["auths"]["host:5000"] = serde_json::json!({"auth": "dTpw"});
-///     Ok(())
-/// })?;
-/// let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-/// assert_eq!(v["proxies"]["default"]["httpProxy"], "http://p:3128");
-/// assert_eq!(v["auths"]["host:5000"]["auth"], "dTpw");
-/// # std::fs::remove_dir_all(&dir).unwrap();
-/// # Ok::<(), ocireg::Error>(())
-/// ```
 pub fn update<T>(
     path: impl AsRef<Path>,
     f: impl FnOnce(&mut Map<String, Value>) -> Result<T>,
@@ -1269,5 +1229,54 @@ mod tests {
         let mut m = map(json!({"auths": {"h": {"auth": "YTpi", "email": "e"}}}));
         strip_secrets(&mut m, "h");
         assert_eq!(m["auths"]["h"], json!({"email": "e"}));
+    }
+
+    #[test]
+    fn doc_example_1() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        use crate::Credentials;
+
+        assert_eq!(registry_key("docker.io")?, "https://index.docker.io/v1/");
+        assert_eq!(registry_key("https://Host:5000/v2/")?, "host:5000");
+
+        let json = br#"{"auths": {"https://host:5000/v2/": {"auth": "YWxpY2U6czNjcmV0"}}}"#;
+        let cfg = DockerConfig::parse("config.json", json)?;
+        assert_eq!(
+            cfg.credentials("host:5000")?,
+            Some(Credentials::basic("alice", "s3cret"))
+        );
+        assert_eq!(cfg.credentials("other:5000")?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn doc_example_2() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        assert_eq!(
+            registry_key("registry-1.docker.io")?,
+            "https://index.docker.io/v1/"
+        );
+        assert_eq!(registry_key("http://localhost:5000/")?, "localhost:5000");
+        assert!(registry_key("").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn doc_example_3() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("ocireg-doc-update-{}", std::process::id()));
+        let path = dir.join("config.json");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"proxies": {"default": {"httpProxy": "http://p:3128"}}, "auths": {}}"#,
+        )
+        .unwrap();
+        update(&path, |cfg| {
+            cfg["auths"]["host:5000"] = serde_json::json!({"auth": "dTpw"});
+            Ok(())
+        })?;
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(v["proxies"]["default"]["httpProxy"], "http://p:3128");
+        assert_eq!(v["auths"]["host:5000"]["auth"], "dTpw");
+        std::fs::remove_dir_all(&dir).unwrap();
+        Ok(())
     }
 }

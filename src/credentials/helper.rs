@@ -12,30 +12,8 @@
 //! threads, so a chatty helper cannot deadlock. A missing helper, a failure or a timeout is
 //! [`Error::Credentials`] naming the helper and its message; no message ever holds a secret.
 //!
-//! The server URL a helper is given is [`registry_key`](super::docker_config::registry_key):
+//! The server URL a helper is given is `registry_key`:
 //! `host[:port]`, or `https://index.docker.io/v1/` for Docker Hub.
-//!
-//! ```
-//! # #[cfg(unix)] {
-//! use ocireg::credentials::{helper, ConfigOptions};
-//! use std::os::unix::fs::PermissionsExt;
-//!
-//! let dir = std::env::temp_dir().join(format!("ocireg-doc-helper-{}", std::process::id()));
-//! std::fs::create_dir_all(&dir).unwrap();
-//! let script = dir.join("docker-credential-docfake");
-//! std::fs::write(&script, "#!/bin/sh\ncase \"$1\" in\n\
-//!     get) cat >/dev/null; echo '{\"ServerURL\":\"h\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}';;\n\
-//!     *) echo 'credentials not found in native keychain'; exit 1;;\nesac\n").unwrap();
-//! std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-//! let options = ConfigOptions { helper_dirs: vec![dir.clone()], ..Default::default() };
-//!
-//! let c = helper::get("docfake", "registry.example.com", &options)?;
-//! assert_eq!(c, Some(ocireg::Credentials::basic("alice", "s3cret")));
-//! assert!(!helper::erase("docfake", "registry.example.com", &options)?); // not found
-//! # std::fs::remove_dir_all(&dir).unwrap();
-//! # }
-//! # Ok::<(), ocireg::Error>(())
-//! ```
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

@@ -40,15 +40,16 @@
 //!
 //! # Nothing lost
 //!
-//! Every write goes through [`docker_config::update`]: a read-modify-write under an exclusive lock,
-//! through a temporary file that is synced and renamed over the original. Keys ocireg does not
+//! Every write is a read-modify-write under an exclusive lock, through a temporary file that is
+//! synced and renamed over the original. Keys ocireg does not
 //! own are written back unchanged; a file that is corrupt, unreadable, or would not survive the
 //! rewrite exactly is left untouched and reported as [`Error::Credentials`](crate::Error).
 
-pub mod docker_config;
-pub mod helper;
+pub(crate) mod docker_config;
+pub(crate) mod helper;
 mod resolve;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -56,6 +57,7 @@ use std::time::Duration;
 use crate::auth::Credentials;
 use crate::error::{Error, Result};
 
+pub use docker_config::DockerConfig;
 pub use resolve::resolve;
 
 /// Where to look for stored credentials, and how long a helper may take.
@@ -187,4 +189,74 @@ pub struct Resolved {
     pub credentials: crate::Credentials,
     /// Where they came from.
     pub source: Source,
+}
+
+/// A `docker-credential-<name>` program, spoken to with docker's credential-helper protocol
+/// (`get`, `store`, `erase`, `list`, JSON on stdin and stdout). It is looked for in
+/// [`ConfigOptions::helper_dirs`], then `PATH`, and killed after
+/// [`ConfigOptions::helper_timeout`]. Its errors never show the secret.
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use ocireg::credentials::{ConfigOptions, CredentialHelper};
+/// use std::os::unix::fs::PermissionsExt;
+///
+/// let dir = std::env::temp_dir().join(format!("ocireg-doc-helper-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let script = dir.join("docker-credential-docfake");
+/// std::fs::write(&script, "#!/bin/sh\ncase \"$1\" in\n\
+///     get) cat >/dev/null; echo '{\"ServerURL\":\"h\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}';;\n\
+///     *) echo 'credentials not found in native keychain'; exit 1;;\nesac\n").unwrap();
+/// std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+/// let options = ConfigOptions { helper_dirs: vec![dir.clone()], ..Default::default() };
+///
+/// let helper = CredentialHelper::new("docfake", &options);
+/// let c = helper.get("registry.example.com")?;
+/// assert_eq!(c, Some(ocireg::Credentials::basic("alice", "s3cret")));
+/// assert!(!helper.erase("registry.example.com")?); // not found
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # }
+/// # Ok::<(), ocireg::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct CredentialHelper {
+    name: String,
+    options: ConfigOptions,
+}
+
+impl CredentialHelper {
+    /// The helper `docker-credential-<name>` (as named in `credsStore` or `credHelpers`).
+    pub fn new(name: impl Into<String>, options: &ConfigOptions) -> Self {
+        CredentialHelper {
+            name: name.into(),
+            options: options.clone(),
+        }
+    }
+
+    /// The program's name, `docker-credential-<name>`.
+    pub fn program(&self) -> String {
+        helper::program_name(&self.name)
+    }
+
+    /// The credentials stored for `server_url`; `None` when the helper has none. A user name
+    /// of `<token>` gives [`Credentials::IdentityToken`].
+    pub fn get(&self, server_url: &str) -> Result<Option<Credentials>> {
+        helper::get(&self.name, server_url, &self.options)
+    }
+
+    /// Stores `username` and `secret` for `server_url` (a user name of `<token>` stores an
+    /// identity token).
+    pub fn store(&self, server_url: &str, username: &str, secret: &str) -> Result<()> {
+        helper::store(&self.name, server_url, username, secret, &self.options)
+    }
+
+    /// Erases the credentials of `server_url`; `false` when the helper had none.
+    pub fn erase(&self, server_url: &str) -> Result<bool> {
+        helper::erase(&self.name, server_url, &self.options)
+    }
+
+    /// Every server URL the helper knows, with its user name.
+    pub fn list(&self) -> Result<BTreeMap<String, String>> {
+        helper::list(&self.name, &self.options)
+    }
 }

@@ -10,8 +10,8 @@ use crate::error::Result;
 /// `http://127.0.0.1:5000` or `https://host/path`), and where they came from.
 ///
 /// The chain: `explicit` if given; the helper of `credHelpers[registry]`, else of `credsStore`
-/// (asked with [`registry_key`]); the `auths` entry of the docker config file
-/// ([`ConfigOptions::resolved_config_path`]); the `auths` entry of the containers `auth.json`
+/// (asked for the host and port, or `https://index.docker.io/v1/` for Docker Hub); the `auths`
+/// entry of the docker config file ([`ConfigOptions::resolved_config_path`]); the `auths` entry of the containers `auth.json`
 /// ([`ConfigOptions::containers_auth_path`]); else anonymous. A helper that has nothing passes
 /// on to the next step.
 ///

@@ -10,7 +10,7 @@ use super::client::{arg_client, ocireg_client};
 use super::error::{Failure, boundary, guard, ocireg_error, ocireg_status};
 use super::push::ocireg_pushed;
 use super::strings::{arg_opt_str, arg_out, arg_ref, arg_str, out_cstring, write_opt, write_out};
-use crate::pull::{PullOptions, Pulled, parse_platform};
+use crate::pull::{PullOptions, Pulled};
 
 /// What a pull fetched: the manifest digest, media type and size, its descriptors, the layout
 /// path, and counts. Immutable: a `const ocireg_pulled *` may be shared across threads. Free
@@ -88,7 +88,7 @@ pub unsafe extern "C" fn ocireg_pull_image(
                 return Err(Failure::invalid("argument `dir` is empty"));
             }
             let platform = match arg_opt_str(platform, "platform")? {
-                Some(p) => Some(parse_platform(p)?),
+                Some(p) => Some(p.parse::<crate::Platform>()?),
                 None => None,
             };
             if threads > 64 {

@@ -373,9 +373,15 @@ impl ClientBuilder {
             message: m,
         };
         let mut b = TlsConfig::builder().disable_verification(self.insecure);
-        if !self.ca_certs.is_empty() {
-            // ureq's RootCerts::Specific replaces the roots, so add ours to the system bundle.
-            let mut roots: Vec<Certificate<'static>> = system_roots();
+        if self.ca_certs.is_empty() {
+            // The system's store, so that a private CA the machine trusts works as it does for
+            // curl and docker; the compiled-in WebPKI roots only where the system has none.
+            if !system_roots().is_empty() {
+                b = b.root_certs(RootCerts::Specific(system_roots().clone()));
+            }
+        } else {
+            // ureq's RootCerts::Specific replaces the roots, so add ours to the system's.
+            let mut roots: Vec<Certificate<'static>> = system_roots().as_ref().clone();
             for pem in &self.ca_certs {
                 let before = roots.len();
                 for item in ureq::tls::parse_pem(pem) {
@@ -417,34 +423,20 @@ impl ClientBuilder {
     }
 }
 
-/// The system's CA bundle (Debian/Ubuntu, Fedora/RHEL, Alpine, openSUSE, or `SSL_CERT_FILE`).
-fn system_roots() -> Vec<Certificate<'static>> {
-    let mut paths: Vec<PathBuf> = Vec::new();
-    if let Some(p) = std::env::var_os("SSL_CERT_FILE") {
-        paths.push(p.into());
-    }
-    for p in [
-        "/etc/ssl/certs/ca-certificates.crt",
-        "/etc/pki/tls/certs/ca-bundle.crt",
-        "/etc/ssl/cert.pem",
-        "/etc/ssl/ca-bundle.pem",
-    ] {
-        paths.push(p.into());
-    }
-    for p in paths {
-        if let Ok(bytes) = std::fs::read(&p) {
-            let certs: Vec<_> = ureq::tls::parse_pem(&bytes)
-                .filter_map(|i| match i {
-                    Ok(PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect();
-            if !certs.is_empty() {
-                return certs;
-            }
-        }
-    }
-    Vec::new()
+/// The system's trusted CA certificates (read once per process by `rustls-native-certs`, which
+/// knows every platform's store and honours `SSL_CERT_FILE` / `SSL_CERT_DIR`); empty when the
+/// system has none.
+fn system_roots() -> &'static Arc<Vec<Certificate<'static>>> {
+    static ROOTS: std::sync::OnceLock<Arc<Vec<Certificate<'static>>>> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        Arc::new(
+            rustls_native_certs::load_native_certs()
+                .certs
+                .iter()
+                .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+                .collect(),
+        )
+    })
 }
 
 #[derive(Debug)]

@@ -344,3 +344,34 @@ fn mtls_registry_needs_a_client_certificate() {
         "{e:?}"
     );
 }
+
+/// A registry whose CA the machine trusts works without `ca_cert_pem` / `--ca-cert`: the client
+/// reads the system's store (here `SSL_CERT_FILE`, in a child process: the store is read once
+/// per process).
+#[test]
+fn a_ca_the_system_trusts_needs_no_ca_cert() {
+    let Some(tls) = rig("OCIREG_RIG_TLS") else {
+        return;
+    };
+    let ca = rig("OCIREG_RIG_CA").expect("ca");
+    let run = |cert_file: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ocireg"));
+        cmd.args(["ping", &format!("https://{tls}")])
+            .env_remove("SSL_CERT_DIR")
+            .env_remove("DOCKER_CONFIG");
+        match cert_file {
+            Some(f) => cmd.env("SSL_CERT_FILE", f),
+            None => cmd.env_remove("SSL_CERT_FILE"),
+        };
+        cmd.output().expect("run ocireg")
+    };
+    let trusted = run(Some(&ca));
+    assert!(
+        trusted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    let untrusted = run(None);
+    assert!(!untrusted.status.success());
+    assert!(String::from_utf8_lossy(&untrusted.stderr).contains("not trusted"));
+}

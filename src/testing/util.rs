@@ -1,8 +1,6 @@
 //! Small helpers of the test registry: lock recovery, URL decoding, random identifiers, time
 //! formatting, OCI error bodies, name and tag grammar.
 
-use std::hash::{BuildHasher, Hasher as _, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -102,20 +100,10 @@ pub(crate) fn redact_query(q: &str) -> String {
         .join("&")
 }
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// 64 unpredictable bits (SipHash with std's random keys over a counter and the clock): good
-/// enough for test tokens and upload identifiers, with no extra dependency.
+/// 64 unpredictable bits from `fastrand` (seeded per thread from the OS): good enough for test
+/// tokens and upload identifiers, which only need to differ.
 pub(crate) fn random_u64() -> u64 {
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    h.write_u128(nanos);
-    std::hash::Hash::hash(&std::thread::current().id(), &mut h);
-    h.finish()
+    fastrand::u64(..)
 }
 
 /// `words` random 64-bit words as lowercase hex.

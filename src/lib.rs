@@ -38,6 +38,7 @@ pub mod digest;
 pub mod error;
 /// The C ABI (`extern "C"` functions described by `include/ocireg.h`).
 pub mod ffi;
+pub mod fuzzing;
 pub mod headers;
 pub mod image;
 pub mod layout;

@@ -548,16 +548,26 @@ fn split_port(hp: &str) -> Option<(&str, Option<&str>)> {
 }
 
 /// The input with any `user:password@` removed, for messages.
+///
+/// Only a real scheme (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`) ends at `://`: in
+/// `alice:pw@https://host` the userinfo comes first and must go too.
 pub(crate) fn redact_userinfo(s: &str) -> String {
     let (scheme, rest) = match s.find("://") {
-        Some(i) => (&s[..i + 3], &s[i + 3..]),
-        None => ("", s),
+        Some(i) if is_scheme(&s[..i]) => (&s[..i + 3], &s[i + 3..]),
+        _ => ("", s),
     };
     let auth_end = rest.find('/').unwrap_or(rest.len());
     match rest[..auth_end].rfind('@') {
         Some(at) => format!("{scheme}<redacted>@{}", &rest[at + 1..]),
         None => s.to_string(),
     }
+}
+
+/// RFC 3986 `scheme`.
+fn is_scheme(s: &str) -> bool {
+    let mut b = s.bytes();
+    b.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
 }
 
 #[cfg(test)]
@@ -611,5 +621,31 @@ mod tests {
         }
         let e = parse_registry("https://alice:topsecret@ho st", false).unwrap_err();
         assert!(!e.to_string().contains("topsecret"), "{e}");
+    }
+
+    /// Found by fuzz/fuzz_targets/client_registry.rs: a `://` after the userinfo was taken for
+    /// the end of a scheme, and the password was shown.
+    #[test]
+    fn userinfo_before_a_scheme_is_redacted() {
+        for input in [
+            "alice:topsecret@https://host",
+            "alice:topsecret@tt!rs://h//x",
+            "u:topsecret@host://x",
+        ] {
+            let e = parse_registry(input, false).unwrap_err();
+            assert!(!e.to_string().contains("topsecret"), "{e}");
+            assert!(!redact_userinfo(input).contains("topsecret"));
+            let b = ClientBuilder::new(input).credentials(Credentials::Anonymous);
+            assert!(!format!("{b:?}").contains("topsecret"));
+            assert!(!b.registry().contains("topsecret"));
+        }
+        assert_eq!(
+            redact_userinfo("https://u:p@host/x"),
+            "https://<redacted>@host/x"
+        );
+        assert_eq!(
+            redact_userinfo("u:p@https://host"),
+            "<redacted>@https://host"
+        );
     }
 }

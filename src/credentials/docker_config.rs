@@ -126,10 +126,18 @@ pub fn registry_key(registry: &str) -> Result<String> {
 }
 
 /// `s` with any `user:password@` replaced by `<redacted>@`, for messages.
+///
+/// Only a real scheme (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`) ends at `://`: in
+/// `alice:pw@https://host` the userinfo comes first and must go too.
 pub(crate) fn without_userinfo(s: &str) -> String {
+    let is_scheme = |p: &str| {
+        let mut b = p.bytes();
+        b.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+    };
     let (scheme, rest) = match s.find("://") {
-        Some(i) => s.split_at(i + 3),
-        None => ("", s),
+        Some(i) if is_scheme(&s[..i]) => s.split_at(i + 3),
+        _ => ("", s),
     };
     let end = rest.find('/').unwrap_or(rest.len());
     match rest[..end].rfind('@') {
@@ -936,6 +944,22 @@ mod tests {
         assert!(!e.to_string().contains("secretpw"), "{e}");
         assert!(registry_key("ho st").is_err());
         assert!(registry_key("   ").is_err());
+    }
+
+    /// Found by fuzz/fuzz_targets/client_registry.rs: a `://` after the userinfo was taken for
+    /// the end of a scheme, and the password was shown.
+    #[test]
+    fn userinfo_before_a_scheme_is_redacted() {
+        for input in ["alice:secretpw@ht!tps://host", "u:secretpw@tt!rs://h//x"] {
+            let e = registry_key(input).unwrap_err();
+            assert!(!e.to_string().contains("secretpw"), "{e}");
+        }
+        assert_eq!(without_userinfo("u:p@https://h"), "<redacted>@https://h");
+        assert_eq!(
+            without_userinfo("https://u:p@h/x"),
+            "https://<redacted>@h/x"
+        );
+        assert_eq!(without_userinfo("h/u:p@x"), "h/u:p@x");
     }
 
     #[test]

@@ -547,27 +547,10 @@ fn split_port(hp: &str) -> Option<(&str, Option<&str>)> {
     }
 }
 
-/// The input with any `user:password@` removed, for messages.
-///
-/// Only a real scheme (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`) ends at `://`: in
-/// `alice:pw@https://host` the userinfo comes first and must go too.
+/// The input with any `user:password@` removed, for messages (the rules are
+/// `docker_config::without_userinfo`'s, shared with the credential code's messages).
 pub(crate) fn redact_userinfo(s: &str) -> String {
-    let (scheme, rest) = match s.find("://") {
-        Some(i) if is_scheme(&s[..i]) => (&s[..i + 3], &s[i + 3..]),
-        _ => ("", s),
-    };
-    let auth_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..auth_end].rfind('@') {
-        Some(at) => format!("{scheme}<redacted>@{}", &rest[at + 1..]),
-        None => s.to_string(),
-    }
-}
-
-/// RFC 3986 `scheme`.
-fn is_scheme(s: &str) -> bool {
-    let mut b = s.bytes();
-    b.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+    credentials::docker_config::without_userinfo(s)
 }
 
 #[cfg(test)]
@@ -631,6 +614,8 @@ mod tests {
             "alice:topsecret@https://host",
             "alice:topsecret@tt!rs://h//x",
             "u:topsecret@host://x",
+            "https\u{fffd}\u{fffd}://u:topsecret@o st/x",
+            "ht tps://u:topsecret@host",
         ] {
             let e = parse_registry(input, false).unwrap_err();
             assert!(!e.to_string().contains("topsecret"), "{e}");

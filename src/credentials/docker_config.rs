@@ -125,25 +125,35 @@ pub fn registry_key(registry: &str) -> Result<String> {
     }
 }
 
-/// `s` with any `user:password@` replaced by `<redacted>@`, for messages.
+/// `s` with any `user:password@` replaced by `<redacted>@`, for messages (also the client's
+/// registry string).
 ///
-/// Only a real scheme (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`) ends at `://`: in
-/// `alice:pw@https://host` the userinfo comes first and must go too.
+/// Everything up to the last `@` of the authority goes: the authority starts after the first
+/// `://` (whatever precedes it: `ht tps://u:pw@host`) or a leading `//`, and ends at the next
+/// `/`. Only a real scheme (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`) is kept, so in
+/// `alice:pw@https://host`, where the credentials come first, they go too.
 pub(crate) fn without_userinfo(s: &str) -> String {
     let is_scheme = |p: &str| {
         let mut b = p.bytes();
         b.next().is_some_and(|c| c.is_ascii_alphabetic())
             && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
     };
-    let (scheme, rest) = match s.find("://") {
-        Some(i) if is_scheme(&s[..i]) => s.split_at(i + 3),
-        _ => ("", s),
+    let sep = s.find("://");
+    let start = match sep {
+        Some(i) => i + 3,
+        None if s.starts_with("//") => 2,
+        None => 0,
     };
-    let end = rest.find('/').unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) => format!("{scheme}<redacted>@{}", &rest[at + 1..]),
-        None => s.to_string(),
-    }
+    let end = s[start..].find('/').map_or(s.len(), |i| start + i);
+    let Some(at) = s[..end].rfind('@') else {
+        return s.to_string();
+    };
+    let kept = match sep {
+        Some(i) if i + 3 <= at && is_scheme(&s[..i]) => &s[..i + 3],
+        None if s.starts_with("//") => "//",
+        _ => "",
+    };
+    format!("{kept}<redacted>@{}", &s[at + 1..])
 }
 
 fn valid_host(h: &str) -> bool {
@@ -960,6 +970,16 @@ mod tests {
             "https://<redacted>@h/x"
         );
         assert_eq!(without_userinfo("h/u:p@x"), "h/u:p@x");
+        // Found next: a `://` after something that is not a scheme.
+        assert_eq!(
+            without_userinfo("ht tps://u:secretpw@o st/x"),
+            "<redacted>@o st/x"
+        );
+        assert_eq!(without_userinfo("//u:secretpw@h"), "//<redacted>@h");
+        assert_eq!(without_userinfo("https://h/p@x"), "https://h/p@x");
+        assert_eq!(without_userinfo("a@b://c@d/e"), "<redacted>@d/e");
+        let e = registry_key("ht\u{e9}tps://u:secretpw@o st/x").unwrap_err();
+        assert!(!e.to_string().contains("secretpw"), "{e}");
     }
 
     #[test]

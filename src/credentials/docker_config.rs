@@ -55,6 +55,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::auth::Credentials;
+use crate::digest::shorten;
 use crate::error::{Error, Result};
 
 /// The `auths` key docker uses for Docker Hub.
@@ -120,7 +121,7 @@ pub fn registry_key(registry: &str) -> Result<String> {
         Some(h) if valid_host(&h) => Ok(h),
         _ => Err(Error::InvalidInput(format!(
             "registry {:?} is not a host name",
-            without_userinfo(registry.trim())
+            shorten(&without_userinfo(registry.trim()))
         ))),
     }
 }
@@ -289,7 +290,10 @@ impl DockerConfig {
                 Value::String(s) if s.trim().is_empty() => {}
                 Value::String(s) => return Ok(Some(s.trim())),
                 _ => {
-                    return Err(self.error(&format!("credHelpers entry {key:?} is not a string")));
+                    return Err(self.error(&format!(
+                        "credHelpers entry {:?} is not a string",
+                        shorten(key)
+                    )));
                 }
             }
         }
@@ -355,7 +359,7 @@ impl DockerConfig {
         };
         for key in matching_keys(auths, registry, rules) {
             if let Some(c) = entry_credentials(&auths[key])
-                .map_err(|why| self.error(&format!("auths entry {key:?}: {why}")))?
+                .map_err(|why| self.error(&format!("auths entry {:?}: {why}", shorten(key))))?
             {
                 return Ok(Some(c));
             }
@@ -954,6 +958,22 @@ mod tests {
         assert!(!e.to_string().contains("secretpw"), "{e}");
         assert!(registry_key("ho st").is_err());
         assert!(registry_key("   ").is_err());
+    }
+
+    /// Found by fuzz/fuzz_targets/client_registry.rs: `registry_key` quoted its whole input, and
+    /// lookups a whole key, however long; messages show at most 80 characters of input.
+    #[test]
+    fn messages_are_bounded() {
+        let long = format!("h st{}", "\u{fffd}".repeat(5000));
+        let e = registry_key(&long).unwrap_err().to_string();
+        assert!(e.len() < 600, "{} bytes", e.len());
+        let host = format!("{}.io", "a".repeat(5000));
+        let json = format!(r#"{{"auths": {{"{host}": 5}}, "credHelpers": {{"{host}": 5}}}}"#);
+        let cfg = DockerConfig::parse("config.json", json.as_bytes()).unwrap();
+        let e = cfg.credentials(&host).unwrap_err().to_string();
+        assert!(e.len() < 600, "{} bytes", e.len());
+        let e = cfg.cred_helper(&host).unwrap_err().to_string();
+        assert!(e.len() < 600, "{} bytes", e.len());
     }
 
     /// Found by fuzz/fuzz_targets/client_registry.rs: a `://` after the userinfo was taken for

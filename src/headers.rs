@@ -298,7 +298,8 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
-/// Seconds since the epoch of a validated date and an `HH:MM:SS` time.
+/// Seconds since the epoch of a validated date and an `HH:MM:SS` time; `None` beyond `i64`
+/// (an RFC 850 year read near the end of `SystemTime`).
 fn to_epoch(year: i64, month: i64, day: i64, time: &str) -> Option<i64> {
     let mut hms = time.split(':');
     let hour = number(hms.next()?, 2, 2)?;
@@ -311,7 +312,8 @@ fn to_epoch(year: i64, month: i64, day: i64, time: &str) -> Option<i64> {
         return None;
     }
     let days = days_from_civil(year, month, day);
-    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
+    days.checked_mul(86_400)?
+        .checked_add(hour * 3_600 + minute * 60 + second)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -541,6 +543,29 @@ fn remove_dot_segments(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzz/fuzz_targets/headers.rs: with `now` near the end of `SystemTime`, an RFC 850
+    /// two-digit year lands past `i64::MAX` seconds and `to_epoch` overflowed (a panic with
+    /// overflow checks, a wrong date without). Any `now` must be safe.
+    #[test]
+    fn retry_after_at_the_end_of_time() {
+        let end = UNIX_EPOCH + Duration::from_secs(i64::MAX as u64);
+        for v in [
+            "Sunday, 06-Nov-97 08:49:37 GMT",
+            "Sunday, 06-Nov-99 23:59:60 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "120",
+        ] {
+            let _ = retry_after(v, end);
+            let _ = retry_after(v, UNIX_EPOCH - Duration::from_secs(1 << 40));
+        }
+        assert_eq!(retry_after("Sunday, 06-Nov-97 08:49:37 GMT", end), None);
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:37 GMT", end),
+            Some(Duration::ZERO)
+        );
+    }
 
     #[test]
     fn link_next_table() {

@@ -723,12 +723,18 @@ fn lossy_number(text: &str) -> Option<usize> {
     None
 }
 
-/// True when serde_json writes the literal back as the same decimal number.
+/// True when serde_json writes the literal back as the same decimal number, and reads what it
+/// wrote as the same value (its float parsing is not always exact: `-2233720368500577400000`
+/// is written `-2.2337203685005774e21`, which reads back one unit lower and would be written
+/// differently by the next update).
 fn number_survives(literal: &str) -> bool {
     let Ok(v) = serde_json::from_str::<Value>(literal) else {
         return false;
     };
     let written = v.to_string();
+    if serde_json::from_str::<Value>(&written).ok().as_ref() != Some(&v) {
+        return false;
+    }
     written == literal || (decimal(literal).is_some() && decimal(literal) == decimal(&written))
 }
 
@@ -1153,6 +1159,29 @@ mod tests {
         assert_eq!(decimal("1.50e1"), decimal("15"));
         assert_eq!(decimal("-0.0"), decimal("0"));
         assert_ne!(decimal("1e2"), decimal("1e3"));
+    }
+
+    /// Found by fuzz/fuzz_targets/docker_config_update.rs: a number whose rewrite serde_json
+    /// reads back as another value passed the check, so login rewrote it, and the next rewrite
+    /// (logout) changed it or refused the file ocireg had just written.
+    #[test]
+    fn numbers_that_do_not_read_back_are_refused() {
+        let p = Path::new("c.json");
+        for bad in [
+            r#"{"yn": -2233720368500577400000}"#,
+            r#"{"x": -2.2337203685005774e+21}"#,
+        ] {
+            let e = check_round_trip(p, bad.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains("cannot be written back exactly"), "{e}");
+        }
+        let d = temp_dir("float-read-back");
+        let path = d.join("config.json");
+        let text = r#"{"yn": -2233720368500577400000}"#;
+        fs::write(&path, text).unwrap();
+        let r = update(&path, |m| set_auth(&path, m, "h:5000", "u", "p"));
+        assert!(r.is_err());
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        let _ = fs::remove_dir_all(&d);
     }
 
     #[test]

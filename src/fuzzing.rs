@@ -80,7 +80,40 @@ fn serde_round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(v: &T) 
             String::from_utf8_lossy(&bytes)
         )
     });
-    assert_eq!(&back, v, "serde round trip");
+    same_json(&back, v, "serde round trip");
+}
+
+/// `a == b`, except that floats in kept JSON (`extra` members) may differ by a few units in the
+/// last place: serde_json without its `float_roundtrip` feature does not read every float it
+/// writes back exactly (a known weakness, see fuzz/README.md), and that is not what these
+/// targets look for.
+fn same_json<T: Serialize + PartialEq + Debug>(a: &T, b: &T, what: &str) {
+    if a == b {
+        return;
+    }
+    let (x, y) = (
+        serde_json::to_value(a).unwrap(),
+        serde_json::to_value(b).unwrap(),
+    );
+    assert!(json_close(&x, &y), "{what}:\n{a:?}\n{b:?}");
+}
+
+fn json_close(x: &Value, y: &Value) -> bool {
+    match (x, y) {
+        (Value::Number(m), Value::Number(n)) if m.is_f64() || n.is_f64() => {
+            let (m, n) = (m.as_f64().unwrap(), n.as_f64().unwrap());
+            (m - n).abs() <= 1e-15 * m.abs().max(n.abs())
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| json_close(x, y))
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, x)| b.get(k).is_some_and(|y| json_close(x, y)))
+        }
+        _ => x == y,
+    }
 }
 
 /// Where scratch files go: `$OCIREG_FUZZ_SCRATCH/<name>-<pid>`, else the temporary directory.
@@ -313,7 +346,7 @@ fn check_image(m: &ImageManifest) {
     let again = Manifest::from_bytes(bytes, Some(media_types::OCI_MANIFEST))
         .and_then(|m| m.image())
         .expect("a serialised image manifest is an image manifest");
-    assert_eq!(&again, m);
+    same_json(&again, m, "image manifest written and read");
 }
 
 fn check_index(i: &ImageIndex) {
@@ -322,7 +355,7 @@ fn check_index(i: &ImageIndex) {
     let again = Manifest::from_bytes(bytes, Some(media_types::OCI_INDEX))
         .and_then(|m| m.index())
         .expect("a serialised index is an index");
-    assert_eq!(&again, i);
+    same_json(&again, i, "index written and read");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -606,4 +606,24 @@ mod tests {
         let e = parse_registry("https://alice:topsecret@ho st", false).unwrap_err();
         assert!(!e.to_string().contains("topsecret"), "{e}");
     }
+
+    /// Found by fuzz/fuzz_targets/client_registry.rs: a `://` after the userinfo was taken for
+    /// the end of a scheme, and the password was shown.
+    #[test]
+    fn userinfo_before_a_scheme_is_redacted() {
+        for input in [
+            "alice:topsecret@https://host",
+            "alice:topsecret@tt!rs://h//x",
+            "u:topsecret@host://x",
+            "https\u{fffd}\u{fffd}://u:topsecret@o st/x",
+            "ht tps://u:topsecret@host",
+        ] {
+            let e = parse_registry(input, false).unwrap_err();
+            assert!(!e.to_string().contains("topsecret"), "{e}");
+            assert!(!crate::redact::userinfo(input).contains("topsecret"));
+            let b = ClientBuilder::new(input).credentials(Credentials::Anonymous);
+            assert!(!format!("{b:?}").contains("topsecret"));
+            assert!(!b.registry().contains("topsecret"));
+        }
+    }
 }

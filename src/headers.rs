@@ -213,6 +213,29 @@ mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
 
+    /// Found by fuzz/fuzz_targets/headers.rs: with `now` near the end of `SystemTime`, an RFC 850
+    /// two-digit year lands past `i64::MAX` seconds and `to_epoch` overflowed (a panic with
+    /// overflow checks, a wrong date without). Any `now` must be safe.
+    #[test]
+    fn retry_after_at_the_end_of_time() {
+        let end = UNIX_EPOCH + Duration::from_secs(i64::MAX as u64);
+        for v in [
+            "Sunday, 06-Nov-97 08:49:37 GMT",
+            "Sunday, 06-Nov-99 23:59:60 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "120",
+        ] {
+            let _ = retry_after(v, end);
+            let _ = retry_after(v, UNIX_EPOCH - Duration::from_secs(1 << 40));
+        }
+        assert_eq!(retry_after("Sunday, 06-Nov-97 08:49:37 GMT", end), None);
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:37 GMT", end),
+            Some(Duration::ZERO)
+        );
+    }
+
     #[test]
     fn link_next_table() {
         let cases: &[(&str, Option<&str>)] = &[

@@ -39,6 +39,7 @@ mod error;
 /// The C ABI (`extern "C"` functions described by `include/ocireg.h`): not part of the Rust API.
 #[doc(hidden)]
 pub mod ffi;
+pub mod fuzzing;
 mod headers;
 mod image;
 mod login;

@@ -544,6 +544,15 @@ fn helper_failures_are_errors_naming_the_helper_without_secrets() {
         m.contains("docker-credential-garbage") && !m.contains("hunter2"),
         "{m}"
     );
+    write_helper(
+        &t.bin(),
+        "trimmer",
+        "sed 's/.*Secret\":\"\\([^\"]*\\)\".*/\\1/'; exit 1",
+    );
+    let e = CredentialHelper::new("trimmer", &o)
+        .store("h", "user", "  hunter2-secret  ")
+        .unwrap_err();
+    assert!(!format!("{e} {e:?}").contains("hunter2"), "{e}");
     let e = CredentialHelper::new("echoer", &o)
         .store("h", "user", "hunter2-secret")
         .unwrap_err();

@@ -40,6 +40,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::auth::Credentials;
+use crate::digest::shorten;
 use crate::error::{Error, Result};
 
 /// The `auths` key docker uses for Docker Hub.
@@ -97,21 +98,8 @@ pub fn registry_key(registry: &str) -> Result<String> {
         Some(h) if valid_host(&h) => Ok(h),
         _ => Err(Error::InvalidInput(format!(
             "registry {:?} is not a host name",
-            without_userinfo(registry.trim())
+            shorten(registry.trim())
         ))),
-    }
-}
-
-/// `s` with any `user:password@` replaced by `<redacted>@`, for messages.
-pub(crate) fn without_userinfo(s: &str) -> String {
-    let (scheme, rest) = match s.find("://") {
-        Some(i) => s.split_at(i + 3),
-        None => ("", s),
-    };
-    let end = rest.find('/').unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) => format!("{scheme}<redacted>@{}", &rest[at + 1..]),
-        None => s.to_string(),
     }
 }
 
@@ -248,7 +236,10 @@ impl DockerConfig {
                 Value::String(s) if s.trim().is_empty() => {}
                 Value::String(s) => return Ok(Some(s.trim())),
                 _ => {
-                    return Err(self.error(&format!("credHelpers entry {key:?} is not a string")));
+                    return Err(self.error(&format!(
+                        "credHelpers entry {:?} is not a string",
+                        shorten(key)
+                    )));
                 }
             }
         }
@@ -314,7 +305,7 @@ impl DockerConfig {
         };
         for key in matching_keys(auths, registry, rules) {
             if let Some(c) = entry_credentials(&auths[key])
-                .map_err(|why| self.error(&format!("auths entry {key:?}: {why}")))?
+                .map_err(|why| self.error(&format!("auths entry {:?}: {why}", shorten(key))))?
             {
                 return Ok(Some(c));
             }
@@ -660,12 +651,18 @@ fn lossy_number(text: &str) -> Option<usize> {
     None
 }
 
-/// True when serde_json writes the literal back as the same decimal number.
+/// True when serde_json writes the literal back as the same decimal number, and reads what it
+/// wrote as the same value (its float parsing is not always exact: `-2233720368500577400000`
+/// is written `-2.2337203685005774e21`, which reads back one unit lower and would be written
+/// differently by the next update).
 fn number_survives(literal: &str) -> bool {
     let Ok(v) = serde_json::from_str::<Value>(literal) else {
         return false;
     };
     let written = v.to_string();
+    if serde_json::from_str::<Value>(&written).ok().as_ref() != Some(&v) {
+        return false;
+    }
     written == literal || (decimal(literal).is_some() && decimal(literal) == decimal(&written))
 }
 
@@ -919,6 +916,34 @@ mod tests {
         assert!(registry_key("   ").is_err());
     }
 
+    /// Found by fuzz/fuzz_targets/client_registry.rs: `registry_key` quoted its whole input, and
+    /// lookups a whole key, however long; messages show at most 80 characters of input.
+    #[test]
+    fn messages_are_bounded() {
+        let long = format!("h st{}", "\u{fffd}".repeat(5000));
+        let e = registry_key(&long).unwrap_err().to_string();
+        assert!(e.len() < 600, "{} bytes", e.len());
+        let host = format!("{}.io", "a".repeat(5000));
+        let json = format!(r#"{{"auths": {{"{host}": 5}}, "credHelpers": {{"{host}": 5}}}}"#);
+        let cfg = DockerConfig::parse("config.json", json.as_bytes()).unwrap();
+        let e = cfg.credentials(&host).unwrap_err().to_string();
+        assert!(e.len() < 600, "{} bytes", e.len());
+        let e = cfg.cred_helper(&host).unwrap_err().to_string();
+        assert!(e.len() < 600, "{} bytes", e.len());
+    }
+
+    /// Found by fuzz/fuzz_targets/client_registry.rs: a `://` after the userinfo was taken for
+    /// the end of a scheme, and the password was shown.
+    #[test]
+    fn userinfo_before_a_scheme_is_redacted() {
+        for input in ["alice:secretpw@ht!tps://host", "u:secretpw@tt!rs://h//x"] {
+            let e = registry_key(input).unwrap_err();
+            assert!(!e.to_string().contains("secretpw"), "{e}");
+        }
+        let e = registry_key("ht\u{e9}tps://u:secretpw@o st/x").unwrap_err();
+        assert!(!e.to_string().contains("secretpw"), "{e}");
+    }
+
     #[test]
     fn matching_order_and_rules() {
         let m = map(json!({
@@ -1070,6 +1095,29 @@ mod tests {
         assert_eq!(decimal("1.50e1"), decimal("15"));
         assert_eq!(decimal("-0.0"), decimal("0"));
         assert_ne!(decimal("1e2"), decimal("1e3"));
+    }
+
+    /// Found by fuzz/fuzz_targets/docker_config_update.rs: a number whose rewrite serde_json
+    /// reads back as another value passed the check, so login rewrote it, and the next rewrite
+    /// (logout) changed it or refused the file ocireg had just written.
+    #[test]
+    fn numbers_that_do_not_read_back_are_refused() {
+        let p = Path::new("c.json");
+        for bad in [
+            r#"{"yn": -2233720368500577400000}"#,
+            r#"{"x": -2.2337203685005774e+21}"#,
+        ] {
+            let e = check_round_trip(p, bad.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains("cannot be written back exactly"), "{e}");
+        }
+        let d = temp_dir("float-read-back");
+        let path = d.join("config.json");
+        let text = r#"{"yn": -2233720368500577400000}"#;
+        fs::write(&path, text).unwrap();
+        let r = update(&path, |m| set_auth(&path, m, "h:5000", "u", "p"));
+        assert!(r.is_err());
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        let _ = fs::remove_dir_all(&d);
     }
 
     #[test]

@@ -245,17 +245,22 @@ impl Output {
         if stdout.contains(NOT_FOUND) || (stdout.trim().is_empty() && stderr.contains(NOT_FOUND)) {
             return Failure::NotFound;
         }
-        let text = if !stdout.trim().is_empty() {
-            stdout.trim().to_string()
-        } else if !stderr.trim().is_empty() {
-            stderr.trim().to_string()
+        let raw = if !stdout.trim().is_empty() {
+            stdout
         } else {
-            String::new()
+            stderr
         };
-        let mut text = match secret {
-            Some(s) if !s.is_empty() => text.replace(s, "<redacted>"),
-            _ => text,
-        };
+        // The secret goes before anything is trimmed, and so does its trimmed form: a secret
+        // with surrounding whitespace may come back without it.
+        let mut raw = raw.into_owned();
+        if let Some(s) = secret {
+            for form in [s, s.trim()] {
+                if !form.is_empty() {
+                    raw = raw.replace(form, "<redacted>");
+                }
+            }
+        }
+        let mut text = raw.trim().to_string();
         text = text
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })

@@ -35,6 +35,8 @@ pub(crate) use body::drain;
 pub use exchange::{RequestCallback, RequestEvent};
 pub(crate) use request::{Method, ReqBody, Request};
 pub use retry::{RetryCallback, RetryEvent, RetryPolicy};
+#[cfg(feature = "fuzzing")]
+pub(crate) use urls::{join, origin_of, same_origin};
 pub(crate) use urls::{percent_decode, percent_encode};
 
 /// Settings the transport is built from (filled in by `ClientBuilder`).

@@ -58,11 +58,9 @@ impl Transport {
                 shorten_url(location.trim())
             ))
         };
-        let base = Url::parse(url).map_err(|_| bad("malformed"))?;
-        let resolved = base.join(location.trim()).map_err(|_| bad("malformed"))?;
-        match resolved.scheme() {
-            "http" | "https" => Ok(resolved.into()),
-            _ => Err(bad("non-http")),
+        match join(url, location) {
+            Ok(resolved) => Ok(resolved),
+            Err(why) => Err(bad(why)),
         }
     }
 
@@ -89,6 +87,17 @@ impl Transport {
     /// The path prefix of the base URL (`/prefix` of `https://h/prefix`), or "".
     fn base_prefix(&self) -> &str {
         &self.base[origin_of(&self.base).len()..]
+    }
+}
+
+/// `location` resolved against the absolute URL `base` (RFC 3986 §5), when the result is an
+/// http or https URL; otherwise why not ("malformed" or "non-http").
+pub(crate) fn join(base: &str, location: &str) -> std::result::Result<String, &'static str> {
+    let base = Url::parse(base).map_err(|_| "malformed")?;
+    let resolved = base.join(location.trim()).map_err(|_| "malformed")?;
+    match resolved.scheme() {
+        "http" | "https" => Ok(resolved.into()),
+        _ => Err("non-http"),
     }
 }
 

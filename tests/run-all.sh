@@ -2,7 +2,8 @@
 # Runs every test of ocireg on this machine: installs what is missing (Debian's docker-registry,
 # skopeo, ruby, valgrind; PyJWT in a venv), starts the real registries of tests/rig on 127.0.0.1,
 # then runs the Rust tests (unit, mockito, in-memory registry, real registries, skopeo interop),
-# the C ABI tests (ASan + valgrind), and the Python, Ruby and Go binding tests.
+# the C ABI tests (ASan + valgrind), the Python, Ruby and Go binding tests, and a short run of
+# every fuzz target.
 # Everything started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,3 +66,6 @@ say "Go binding (cgo)"
 
 say "the rig's own selftest (curl + skopeo against every registry)"
 bash tests/rig/selftest.sh "$rig"
+
+say "fuzzing smoke run (every cargo-fuzz target for a fixed number of executions; nightly)"
+bash fuzz/run.sh smoke

@@ -252,10 +252,8 @@ impl Transport {
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(ReqBody::Bytes(form.as_bytes()));
         }
-        let mut retries = self.retrier(method.as_str(), &url, deadline);
-        loop {
-            let again = req.replay();
-            let mut resp = self.send_with_retries(&url, &mut req, authorization.as_deref())?;
+        let (_, bytes) = self.read_whole(req, TOKEN_BODY_LIMIT, |mut req| {
+            let resp = self.send_with_retries(&url, &mut req, authorization.as_deref())?;
             let status = resp.status().as_u16();
             if status == 401 || status == 403 {
                 let infos = self.error_infos(resp);
@@ -276,27 +274,14 @@ impl Transport {
                     errors: infos,
                 });
             }
-            let error = match self.read_body(&mut resp, TOKEN_BODY_LIMIT, &what) {
-                Ok(bytes) => {
-                    return self.tokens.insert_response(key, &bytes).map_err(|m| {
-                        Error::Authentication {
-                            registry: self.registry.clone(),
-                            message: format!("the token service answered an unusable token: {m}"),
-                        }
-                    });
-                }
-                Err(e) => e,
-            };
-            // An answer cut off mid-way is fetched again, as the retry policy allows.
-            let (Error::Network { .. }, Some(next)) = (&error, again) else {
-                return Err(error);
-            };
-            let Some(delay) = retries.plan(None) else {
-                return Err(error);
-            };
-            retries.wait(delay, None, error.to_string());
-            req = next;
-        }
+            Ok(resp)
+        })?;
+        self.tokens
+            .insert_response(key, &bytes)
+            .map_err(|m| Error::Authentication {
+                registry: self.registry.clone(),
+                message: format!("the token service answered an unusable token: {m}"),
+            })
     }
 }
 

@@ -144,11 +144,23 @@ impl Transport {
         if req.deadline.is_none() {
             req.deadline = self.deadline_from_now();
         }
+        self.read_whole(req, limit, |r| self.send_expect(r, ok))
+    }
+
+    /// Sends `req` with `send` and reads the whole answer (at most `limit` bytes). An answer cut
+    /// off mid-way (a broken connection) is asked for again, as the retry policy and the
+    /// request's deadline allow; a request with a streamed body is never sent twice.
+    pub(crate) fn read_whole<'a>(
+        &self,
+        mut req: Request<'a>,
+        limit: u64,
+        mut send: impl FnMut(Request<'a>) -> Result<Response<Body>>,
+    ) -> Result<(Response<Body>, Vec<u8>)> {
         let mut retries = self.retrier(req.method.as_str(), &self.url(&req.url), req.deadline);
         loop {
             let again = req.replay();
             let what = req.what.clone();
-            let mut resp = self.send_expect(req, ok)?;
+            let mut resp = send(req)?;
             let error = match self.read_body(&mut resp, limit, &what) {
                 Ok(body) => return Ok((resp, body)),
                 Err(e) => e,

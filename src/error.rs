@@ -94,6 +94,10 @@ pub enum Error {
         registry: String,
         /// Why, e.g. "authentication rejected".
         message: String,
+        /// The registry's OCI error entries (e.g. `UNAUTHORIZED`), if it sent some.
+        errors: Vec<ErrorInfo>,
+        /// The registry's answer body (at most 64 KiB), if there was one.
+        body: Option<String>,
     },
     /// The credentials are valid but do not grant this operation (HTTP 403, `DENIED`, or a token
     /// with `error="insufficient_scope"`).
@@ -105,6 +109,10 @@ pub enum Error {
         repository: Option<String>,
         /// Why.
         message: String,
+        /// The registry's OCI error entries (e.g. `DENIED`), if it sent some.
+        errors: Vec<ErrorInfo>,
+        /// The registry's answer body (at most 64 KiB), if there was one.
+        body: Option<String>,
     },
     /// The repository, tag, manifest or blob does not exist.
     #[error("not found on {registry}: {what}{}", InfoList(.errors))]
@@ -113,8 +121,10 @@ pub enum Error {
         registry: String,
         /// What was looked for, e.g. `manifest library/alpine:3.20`.
         what: String,
-        /// The registry's error body, if any.
+        /// The registry's OCI error entries, if any.
         errors: Vec<ErrorInfo>,
+        /// The registry's answer body (at most 64 KiB), if there was one.
+        body: Option<String>,
     },
     /// TLS failed: untrusted certificate, wrong host name, handshake failure, bad PEM.
     #[error("TLS error with {registry}: {message}")]
@@ -147,8 +157,10 @@ pub enum Error {
         registry: String,
         /// How long the registry asked us to wait, if it said.
         retry_after: Option<Duration>,
-        /// The registry's error body (e.g. `TOOMANYREQUESTS`), if any.
+        /// The registry's OCI error entries (e.g. `TOOMANYREQUESTS`), if any.
         errors: Vec<ErrorInfo>,
+        /// The registry's answer body (at most 64 KiB), if there was one.
+        body: Option<String>,
     },
     /// Any other error answer from the registry, with its OCI error body.
     #[error("registry {registry} answered {status} to {operation}{}", InfoList(.errors))]
@@ -159,8 +171,12 @@ pub enum Error {
         operation: String,
         /// The HTTP status.
         status: u16,
-        /// The parsed OCI error body (empty when the body was not JSON).
+        /// The parsed OCI error entries (empty when the body was not JSON).
         errors: Vec<ErrorInfo>,
+        /// The registry's answer body (at most 64 KiB), if there was one.
+        body: Option<String>,
+        /// How long the registry asked us to wait (`Retry-After` of a 503), if it said.
+        retry_after: Option<Duration>,
     },
     /// Content did not hash to the digest it should have.
     #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
@@ -249,13 +265,40 @@ impl Error {
         }
     }
 
-    /// The registry's OCI error entries, where the registry sent some.
+    /// The registry's OCI error entries, where the registry sent some: every entry of its
+    /// `errors[]`, each with code, message and detail.
     pub fn registry_errors(&self) -> &[ErrorInfo] {
         match self {
-            Error::NotFound { errors, .. }
+            Error::Authentication { errors, .. }
+            | Error::Authorization { errors, .. }
+            | Error::NotFound { errors, .. }
             | Error::Registry { errors, .. }
             | Error::RateLimited { errors, .. } => errors,
             _ => &[],
+        }
+    }
+
+    /// The body of the registry's error answer as it was sent (at most 64 KiB), where there is
+    /// one: for what [`Error::registry_errors`] could not parse.
+    pub fn body(&self) -> Option<&str> {
+        match self {
+            Error::Authentication { body, .. }
+            | Error::Authorization { body, .. }
+            | Error::NotFound { body, .. }
+            | Error::Registry { body, .. }
+            | Error::RateLimited { body, .. } => body.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// How long the registry asked to wait before trying again (`Retry-After` of a 429 or a
+    /// 503), where it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } | Error::Registry { retry_after, .. } => {
+                *retry_after
+            }
+            _ => None,
         }
     }
 

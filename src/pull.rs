@@ -601,6 +601,7 @@ impl Client {
                     }
                 ),
                 errors: Vec::new(),
+                body: None,
             });
         };
         let m = self.fetch_child(repository, chosen)?;

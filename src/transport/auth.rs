@@ -8,12 +8,13 @@ use ureq::Body;
 use ureq::http::Response;
 
 use super::body::drain;
+use super::errors::ErrorAnswer;
 use super::request::{Method, ReqBody, Request};
 use super::urls::{form_encode, origin_of, shorten_url};
 use super::{Transport, lock};
 use crate::auth::token::TokenKey;
 use crate::auth::{Credentials, challenge};
-use crate::error::{Error, ErrorInfo, Result};
+use crate::error::{Error, Result};
 
 /// The authentication scheme a registry asked for, once we know it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,9 +60,9 @@ impl Transport {
     ) -> Result<()> {
         state.answered += 1;
         let mut challenges = challenges_of(&resp);
-        let infos = self.error_infos(resp);
+        let answer = self.error_answer(resp);
         if state.answered > 2 {
-            return Err(self.auth_rejected(sent, &infos));
+            return Err(self.auth_rejected(sent, answer));
         }
         if challenges.is_empty() && !state.probed {
             state.probed = true;
@@ -71,10 +72,7 @@ impl Transport {
         let basic = challenges.iter().any(|c| c.scheme == "basic");
         if let Some(ch) = bearer {
             let Some(realm) = ch.realm().filter(|r| !r.is_empty()) else {
-                return Err(Error::Authentication {
-                    registry: self.registry.clone(),
-                    message: "the registry's Bearer challenge has no realm".into(),
-                });
+                return Err(self.authentication("the registry's Bearer challenge has no realm"));
             };
             if ch.error() == Some("insufficient_scope") {
                 return Err(Error::Authorization {
@@ -85,6 +83,8 @@ impl Transport {
                         req.what,
                         crate::digest::shorten(ch.scope().unwrap_or(""))
                     ),
+                    errors: answer.errors,
+                    body: answer.body,
                 });
             }
             // The challenge may ask for more than we computed (a mount's source repository).
@@ -100,7 +100,7 @@ impl Transport {
             if sent == Sent::Bearer {
                 if state.refreshed_token || matches!(self.credentials, Credentials::BearerToken(_))
                 {
-                    return Err(self.auth_rejected(sent, &infos));
+                    return Err(self.auth_rejected(sent, answer));
                 }
                 // A cached token was refused (expired early, revoked): fetch a new one once.
                 state.refreshed_token = true;
@@ -111,7 +111,7 @@ impl Transport {
             *lock(&self.scheme) = Scheme::Basic;
             match (&self.credentials, sent) {
                 (Credentials::Basic { .. }, Sent::Nothing) => Ok(()),
-                _ => Err(self.auth_rejected(sent, &infos)),
+                _ => Err(self.auth_rejected(sent, answer)),
             }
         } else {
             Err(Error::Authentication {
@@ -120,8 +120,10 @@ impl Transport {
                     "{} answered 401 without a challenge ocireg understands, and so did \
                      GET /v2/{}",
                     req.what,
-                    crate::error::InfoList(&infos)
+                    crate::error::InfoList(&answer.errors)
                 ),
+                errors: answer.errors,
+                body: answer.body,
             })
         }
     }
@@ -137,16 +139,27 @@ impl Transport {
         Ok(found)
     }
 
-    pub(super) fn auth_rejected(&self, sent: Sent, infos: &[ErrorInfo]) -> Error {
+    pub(super) fn auth_rejected(&self, sent: Sent, answer: ErrorAnswer) -> Error {
+        let infos = crate::error::InfoList(&answer.errors);
         let message = match sent {
-            Sent::Nothing => format!("credentials are required{}", crate::error::InfoList(infos)),
-            Sent::Basic | Sent::Bearer => {
-                format!("authentication rejected{}", crate::error::InfoList(infos))
-            }
+            Sent::Nothing => format!("credentials are required{infos}"),
+            Sent::Basic | Sent::Bearer => format!("authentication rejected{infos}"),
         };
         Error::Authentication {
             registry: self.registry.clone(),
             message,
+            errors: answer.errors,
+            body: answer.body,
+        }
+    }
+
+    /// [`Error::Authentication`] for a reason of ours (no registry answer behind it).
+    pub(super) fn authentication(&self, message: impl Into<String>) -> Error {
+        Error::Authentication {
+            registry: self.registry.clone(),
+            message: message.into(),
+            errors: Vec::new(),
+            body: None,
         }
     }
 
@@ -184,14 +197,11 @@ impl Transport {
     /// Refuses to send a secret over plain http unless the caller chose plain http.
     pub(super) fn check_plain_http_for_secret(&self, url: &str) -> Result<()> {
         if url.starts_with("http://") && !self.plain_http_allowed {
-            return Err(Error::Authentication {
-                registry: self.registry.clone(),
-                message: format!(
-                    "refusing to send credentials over plain http to {} (the registry is https; \
-                     use an http:// registry or insecure(true) if this is intended)",
-                    shorten_url(origin_of(url))
-                ),
-            });
+            return Err(self.authentication(format!(
+                "refusing to send credentials over plain http to {} (the registry is https; \
+                 use an http:// registry or insecure(true) if this is intended)",
+                shorten_url(origin_of(url))
+            )));
         }
         Ok(())
     }
@@ -256,32 +266,34 @@ impl Transport {
             let resp = self.send_with_retries(&url, &mut req, authorization.as_deref())?;
             let status = resp.status().as_u16();
             if status == 401 || status == 403 {
-                let infos = self.error_infos(resp);
+                let answer = self.error_answer(resp);
                 return Err(Error::Authentication {
                     registry: self.registry.clone(),
                     message: format!(
                         "authentication rejected by the token service{}",
-                        crate::error::InfoList(&infos)
+                        crate::error::InfoList(&answer.errors)
                     ),
+                    errors: answer.errors,
+                    body: answer.body,
                 });
             }
             if !(200..300).contains(&status) {
-                let infos = self.error_infos(resp);
+                let retry_after = super::retry::retry_after_of(&resp);
+                let answer = self.error_answer(resp);
                 return Err(Error::Registry {
                     registry: self.registry.clone(),
                     operation: format!("{what} at {}", shorten_url(origin_of(&key.realm))),
                     status,
-                    errors: infos,
+                    errors: answer.errors,
+                    body: answer.body,
+                    retry_after,
                 });
             }
             Ok(resp)
         })?;
-        self.tokens
-            .insert_response(key, &bytes)
-            .map_err(|m| Error::Authentication {
-                registry: self.registry.clone(),
-                message: format!("the token service answered an unusable token: {m}"),
-            })
+        self.tokens.insert_response(key, &bytes).map_err(|m| {
+            self.authentication(format!("the token service answered an unusable token: {m}"))
+        })
     }
 }
 

@@ -10,17 +10,32 @@ use super::body::Guarded;
 use super::retry::retry_after_of;
 use crate::error::{Error, ErrorInfo};
 
+/// How much of an error body an error keeps as data.
+const KEPT_BODY: usize = 64 * 1024;
+
+/// The registry's error answer, as data: its `errors[]` entries and its body.
+pub(crate) struct ErrorAnswer {
+    pub errors: Vec<ErrorInfo>,
+    pub body: Option<String>,
+}
+
 /// How many bytes of an error body we read to find the OCI `errors[]` (all of it is kept as
 /// data; messages quote a little of it).
 const ERROR_BODY_LIMIT: u64 = 1024 * 1024;
 
 impl Transport {
-    /// Reads (at most 1 MiB of) an error body under the low-speed limit, and parses it.
-    pub(crate) fn error_infos(&self, mut resp: Response<Body>) -> Vec<ErrorInfo> {
+    /// Reads (at most 1 MiB of) an error answer's body under the low-speed limit: its OCI
+    /// `errors[]`, and the body itself (at most 64 KiB) for the caller to read as data.
+    pub(crate) fn error_answer(&self, mut resp: Response<Body>) -> ErrorAnswer {
         let mut bytes = Vec::new();
         let r = Guarded::new(resp.body_mut().as_reader(), self.low_speed, None);
         let _ = r.take(ERROR_BODY_LIMIT).read_to_end(&mut bytes);
-        parse_error_body(&bytes)
+        let errors = parse_error_body(&bytes);
+        let body = (!bytes.is_empty()).then(|| {
+            let kept = &bytes[..bytes.len().min(KEPT_BODY)];
+            String::from_utf8_lossy(kept).into_owned()
+        });
+        ErrorAnswer { errors, body }
     }
 
     /// [`Error::Timeout`]: the request's overall deadline passed.
@@ -111,7 +126,7 @@ impl Transport {
     ) -> Error {
         let status = resp.status().as_u16();
         let retry_after = retry_after_of(&resp);
-        let errors = self.error_infos(resp);
+        let ErrorAnswer { errors, body } = self.error_answer(resp);
         let registry = self.registry.clone();
         match status {
             401 => Error::Authentication {
@@ -120,27 +135,35 @@ impl Transport {
                     "{what}: authentication required{}",
                     crate::error::InfoList(&errors)
                 ),
+                errors,
+                body,
             },
             403 => Error::Authorization {
                 registry,
                 repository: repository.map(str::to_string),
                 message: format!("{what}: denied{}", crate::error::InfoList(&errors)),
+                errors,
+                body,
             },
             404 => Error::NotFound {
                 registry,
                 what: what.to_string(),
                 errors,
+                body,
             },
             429 => Error::RateLimited {
                 registry,
                 retry_after,
                 errors,
+                body,
             },
             _ => Error::Registry {
                 registry,
                 operation: what.to_string(),
                 status,
                 errors,
+                body,
+                retry_after,
             },
         }
     }

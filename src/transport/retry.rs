@@ -14,23 +14,40 @@ use crate::error::Result;
 use crate::headers;
 
 /// When and how idempotent requests (GET, HEAD) are retried: on connection errors, timeouts,
-/// 429, 502, 503 and 504, with exponential backoff and jitter, honouring `Retry-After`.
+/// 429, 502, 503 and 504, with exponential backoff and jitter, honouring `Retry-After` (the Go
+/// seed's `GetBackOff`: an exponential backoff's initial interval, multiplier, maximum interval,
+/// maximum elapsed time and randomization).
+///
+/// The wait before retry `n` (from 0) is `initial_backoff × multiplier^n`, at most
+/// `max_backoff`, less a random part of up to `jitter` of it; a `Retry-After` replaces it.
 ///
 /// ```
 /// use std::time::Duration;
-/// let p = ocireg::RetryPolicy { max_retries: 5, ..Default::default() };
+/// let p = ocireg::RetryPolicy {
+///     max_retries: 8,
+///     multiplier: 1.5,
+///     max_elapsed: Some(Duration::from_secs(30)),
+///     ..Default::default()
+/// };
 /// assert_eq!(p.initial_backoff, Duration::from_millis(200));
-/// let none = ocireg::RetryPolicy::none();
-/// assert_eq!(none.max_retries, 0);
+/// assert_eq!(ocireg::RetryPolicy::none().max_retries, 0);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt (0 disables retrying).
     pub max_retries: u32,
-    /// The first backoff; each retry doubles it (with jitter), up to `max_backoff`.
+    /// The first backoff.
     pub initial_backoff: Duration,
+    /// How much each backoff grows over the previous one (default 2).
+    pub multiplier: f64,
     /// The longest backoff between two attempts.
     pub max_backoff: Duration,
+    /// The share of each backoff that is random, from 0 (none) to 1 (default 0.5: between half
+    /// and all of it), so that many clients do not retry in step.
+    pub jitter: f64,
+    /// No retry starts later than this after the first attempt (default none: `max_retries`
+    /// bounds it).
+    pub max_elapsed: Option<Duration>,
     /// The longest `Retry-After` we honour; a registry asking for longer gets
     /// [`Error::RateLimited`](crate::Error::RateLimited) (or the error it sent) at once.
     pub max_retry_after: Duration,
@@ -41,7 +58,10 @@ impl Default for RetryPolicy {
         RetryPolicy {
             max_retries: 3,
             initial_backoff: Duration::from_millis(200),
+            multiplier: 2.0,
             max_backoff: Duration::from_secs(10),
+            jitter: 0.5,
+            max_elapsed: None,
             max_retry_after: Duration::from_secs(60),
         }
     }
@@ -126,19 +146,27 @@ impl Transport {
             path: path_of(url).to_string(),
             deadline,
             attempt: 0,
+            started: Instant::now(),
         }
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .retry
-            .initial_backoff
-            .saturating_mul(1u32 << attempt.min(16));
-        let capped = exp.min(self.retry.max_backoff);
-        // Jitter: between half and all of the capped backoff.
-        let nanos = u64::try_from(capped.as_nanos()).unwrap_or(u64::MAX);
-        let half = nanos / 2;
-        Duration::from_nanos(half.saturating_add(fastrand::u64(0..=half)))
+        let p = &self.retry;
+        let multiplier = if p.multiplier.is_finite() && p.multiplier >= 1.0 {
+            p.multiplier
+        } else {
+            1.0
+        };
+        let grown = p.initial_backoff.as_secs_f64() * multiplier.powi(attempt.min(64) as i32);
+        let capped = Duration::try_from_secs_f64(grown)
+            .unwrap_or(p.max_backoff)
+            .min(p.max_backoff);
+        let jitter = if p.jitter.is_finite() {
+            p.jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        capped.mul_f64(1.0 - jitter * fastrand::f64())
     }
 }
 
@@ -149,12 +177,13 @@ pub(crate) struct Retrier<'t> {
     path: String,
     deadline: Option<Instant>,
     attempt: u32,
+    started: Instant,
 }
 
 impl Retrier<'_> {
     /// The wait before the next attempt, or `None` when there is none: the policy's retries are
     /// used up, the registry asked for a longer wait than the policy honours, or the wait
-    /// would end past the request's deadline.
+    /// would end past the request's deadline or the policy's maximum elapsed time.
     pub(crate) fn plan(&self, retry_after: Option<Duration>) -> Option<Duration> {
         let policy = &self.t.retry;
         if self.attempt >= policy.max_retries {
@@ -165,13 +194,16 @@ impl Retrier<'_> {
             Some(d) => d,
             None => self.t.backoff(self.attempt),
         };
-        match self.deadline {
-            Some(deadline) => Instant::now()
-                .checked_add(delay)
-                .filter(|end| *end < deadline)
-                .map(|_| delay),
-            None => Some(delay),
+        let end = Instant::now().checked_add(delay)?;
+        if self.deadline.is_some_and(|d| end >= d) {
+            return None;
         }
+        if let Some(max) = policy.max_elapsed
+            && end.saturating_duration_since(self.started) > max
+        {
+            return None;
+        }
+        Some(delay)
     }
 
     /// Tells the retry callback and sleeps `delay`.
@@ -197,4 +229,61 @@ pub(crate) fn retry_after_of(resp: &Response<Body>) -> Option<Duration> {
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| headers::retry_after(v, SystemTime::now()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::test_transport;
+
+    #[test]
+    fn backoff_grows_by_the_multiplier_up_to_the_cap_with_jitter_below() {
+        let mut t = test_transport("http://h", true);
+        t.retry = RetryPolicy {
+            initial_backoff: Duration::from_millis(100),
+            multiplier: 3.0,
+            max_backoff: Duration::from_secs(2),
+            jitter: 0.0,
+            ..RetryPolicy::default()
+        };
+        let waits: Vec<_> = (0..5).map(|n| t.backoff(n).as_millis()).collect();
+        assert_eq!(waits, [100, 300, 900, 2000, 2000]);
+        t.retry.jitter = 0.5;
+        for n in 0..50 {
+            let w = t.backoff(1);
+            assert!(
+                w >= Duration::from_millis(150) && w <= Duration::from_millis(300),
+                "{n}: {w:?}"
+            );
+        }
+        // Nonsense settings never panic: no growth, no jitter.
+        t.retry.multiplier = f64::NAN;
+        t.retry.jitter = f64::INFINITY;
+        assert_eq!(t.backoff(7), Duration::from_millis(100));
+        t.retry.multiplier = 1e300;
+        t.retry.jitter = 0.0;
+        assert_eq!(t.backoff(60), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn max_elapsed_and_the_deadline_end_the_retries() {
+        let mut t = test_transport("http://h", true);
+        t.retry = RetryPolicy {
+            max_retries: 100,
+            initial_backoff: Duration::from_secs(1),
+            jitter: 0.0,
+            max_elapsed: Some(Duration::from_millis(1500)),
+            ..RetryPolicy::default()
+        };
+        let r = t.retrier("GET", "http://h/v2/", None);
+        assert_eq!(r.plan(None), Some(Duration::from_secs(1)));
+        assert_eq!(
+            r.plan(Some(Duration::from_secs(2))),
+            None,
+            "past max_elapsed"
+        );
+        let soon = Instant::now() + Duration::from_millis(500);
+        let r = t.retrier("GET", "http://h/v2/", Some(soon));
+        assert_eq!(r.plan(None), None, "past the deadline");
+    }
 }

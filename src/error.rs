@@ -97,7 +97,7 @@ pub enum Error {
         /// The registry's OCI error entries (e.g. `UNAUTHORIZED`), if it sent some.
         errors: Vec<ErrorInfo>,
         /// The registry's answer body (at most 64 KiB), if there was one.
-        body: Option<String>,
+        body: Option<Box<str>>,
     },
     /// The credentials are valid but do not grant this operation (HTTP 403, `DENIED`, or a token
     /// with `error="insufficient_scope"`).
@@ -112,7 +112,7 @@ pub enum Error {
         /// The registry's OCI error entries (e.g. `DENIED`), if it sent some.
         errors: Vec<ErrorInfo>,
         /// The registry's answer body (at most 64 KiB), if there was one.
-        body: Option<String>,
+        body: Option<Box<str>>,
     },
     /// The repository, tag, manifest or blob does not exist.
     #[error("not found on {registry}: {what}{}", InfoList(.errors))]
@@ -124,7 +124,7 @@ pub enum Error {
         /// The registry's OCI error entries, if any.
         errors: Vec<ErrorInfo>,
         /// The registry's answer body (at most 64 KiB), if there was one.
-        body: Option<String>,
+        body: Option<Box<str>>,
     },
     /// TLS failed: untrusted certificate, wrong host name, handshake failure, bad PEM.
     #[error("TLS error with {registry}: {message}")]
@@ -160,7 +160,7 @@ pub enum Error {
         /// The registry's OCI error entries (e.g. `TOOMANYREQUESTS`), if any.
         errors: Vec<ErrorInfo>,
         /// The registry's answer body (at most 64 KiB), if there was one.
-        body: Option<String>,
+        body: Option<Box<str>>,
     },
     /// Any other error answer from the registry, with its OCI error body.
     #[error("registry {registry} answered {status} to {operation}{}", InfoList(.errors))]
@@ -174,7 +174,7 @@ pub enum Error {
         /// The parsed OCI error entries (empty when the body was not JSON).
         errors: Vec<ErrorInfo>,
         /// The registry's answer body (at most 64 KiB), if there was one.
-        body: Option<String>,
+        body: Option<Box<str>>,
         /// How long the registry asked us to wait (`Retry-After` of a 503), if it said.
         retry_after: Option<Duration>,
     },

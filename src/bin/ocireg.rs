@@ -164,14 +164,14 @@ impl Opts {
 
 enum Failure {
     Usage(String),
-    Op(ocireg::Error),
+    Op(Box<ocireg::Error>),
     /// regshape's format: `Error: Login failed for <registry>: <reason>`.
-    Login(String, ocireg::Error),
+    Login(String, Box<ocireg::Error>),
 }
 
 impl From<ocireg::Error> for Failure {
     fn from(e: ocireg::Error) -> Self {
-        Failure::Op(e)
+        Failure::Op(Box::new(e))
     }
 }
 
@@ -212,7 +212,7 @@ fn run(o: &Opts) -> Result<(), Failure> {
                     &mut out,
                     &format!("Login succeeded (stored in {}).", path.display()),
                 ),
-                Err(e) => return Err(Failure::Login(registry.to_string(), e)),
+                Err(e) => return Err(Failure::Login(registry.to_string(), Box::new(e))),
             }
         }
         "logout" => {
@@ -393,7 +393,7 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::Login(registry, e)) => {
-            let reason = match &e {
+            let reason = match &*e {
                 ocireg::Error::Authentication { message, .. } => message.clone(),
                 other => other.to_string(),
             };

@@ -16,7 +16,7 @@ const KEPT_BODY: usize = 64 * 1024;
 /// The registry's error answer, as data: its `errors[]` entries and its body.
 pub(crate) struct ErrorAnswer {
     pub errors: Vec<ErrorInfo>,
-    pub body: Option<String>,
+    pub body: Option<Box<str>>,
 }
 
 /// How many bytes of an error body we read to find the OCI `errors[]` (all of it is kept as
@@ -33,7 +33,7 @@ impl Transport {
         let errors = parse_error_body(&bytes);
         let body = (!bytes.is_empty()).then(|| {
             let kept = &bytes[..bytes.len().min(KEPT_BODY)];
-            String::from_utf8_lossy(kept).into_owned()
+            String::from_utf8_lossy(kept).into()
         });
         ErrorAnswer { errors, body }
     }

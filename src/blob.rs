@@ -36,9 +36,7 @@ use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::manifest::header_digest;
 use crate::reference::Repository;
-use crate::transport::{
-    Method, ReqBody, Request, Transport, content_length, drain, percent_encode,
-};
+use crate::transport::{Method, ReqBody, Request, Tx, content_length, drain, percent_encode};
 
 /// The default chunk size of a chunked upload (4 MiB: GHCR refuses larger PATCH bodies).
 pub const DEFAULT_CHUNK_SIZE: u64 = 4 * 1024 * 1024;
@@ -702,7 +700,7 @@ impl<'c> Uploader<'c> {
         self
     }
 
-    fn t(&self) -> &'c Transport {
+    fn t(&self) -> Tx<'c> {
         self.client.transport()
     }
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::Agent;
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
@@ -12,8 +12,8 @@ use crate::auth::Credentials;
 use crate::credentials::{self, ConfigOptions, Source};
 use crate::error::{Error, Result};
 use crate::transport::{
-    LowSpeedLimit, Method, Request, RequestCallback, RequestEvent, RetryCallback, RetryEvent,
-    RetryPolicy, Transport, TransportConfig,
+    Call, Cancel, LowSpeedLimit, Method, Request, RequestCallback, RequestEvent, RetryCallback,
+    RetryEvent, RetryPolicy, Transport, TransportConfig, Tx,
 };
 
 /// A registry client: one registry, one connection pool, one token cache.
@@ -35,6 +35,8 @@ use crate::transport::{
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
+    /// Set on a client bound to a cancel handle or a deadline ([`Client::with_cancel`]).
+    call: Option<Arc<Call>>,
 }
 
 pub(crate) struct Inner {
@@ -93,8 +95,77 @@ impl Client {
         self.inner.transport.request_count()
     }
 
-    pub(crate) fn transport(&self) -> &Transport {
-        &self.inner.transport
+    /// The transport, as the calls of this client see it (with its cancel handle and deadline).
+    pub(crate) fn transport(&self) -> Tx<'_> {
+        Tx::new(&self.inner.transport, self.call.as_ref())
+    }
+
+    /// This client, bound to `cancel`: every call made through the returned client returns
+    /// [`Error::Cancelled`] promptly once `cancel` is triggered (from any thread), even while
+    /// the registry is silent mid-answer, leaving nothing half-written (no partial file, no tag
+    /// pointing at a missing blob). The returned client shares this one's credentials and
+    /// tokens, but has connections of its own (so that cancelling ends only them); it may be
+    /// used for several calls, and is cancelled for good once triggered.
+    ///
+    /// ```
+    /// let client = ocireg::Client::builder("http://127.0.0.1:1").build()?;
+    /// let cancel = ocireg::Cancel::new();
+    /// cancel.trigger();
+    /// let e = client.with_cancel(&cancel).tags("team/app").unwrap_err();
+    /// assert!(matches!(e, ocireg::Error::Cancelled(_)));
+    /// # Ok::<(), ocireg::Error>(())
+    /// ```
+    pub fn with_cancel(&self, cancel: &Cancel) -> Client {
+        let deadline = self.call.as_ref().and_then(|c| c.deadline);
+        self.bound(Some(cancel.clone()), deadline)
+    }
+
+    /// This client, with a deadline `timeout` from now for everything done through the returned
+    /// client: each call (all its requests, retries, backoff and bodies together) fails with
+    /// [`Error::Timeout`] once it passes. Unlike [`ClientBuilder::overall_timeout`] (per
+    /// request), this bounds a whole operation, such as a pull of many blobs.
+    ///
+    /// ```
+    /// # fn main() -> ocireg::Result<()> {
+    /// let client = ocireg::Client::new("registry.example.com")?;
+    /// let tags = client.with_timeout(std::time::Duration::from_secs(5)).tags("team/app");
+    /// # let _ = tags;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_timeout(&self, timeout: Duration) -> Client {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.with_deadline(deadline),
+            None => self.clone(),
+        }
+    }
+
+    /// This client, with a deadline for everything done through the returned client (see
+    /// [`Client::with_timeout`]); the earlier deadline wins when one is already set.
+    pub fn with_deadline(&self, deadline: Instant) -> Client {
+        let current = self.call.as_ref();
+        let deadline = crate::transport::earliest(current.and_then(|c| c.deadline), Some(deadline));
+        let cancel = current.and_then(|c| c.cancel.clone());
+        self.bound(cancel, deadline)
+    }
+
+    fn bound(&self, cancel: Option<Cancel>, deadline: Option<Instant>) -> Client {
+        // A client already bound to the same handle keeps its agent.
+        let same_cancel = match (&self.call, &cancel) {
+            (Some(c), Some(new)) => c.cancel.as_ref().is_some_and(|old| old.same(new)),
+            _ => false,
+        };
+        let call = match &self.call {
+            Some(c) if same_cancel => Call {
+                cancel,
+                deadline,
+                agent: c.agent.clone(),
+            },
+            _ => self.inner.transport.call(cancel, deadline),
+        };
+        Client {
+            inner: self.inner.clone(),
+            call: Some(Arc::new(call)),
+        }
     }
 
     /// Checks that the registry speaks the API v2 and accepts the credentials: `GET /v2/`,
@@ -350,7 +421,7 @@ impl ClientBuilder {
             .tls_config(tls)
             .build();
         let transport = Transport::new(TransportConfig {
-            agent: config.into(),
+            agent_config: config,
             base: parsed.base,
             registry: parsed.name,
             credentials,
@@ -364,6 +435,7 @@ impl ClientBuilder {
         });
         Ok(Client {
             inner: Arc::new(Inner { transport, source }),
+            call: None,
         })
     }
 

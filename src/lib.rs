@@ -73,6 +73,6 @@ pub use push::{PushOptions, PushStats, Pushed};
 pub use reference::{Reference, Repository, Tag};
 pub use transfer::{DEFAULT_THREADS, Progress, ProgressEvent, ProgressFn};
 pub use transport::{
-    LowSpeedLimit, RequestCallback, RequestEvent, RetryCallback, RetryEvent, RetryPolicy,
+    Cancel, LowSpeedLimit, RequestCallback, RequestEvent, RetryCallback, RetryEvent, RetryPolicy,
 };
 pub use verify::{Check, CheckKind, CheckStatus, VerifyOutcome, VerifyReport};

@@ -1,8 +1,6 @@
 //! Authentication: the scheme a registry asked for, the `Authorization` header of each request,
 //! and Bearer tokens fetched from the token service.
 
-use std::time::Instant;
-
 use base64::Engine as _;
 use ureq::Body;
 use ureq::http::Response;
@@ -132,6 +130,7 @@ impl Transport {
     fn probe_challenge(&self, req: &Request<'_>) -> Result<Vec<challenge::Challenge>> {
         let mut probe = Request::new(Method::Get, "/v2/", "GET /v2/ (for the auth challenge)");
         probe.deadline = req.deadline;
+        probe.call = req.call.clone();
         let url = self.url("/v2/");
         let resp = self.send_with_retries(&url, &mut probe, None)?;
         let found = challenges_of(&resp);
@@ -187,7 +186,7 @@ impl Transport {
                 let key = TokenKey::new(&realm, service.as_deref(), &req.scopes);
                 let token = match self.tokens.get(&key) {
                     Some(t) => t,
-                    None => self.fetch_token(&key, req.deadline)?,
+                    None => self.fetch_token(&key, req)?,
                 };
                 Ok((Some(format!("Bearer {token}")), Sent::Bearer))
             }
@@ -208,7 +207,7 @@ impl Transport {
 
     /// Fetches a token from the token service (once per key at a time: parallel requests that
     /// need the same token wait for one fetch), caches it and returns it.
-    pub(super) fn fetch_token(&self, key: &TokenKey, deadline: Option<Instant>) -> Result<String> {
+    pub(super) fn fetch_token(&self, key: &TokenKey, outer: &Request<'_>) -> Result<String> {
         let fetch_mutex = self.tokens.fetch_mutex(key);
         let _g = lock(&fetch_mutex);
         if let Some(t) = self.tokens.get(key) {
@@ -254,7 +253,8 @@ impl Transport {
         };
         let what = format!("{} token", method.as_str());
         let mut req = Request::new(method, url.clone(), what.clone());
-        req.deadline = deadline;
+        req.deadline = outer.deadline;
+        req.call = outer.call.clone();
         // The credentials go to the token service the challenge named, and nowhere else.
         req.auth_origin = Some(origin_of(&key.realm).to_string());
         if method == Method::Post {
@@ -339,7 +339,7 @@ mod tests {
         assert!(!e.to_string().contains("pw-secret"));
         let key = TokenKey::new("http://auth.example/token", None, &[]);
         assert!(matches!(
-            t.fetch_token(&key, None),
+            t.fetch_token(&key, &Request::new(Method::Get, "/v2/", "test")),
             Err(Error::Authentication { .. })
         ));
         assert_eq!(t.request_count(), 0, "nothing was sent");

@@ -156,7 +156,12 @@ impl Transport {
         limit: u64,
         mut send: impl FnMut(Request<'a>) -> Result<Response<Body>>,
     ) -> Result<(Response<Body>, Vec<u8>)> {
-        let mut retries = self.retrier(req.method.as_str(), &self.url(&req.url), req.deadline);
+        let mut retries = self.retrier(
+            req.method.as_str(),
+            &self.url(&req.url),
+            req.deadline,
+            req.call.clone(),
+        );
         loop {
             let again = req.replay();
             let what = req.what.clone();

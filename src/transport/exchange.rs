@@ -85,6 +85,15 @@ impl Transport {
         authorization: Option<&str>,
     ) -> Result<Response<Body>> {
         let what = req.what.clone();
+        if let Some(call) = &req.call
+            && call.cancelled()
+        {
+            return Err(Error::Cancelled(format!("{what}: the call was cancelled")));
+        }
+        let agent = match req.call.as_ref().and_then(|c| c.agent.as_ref()) {
+            Some(a) => a,
+            None => &self.agent,
+        };
         let left = match req.deadline {
             Some(d) => match d.checked_duration_since(Instant::now()) {
                 Some(left) if !left.is_zero() => Some(left),
@@ -122,14 +131,14 @@ impl Transport {
             }};
         }
         let result = match req.method {
-            Method::Get => common!(self.agent.get(uri)).call(),
-            Method::Head => common!(self.agent.head(uri)).call(),
-            Method::Delete => common!(self.agent.delete(uri)).call(),
+            Method::Get => common!(agent.get(uri)).call(),
+            Method::Head => common!(agent.head(uri)).call(),
+            Method::Delete => common!(agent.delete(uri)).call(),
             Method::Post | Method::Put | Method::Patch => {
                 let b = match req.method {
-                    Method::Post => self.agent.post(uri),
-                    Method::Put => self.agent.put(uri),
-                    _ => self.agent.patch(uri),
+                    Method::Post => agent.post(uri),
+                    Method::Put => agent.put(uri),
+                    _ => agent.patch(uri),
                 };
                 let b = common!(b);
                 match &mut req.body {

@@ -12,6 +12,7 @@
 
 mod auth;
 mod body;
+mod call;
 mod errors;
 mod exchange;
 mod request;
@@ -27,11 +28,15 @@ use ureq::{Agent, Body};
 
 use crate::auth::Credentials;
 use crate::auth::token::TokenCache;
-use crate::error::Result;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
 
 use auth::{AuthAttempts, Scheme};
 pub use body::LowSpeedLimit;
 pub(crate) use body::drain;
+pub(crate) use call::Call;
+pub use call::Cancel;
 pub use exchange::{RequestCallback, RequestEvent};
 pub(crate) use request::{Method, ReqBody, Request};
 pub use retry::{RetryCallback, RetryEvent, RetryPolicy};
@@ -41,7 +46,8 @@ pub(crate) use urls::{percent_decode, percent_encode};
 
 /// Settings the transport is built from (filled in by `ClientBuilder`).
 pub(crate) struct TransportConfig {
-    pub agent: Agent,
+    /// The agent's settings, to build agents of their own for cancellable calls.
+    pub agent_config: ureq::config::Config,
     pub base: String,
     pub registry: String,
     pub credentials: Credentials,
@@ -58,6 +64,7 @@ pub(crate) struct TransportConfig {
 
 pub(crate) struct Transport {
     agent: Agent,
+    agent_config: ureq::config::Config,
     /// `scheme://host[:port][/base/path]`, no trailing slash.
     base: String,
     /// `host[:port]`, used in messages and as the credential key.
@@ -86,7 +93,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Transport {
     pub(crate) fn new(c: TransportConfig) -> Transport {
         Transport {
-            agent: c.agent,
+            agent: c.agent_config.clone().into(),
+            agent_config: c.agent_config,
             base: c.base,
             registry: c.registry,
             credentials: c.credentials.normalized(),
@@ -116,6 +124,11 @@ impl Transport {
         &self.credentials
     }
 
+    /// The context of a call bound to `cancel` and/or `deadline`.
+    pub(crate) fn call(&self, cancel: Option<Cancel>, deadline: Option<Instant>) -> Call {
+        Call::new(cancel, deadline, &self.agent_config)
+    }
+
     /// HTTP requests sent so far, token requests included.
     pub(crate) fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
@@ -134,6 +147,9 @@ impl Transport {
         let url = self.url(&req.url);
         if req.deadline.is_none() {
             req.deadline = self.deadline_from_now();
+        }
+        if let Some(call) = &req.call {
+            req.deadline = earliest(req.deadline, call.deadline);
         }
         // Discovery: while the scheme is unknown, one request at a time finds it out.
         let _discovering = if *lock(&self.scheme) == Scheme::Unknown {
@@ -174,6 +190,92 @@ impl Transport {
     }
 }
 
+/// The earlier of two optional deadlines.
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The transport as one call sees it: the client's transport, with the call context of a
+/// client bound to a cancel handle or a deadline ([`crate::Client::with_cancel`]). Every
+/// request sent through it carries the context, and every failure of a cancelled call is
+/// [`Error::Cancelled`](crate::Error::Cancelled).
+#[derive(Clone, Copy)]
+pub(crate) struct Tx<'a> {
+    t: &'a Transport,
+    call: Option<&'a Arc<Call>>,
+}
+
+impl<'a> Tx<'a> {
+    pub(crate) fn new(t: &'a Transport, call: Option<&'a Arc<Call>>) -> Tx<'a> {
+        Tx { t, call }
+    }
+
+    /// [`Transport::send`] within this call.
+    pub(crate) fn send(&self, mut req: Request<'_>) -> Result<Response<Body>> {
+        req.call = self.call.cloned();
+        self.t.send(req).map_err(|e| self.explain(e))
+    }
+
+    /// [`Transport::send_expect`] within this call.
+    pub(crate) fn send_expect(&self, mut req: Request<'_>, ok: &[u16]) -> Result<Response<Body>> {
+        req.call = self.call.cloned();
+        self.t.send_expect(req, ok).map_err(|e| self.explain(e))
+    }
+
+    /// [`Transport::fetch`] within this call.
+    pub(crate) fn fetch(
+        &self,
+        mut req: Request<'_>,
+        ok: &[u16],
+        limit: u64,
+    ) -> Result<(Response<Body>, Vec<u8>)> {
+        req.call = self.call.cloned();
+        self.t.fetch(req, ok, limit).map_err(|e| self.explain(e))
+    }
+
+    /// The deadline of a request of this call starting now.
+    pub(crate) fn deadline_from_now(&self) -> Option<Instant> {
+        earliest(
+            self.t.deadline_from_now(),
+            self.call.and_then(|c| c.deadline),
+        )
+    }
+
+    /// A retry budget for one request of this call.
+    pub(crate) fn retrier(
+        &self,
+        method: &'static str,
+        url: &str,
+        deadline: Option<Instant>,
+    ) -> retry::Retrier<'a> {
+        self.t.retrier(method, url, deadline, self.call.cloned())
+    }
+
+    /// [`Transport::body_error`] within this call.
+    pub(crate) fn body_error(&self, what: &str, got: u64, e: std::io::Error) -> Error {
+        self.explain(self.t.body_error(what, got, e))
+    }
+
+    /// `e`, or [`Error::Cancelled`] when this call was cancelled.
+    pub(crate) fn explain(&self, e: Error) -> Error {
+        match self.call {
+            Some(c) => c.explain(e),
+            None => e,
+        }
+    }
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Transport;
+
+    fn deref(&self) -> &Transport {
+        self.t
+    }
+}
+
 /// The `Content-Length` of an answer, if it has a valid one.
 pub(crate) fn content_length(resp: &Response<Body>) -> Option<u64> {
     resp.headers()
@@ -186,7 +288,7 @@ pub(crate) fn content_length(resp: &Response<Body>) -> Option<u64> {
 #[cfg(test)]
 pub(crate) fn test_transport(base: &str, plain_http_allowed: bool) -> Transport {
     Transport::new(TransportConfig {
-        agent: Agent::new_with_defaults(),
+        agent_config: Agent::config_builder().build(),
         base: base.to_string(),
         registry: "r.example".to_string(),
         credentials: Credentials::basic("alice", "pw-secret"),

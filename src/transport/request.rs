@@ -1,7 +1,10 @@
 //! A request as the API modules describe it: method, path, token scopes, headers, body.
 
 use std::io::{self, Read};
+use std::sync::Arc;
 use std::time::Instant;
+
+use super::call::Call;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Method {
@@ -66,6 +69,9 @@ pub(crate) struct Request<'a> {
     /// The origin (`scheme://host:port`) allowed to receive the `Authorization` header, when it
     /// is not the registry's own: the token service's, for token requests.
     pub auth_origin: Option<String>,
+    /// The call this request belongs to, when the client is bound to a cancel handle or a
+    /// deadline: its agent, its cancellation, its deadline.
+    pub call: Option<Arc<Call>>,
 }
 
 impl<'a> Request<'a> {
@@ -81,6 +87,7 @@ impl<'a> Request<'a> {
             deadline: None,
             large_body: false,
             auth_origin: None,
+            call: None,
         }
     }
 
@@ -103,6 +110,7 @@ impl<'a> Request<'a> {
             deadline: self.deadline,
             large_body: self.large_body,
             auth_origin: self.auth_origin.clone(),
+            call: self.call.clone(),
         })
     }
 

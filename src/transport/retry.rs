@@ -8,6 +8,7 @@ use ureq::http::Response;
 
 use super::Transport;
 use super::body::drain;
+use super::call::Call;
 use super::request::Request;
 use super::urls::path_of;
 use crate::error::Result;
@@ -106,7 +107,7 @@ impl Transport {
         req: &mut Request<'_>,
         authorization: Option<&str>,
     ) -> Result<Response<Body>> {
-        let mut retries = self.retrier(req.method.as_str(), url, req.deadline);
+        let mut retries = self.retrier(req.method.as_str(), url, req.deadline, req.call.clone());
         loop {
             let result = self.send_once(url, req, authorization);
             let (status, reason, retry_after) = match &result {
@@ -139,6 +140,7 @@ impl Transport {
         method: &'static str,
         url: &str,
         deadline: Option<Instant>,
+        call: Option<Arc<Call>>,
     ) -> Retrier<'_> {
         Retrier {
             t: self,
@@ -147,6 +149,7 @@ impl Transport {
             deadline,
             attempt: 0,
             started: Instant::now(),
+            call,
         }
     }
 
@@ -178,6 +181,7 @@ pub(crate) struct Retrier<'t> {
     deadline: Option<Instant>,
     attempt: u32,
     started: Instant,
+    call: Option<Arc<Call>>,
 }
 
 impl Retrier<'_> {
@@ -186,7 +190,7 @@ impl Retrier<'_> {
     /// would end past the request's deadline or the policy's maximum elapsed time.
     pub(crate) fn plan(&self, retry_after: Option<Duration>) -> Option<Duration> {
         let policy = &self.t.retry;
-        if self.attempt >= policy.max_retries {
+        if self.attempt >= policy.max_retries || self.call.as_ref().is_some_and(|c| c.cancelled()) {
             return None;
         }
         let delay = match retry_after {
@@ -206,7 +210,8 @@ impl Retrier<'_> {
         Some(delay)
     }
 
-    /// Tells the retry callback and sleeps `delay`.
+    /// Tells the retry callback and sleeps `delay` (less when the call is cancelled meanwhile:
+    /// its next request then fails at once).
     pub(crate) fn wait(&mut self, delay: Duration, status: Option<u16>, reason: String) {
         self.attempt += 1;
         if let Some(cb) = &self.t.on_retry {
@@ -219,7 +224,12 @@ impl Retrier<'_> {
                 delay,
             });
         }
-        std::thread::sleep(delay);
+        match &self.call {
+            Some(call) => {
+                call.sleep(delay);
+            }
+            None => std::thread::sleep(delay),
+        }
     }
 }
 
@@ -275,7 +285,7 @@ mod tests {
             max_elapsed: Some(Duration::from_millis(1500)),
             ..RetryPolicy::default()
         };
-        let r = t.retrier("GET", "http://h/v2/", None);
+        let r = t.retrier("GET", "http://h/v2/", None, None);
         assert_eq!(r.plan(None), Some(Duration::from_secs(1)));
         assert_eq!(
             r.plan(Some(Duration::from_secs(2))),
@@ -283,7 +293,7 @@ mod tests {
             "past max_elapsed"
         );
         let soon = Instant::now() + Duration::from_millis(500);
-        let r = t.retrier("GET", "http://h/v2/", Some(soon));
+        let r = t.retrier("GET", "http://h/v2/", Some(soon), None);
         assert_eq!(r.plan(None), None, "past the deadline");
     }
 }

@@ -1,0 +1,170 @@
+//! Cancellation and per-call deadlines: a call on a registry that stops answering mid-body
+//! ends when cancelled from another thread, leaving nothing half-written; a deadline bounds a
+//! whole call, retries included. Bounds here are loose (seconds against minutes): the
+//! registry's pauses are long enough that only cancellation can end the calls.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ocireg::testing::{Hostile, Registry};
+use ocireg::{Cancel, Client, Error, RetryPolicy};
+
+/// A registry whose answers give their first byte, then one byte a minute.
+fn stalling_registry() -> (Registry, ocireg::Digest) {
+    let reg = Registry::start().unwrap();
+    reg.add_image("team/app", "v1", b"{}", &[b"layer"]).unwrap();
+    let blob = reg.add_blob("team/app", &vec![9u8; 1 << 20]);
+    reg.set_hostile(Hostile::SlowDrip {
+        interval: Duration::from_secs(60),
+    });
+    (reg, blob)
+}
+
+fn patient_client(reg: &Registry) -> Client {
+    Client::builder(&reg.url())
+        .low_speed_limit(None)
+        .response_timeout(None)
+        .read_timeout(None)
+        .build()
+        .unwrap()
+}
+
+/// Runs `f` with `cancel` triggered from another thread after 300 ms; returns the result and
+/// how long the call took.
+fn cancelled_after_300ms<T>(cancel: &Cancel, f: impl FnOnce() -> T) -> (T, Duration) {
+    let trigger = cancel.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        trigger.trigger();
+    });
+    let started = Instant::now();
+    let out = f();
+    let took = started.elapsed();
+    t.join().unwrap();
+    (out, took)
+}
+
+#[test]
+fn a_call_stalled_mid_body_is_cancelled_from_another_thread() {
+    let (reg, blob) = stalling_registry();
+    let client = patient_client(&reg);
+
+    let cancel = Cancel::new();
+    let bound = client.with_cancel(&cancel);
+    let (r, took) = cancelled_after_300ms(&cancel, || bound.manifest("team/app", "v1"));
+    let e = r.unwrap_err();
+    assert!(matches!(e, Error::Cancelled(_)), "{e:?}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+
+    // A blob download to a path: cancelled, nothing left behind.
+    let dir = std::env::temp_dir().join(format!("ocireg-cancel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cancel = Cancel::new();
+    let bound = client.with_cancel(&cancel);
+    let path = dir.join("blob");
+    let (r, took) = cancelled_after_300ms(&cancel, || {
+        bound.pull_blob_to_path("team/app", &blob.to_string(), &path)
+    });
+    assert!(matches!(r, Err(Error::Cancelled(_))), "{r:?}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert!(left.is_empty(), "nothing half-written: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Once triggered, the bound client fails at once; the original client is untouched.
+    assert!(matches!(bound.tags("team/app"), Err(Error::Cancelled(_))));
+    reg.set_hostile(Hostile::None);
+    assert_eq!(client.tags("team/app").unwrap(), ["v1"]);
+}
+
+#[test]
+fn a_cancelled_push_leaves_no_tag() {
+    let reg = Registry::start().unwrap();
+    let client = Client::builder(&reg.url()).build().unwrap();
+    let image = ocireg::ImageBuilder::new()
+        .config(b"{}".to_vec())
+        .layer_bytes(vec![1u8; 4 << 20], ocireg::media_types::OCI_LAYER_TAR)
+        .build()
+        .unwrap();
+    reg.set_delay(Duration::from_secs(60));
+    let cancel = Cancel::new();
+    let bound = client.with_cancel(&cancel);
+    let (r, took) = cancelled_after_300ms(&cancel, || {
+        bound.push_image("team/app", "v1", &image, &Default::default())
+    });
+    assert!(matches!(r, Err(Error::Cancelled(_))), "{r:?}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    reg.set_delay(Duration::ZERO);
+    assert!(matches!(
+        client.manifest("team/app", "v1"),
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[test]
+fn a_deadline_bounds_a_whole_call_retries_included() {
+    let reg = Registry::start().unwrap();
+    reg.add_image("team/app", "v1", b"{}", &[b"layer"]).unwrap();
+    reg.fail_next(1000, 503, None);
+    let retries = Arc::new(AtomicUsize::new(0));
+    let seen = retries.clone();
+    let client = Client::builder(&reg.url())
+        .retry_policy(RetryPolicy {
+            max_retries: 1000,
+            initial_backoff: Duration::from_millis(100),
+            multiplier: 1.0,
+            ..RetryPolicy::default()
+        })
+        .on_retry(move |_| {
+            seen.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let e = client
+        .with_timeout(Duration::from_millis(500))
+        .tags("team/app")
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(
+            e,
+            Error::Timeout { .. } | Error::Registry { status: 503, .. }
+        ),
+        "{e:?}"
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    // 100 ms waits in 500 ms: a handful of retries, not a thousand.
+    assert!(retries.load(Ordering::SeqCst) <= 10, "{retries:?}");
+
+    // A deadline while the registry is silent mid-body: Timeout.
+    let (reg, _) = stalling_registry();
+    let e = patient_client(&reg)
+        .with_timeout(Duration::from_millis(500))
+        .manifest("team/app", "v1")
+        .unwrap_err();
+    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+}
+
+#[test]
+fn a_cancel_handle_wakes_a_backoff_sleep() {
+    let reg = Registry::start().unwrap();
+    reg.fail_next(10, 503, Some(50));
+    let client = Client::builder(&reg.url())
+        .retry_policy(RetryPolicy {
+            max_retries: 10,
+            max_retry_after: Duration::from_secs(120),
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap();
+    let cancel = Cancel::new();
+    let bound = client.with_cancel(&cancel);
+    let (r, took) = cancelled_after_300ms(&cancel, || bound.tags("team/app"));
+    assert!(matches!(r, Err(Error::Cancelled(_))), "{r:?}");
+    assert!(
+        took < Duration::from_secs(15),
+        "a 50 s Retry-After was cut: {took:?}"
+    );
+}

@@ -35,6 +35,7 @@ mod catalog;
 mod client;
 pub mod credentials;
 mod digest;
+mod download;
 mod error;
 /// The C ABI (`extern "C"` functions described by `include/ocireg.h`): not part of the Rust API.
 #[doc(hidden)]
@@ -63,6 +64,7 @@ pub use blob::{
 pub use catalog::Page;
 pub use client::{Client, ClientBuilder};
 pub use digest::{Algorithm, Digest, Hasher};
+pub use download::BlobReader;
 pub use error::{Error, ErrorInfo, Result};
 pub use image::layout::OciLayout;
 pub use image::{Image, ImageBuilder, ManifestFormat};

@@ -26,14 +26,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::client::Client;
 use crate::digest::{Digest, HashingWriter};
+use crate::download::BlobReader;
 use crate::error::{Error, Result};
-use crate::headers;
 use crate::image::layout::{self, OciLayout};
 use crate::manifest::{Descriptor, Manifest, Platform, media_types};
 use crate::push::Pushed;
 use crate::reference::{Repository, TagOrDigest};
 use crate::transfer::{DEFAULT_THREADS, Progress, ProgressEvent, ProgressFn, run_parallel};
-use crate::transport::{Method, Request, content_length};
 
 /// Read/write buffer of blob downloads.
 const COPY_BUFFER: usize = 128 * 1024;
@@ -244,11 +243,8 @@ impl Client {
         Ok(n)
     }
 
-    /// GET a blob into `w`: hashed, verified, and never longer than its size (the descriptor's,
-    /// else the answer's `Content-Length`, else a `HEAD`'s; a blob whose size nobody announces
-    /// is [`Error::Protocol`]). A download cut off mid-way resumes with `Range: bytes=N-` (or,
-    /// from a registry that ignores `Range`, a whole new GET whose first N bytes are skipped),
-    /// as the retry policy and the overall timeout allow.
+    /// GET a blob into `w` through a [`BlobReader`]: hashed, verified, never longer than its
+    /// size, resumed after a broken connection. Returns the number of bytes.
     fn fetch_blob(
         &self,
         repository: &str,
@@ -257,132 +253,26 @@ impl Client {
         w: &mut dyn Write,
         progress: &dyn Fn(u64) -> bool,
     ) -> Result<u64> {
-        let t = self.transport();
         let what = format!("blob {repository}@{digest}");
-        let path = format!("/v2/{repository}/blobs/{digest}");
-        let deadline = t.deadline_from_now();
-        let mut retries = t.retrier("GET", &t.url(&path), deadline);
-        let mut hw = HashingWriter::new(w, digest.algorithm());
+        let repository = Repository::parse(repository)?;
+        let mut reader = BlobReader::open(self, repository, digest.clone(), expected_size)?;
         let mut buf = vec![0u8; COPY_BUFFER];
-        let mut size = expected_size;
         let mut total = 0u64;
         loop {
-            let mut req = Request::new(Method::Get, path.clone(), format!("GET {what}"))
-                .repo(repository, "pull")
-                .large_body();
-            req.deadline = deadline;
-            if total > 0 {
-                req = req.header("range", format!("bytes={total}-"));
+            let n = reader.read(&mut buf).map_err(BlobReader::error_of)?;
+            if n == 0 {
+                break;
             }
-            let resp = t.send_expect(req, if total > 0 { &[200, 206] } else { &[200] })?;
-            // Where this answer starts: a 206 must start where we are; a 200 starts at 0.
-            let skip = if resp.status().as_u16() == 206 {
-                let range = resp
-                    .headers()
-                    .get("content-range")
-                    .and_then(|v| v.to_str().ok());
-                match range.and_then(headers::content_range) {
-                    Some((start, _, _)) if start == total => 0,
-                    _ => {
-                        return Err(t.protocol(format!(
-                            "GET {what}: asked for bytes {total}-, got Content-Range {:?}",
-                            crate::digest::shorten(range.unwrap_or("(none)"))
-                        )));
-                    }
-                }
-            } else {
-                total
-            };
-            if skip == 0 && total == 0 {
-                let declared = content_length(&resp);
-                if let (Some(c), Some(e)) = (declared, expected_size)
-                    && c != e
-                {
-                    return Err(Error::DigestMismatch {
-                        what: format!("{what} (size)"),
-                        expected: format!("{e} bytes"),
-                        actual: format!("{c} bytes (Content-Length)"),
-                    });
-                }
-                size = size.or(declared);
+            w.write_all(&buf[..n])
+                .map_err(|e| Error::io(format!("writing {what}"), e))?;
+            total += n as u64;
+            if !progress(total) {
+                return Err(Error::Cancelled(format!("download of {what}")));
             }
-            let limit = match size {
-                Some(n) => n,
-                None => {
-                    let head = self.head_blob(repository, digest, "pull")?.flatten();
-                    size = Some(head.ok_or_else(|| {
-                        t.protocol(format!(
-                            "GET {what}: neither the answer nor a HEAD says how large the blob is"
-                        ))
-                    })?);
-                    size.unwrap_or_default()
-                }
-            };
-            let mut reader = t.body_reader(resp);
-            let mut to_skip = skip;
-            let cut = loop {
-                let n = match reader.read(&mut buf) {
-                    Ok(0) => {
-                        break (total < limit).then(|| {
-                            t.body_error(
-                                &format!("GET {what}"),
-                                total,
-                                io::ErrorKind::UnexpectedEof.into(),
-                            )
-                        });
-                    }
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => break Some(t.body_error(&format!("GET {what}"), total, e)),
-                };
-                let mut chunk = &buf[..n];
-                if to_skip > 0 {
-                    let k = (to_skip.min(n as u64)) as usize;
-                    to_skip -= k as u64;
-                    chunk = &chunk[k..];
-                }
-                total += chunk.len() as u64;
-                if total > limit {
-                    return Err(if expected_size.is_some() {
-                        Error::DigestMismatch {
-                            what: format!("{what} (size)"),
-                            expected: format!("{limit} bytes"),
-                            actual: format!("more than {limit} bytes"),
-                        }
-                    } else {
-                        t.protocol(format!(
-                            "GET {what}: the body is longer than the {limit} bytes announced"
-                        ))
-                    });
-                }
-                hw.write_all(chunk)
-                    .map_err(|e| Error::io(format!("writing {what}"), e))?;
-                if !progress(total) {
-                    return Err(Error::Cancelled(format!("download of {what}")));
-                }
-            };
-            let Some(error) = cut else { break };
-            // A broken connection resumes where it broke; a tripped limit does not.
-            let delay = match &error {
-                Error::Network { .. } => retries.plan(None),
-                _ => None,
-            };
-            let Some(delay) = delay else {
-                return Err(error);
-            };
-            retries.wait(delay, None, error.to_string());
         }
-        hw.flush()
+        w.flush()
             .map_err(|e| Error::io(format!("writing {what}"), e))?;
-        let (actual, count, _) = hw.finish();
-        if &actual != digest {
-            return Err(Error::DigestMismatch {
-                what: format!("{what} on {}", self.registry()),
-                expected: digest.to_string(),
-                actual: actual.to_string(),
-            });
-        }
-        Ok(count)
+        Ok(total)
     }
 
     /// Pulls an image (or an index with all its children, or one platform's image) into an OCI

@@ -168,3 +168,76 @@ fn a_cancel_handle_wakes_a_backoff_sleep() {
         "a 50 s Retry-After was cut: {took:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Streaming blob reads
+
+use std::io::Read;
+
+#[test]
+fn a_64_mib_blob_streams_verified_in_small_reads() {
+    let reg = Registry::start().unwrap();
+    let data: Vec<u8> = (0..64u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let digest = reg.add_blob("team/app", &data);
+    let client = Client::builder(&reg.url()).build().unwrap();
+    let mut r = client.blob_reader("team/app", &digest.to_string()).unwrap();
+    assert_eq!(r.size(), 64 << 20);
+    // 64 KiB at a time, compared as it comes: nothing is gathered.
+    let mut buf = vec![0u8; 64 << 10];
+    let mut pos = 0usize;
+    loop {
+        let n = r.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        assert_eq!(&buf[..n], &data[pos..pos + n]);
+        pos += n;
+    }
+    assert_eq!(pos, data.len());
+}
+
+#[test]
+fn a_tampered_blob_fails_on_the_last_read_and_a_cut_one_resumes() {
+    // The registry answers other bytes than the digest's (same length).
+    let mut server = mockito::Server::new();
+    let good = b"the real blob content".to_vec();
+    let digest = ocireg::Digest::sha256_of(&good);
+    let path = format!("/v2/team/app/blobs/{digest}");
+    let _m = server
+        .mock("GET", path.as_str())
+        .with_status(200)
+        .with_body(b"the fake blob content")
+        .create();
+    let client = Client::builder(&server.url()).build().unwrap();
+    let mut r = client.blob_reader("team/app", &digest.to_string()).unwrap();
+    let mut got = Vec::new();
+    let e = r.read_to_end(&mut got).unwrap_err();
+    let e = ocireg::BlobReader::error_of(e);
+    assert!(matches!(e, Error::DigestMismatch { .. }), "{e:?}");
+
+    // Cut mid-way by the registry: resumed with Range, whole and verified.
+    let reg = Registry::start().unwrap();
+    let data = vec![5u8; 300_000];
+    let digest = reg.add_blob("team/app", &data);
+    reg.set_hostile(Hostile::CutMidway {
+        range: ocireg::testing::RangeMode::Honour,
+    });
+    let client = Client::builder(&reg.url()).build().unwrap();
+    let mut got = Vec::new();
+    client
+        .blob_reader("team/app", &digest.to_string())
+        .unwrap()
+        .read_to_end(&mut got)
+        .unwrap();
+    assert_eq!(got, data);
+
+    // A body longer than announced (no Content-Length; the HEAD says 300,000): an error.
+    reg.set_hostile(Hostile::EndlessBody { chunked: false });
+    let mut r = client.blob_reader("team/app", &digest.to_string()).unwrap();
+    let mut sink = Vec::new();
+    let e = ocireg::BlobReader::error_of(r.read_to_end(&mut sink).unwrap_err());
+    assert!(matches!(e, Error::Protocol { .. }), "{e:?}");
+    assert!(sink.len() <= 300_000);
+}

@@ -173,10 +173,10 @@ impl Transport {
             let (Error::Network { .. }, Some(next)) = (&error, again) else {
                 return Err(error);
             };
-            let Some(delay) = retries.plan(None) else {
+            let Some(delay) = retries.plan(self, None) else {
                 return Err(error);
             };
-            retries.wait(delay, None, error.to_string());
+            retries.wait(self, delay, None, error.to_string());
             req = next;
         }
     }

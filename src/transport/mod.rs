@@ -33,12 +33,14 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 
 use auth::{AuthAttempts, Scheme};
+pub(crate) use body::Guarded;
 pub use body::LowSpeedLimit;
 pub(crate) use body::drain;
 pub(crate) use call::Call;
 pub use call::Cancel;
 pub use exchange::{RequestCallback, RequestEvent};
 pub(crate) use request::{Method, ReqBody, Request};
+pub(crate) use retry::Retrier;
 pub use retry::{RetryCallback, RetryEvent, RetryPolicy};
 #[cfg(feature = "fuzzing")]
 pub(crate) use urls::{join, origin_of, same_origin};
@@ -250,7 +252,7 @@ impl<'a> Tx<'a> {
         method: &'static str,
         url: &str,
         deadline: Option<Instant>,
-    ) -> retry::Retrier<'a> {
+    ) -> retry::Retrier {
         self.t.retrier(method, url, deadline, self.call.cloned())
     }
 

@@ -124,13 +124,13 @@ impl Transport {
             if !req.method.idempotent() {
                 return result;
             }
-            let Some(delay) = retries.plan(retry_after) else {
+            let Some(delay) = retries.plan(self, retry_after) else {
                 return result;
             };
             if let Ok(resp) = result {
                 drain(resp);
             }
-            retries.wait(delay, status, reason);
+            retries.wait(self, delay, status, reason);
         }
     }
 
@@ -141,9 +141,8 @@ impl Transport {
         url: &str,
         deadline: Option<Instant>,
         call: Option<Arc<Call>>,
-    ) -> Retrier<'_> {
+    ) -> Retrier {
         Retrier {
-            t: self,
             method,
             path: path_of(url).to_string(),
             deadline,
@@ -174,8 +173,7 @@ impl Transport {
 }
 
 /// The retries of one request: how many are left, and the deadline none may cross.
-pub(crate) struct Retrier<'t> {
-    t: &'t Transport,
+pub(crate) struct Retrier {
     method: &'static str,
     path: String,
     deadline: Option<Instant>,
@@ -184,19 +182,19 @@ pub(crate) struct Retrier<'t> {
     call: Option<Arc<Call>>,
 }
 
-impl Retrier<'_> {
+impl Retrier {
     /// The wait before the next attempt, or `None` when there is none: the policy's retries are
     /// used up, the registry asked for a longer wait than the policy honours, or the wait
     /// would end past the request's deadline or the policy's maximum elapsed time.
-    pub(crate) fn plan(&self, retry_after: Option<Duration>) -> Option<Duration> {
-        let policy = &self.t.retry;
+    pub(crate) fn plan(&self, t: &Transport, retry_after: Option<Duration>) -> Option<Duration> {
+        let policy = &t.retry;
         if self.attempt >= policy.max_retries || self.call.as_ref().is_some_and(|c| c.cancelled()) {
             return None;
         }
         let delay = match retry_after {
             Some(d) if d > policy.max_retry_after => return None,
             Some(d) => d,
-            None => self.t.backoff(self.attempt),
+            None => t.backoff(self.attempt),
         };
         let end = Instant::now().checked_add(delay)?;
         if self.deadline.is_some_and(|d| end >= d) {
@@ -212,9 +210,15 @@ impl Retrier<'_> {
 
     /// Tells the retry callback and sleeps `delay` (less when the call is cancelled meanwhile:
     /// its next request then fails at once).
-    pub(crate) fn wait(&mut self, delay: Duration, status: Option<u16>, reason: String) {
+    pub(crate) fn wait(
+        &mut self,
+        t: &Transport,
+        delay: Duration,
+        status: Option<u16>,
+        reason: String,
+    ) {
         self.attempt += 1;
-        if let Some(cb) = &self.t.on_retry {
+        if let Some(cb) = &t.on_retry {
             cb(&RetryEvent {
                 method: self.method,
                 path: self.path.clone(),
@@ -286,14 +290,14 @@ mod tests {
             ..RetryPolicy::default()
         };
         let r = t.retrier("GET", "http://h/v2/", None, None);
-        assert_eq!(r.plan(None), Some(Duration::from_secs(1)));
+        assert_eq!(r.plan(&t, None), Some(Duration::from_secs(1)));
         assert_eq!(
-            r.plan(Some(Duration::from_secs(2))),
+            r.plan(&t, Some(Duration::from_secs(2))),
             None,
             "past max_elapsed"
         );
         let soon = Instant::now() + Duration::from_millis(500);
         let r = t.retrier("GET", "http://h/v2/", Some(soon), None);
-        assert_eq!(r.plan(None), None, "past the deadline");
+        assert_eq!(r.plan(&t, None), None, "past the deadline");
     }
 }

@@ -432,6 +432,7 @@ impl ClientBuilder {
             overall_timeout: self.overall_timeout,
             small_body_timeout: self.response_timeout,
             low_speed: self.low_speed,
+            user_agent: self.user_agent.clone(),
         });
         Ok(Client {
             inner: Arc::new(Inner { transport, source }),

@@ -14,8 +14,25 @@ use super::request::{Method, ReqBody, Request};
 use super::urls::{same_origin, shorten_url};
 use crate::error::{Error, Result};
 
-/// What a request log callback is told of each HTTP request: never a header value, a query
-/// string (which may hold presigned secrets) or a body.
+/// What a request log callback is told of each HTTP exchange: the method, the URL, the status,
+/// and the headers both ways, with every secret already redacted — `Authorization` and
+/// `Proxy-Authorization` values (their scheme stays: `Bearer <redacted>`), cookies, tokens and
+/// passwords, and the query of any URL (presigned URLs carry signatures there). Never a body.
+///
+/// ```
+/// let client = ocireg::Client::builder("http://127.0.0.1:5000")
+///     .on_request(|ev| {
+///         eprintln!("{} {} -> {:?}", ev.method, ev.url, ev.status);
+///         for (name, value) in &ev.request_headers {
+///             eprintln!("  > {name}: {value}");
+///         }
+///         for (name, value) in &ev.response_headers {
+///             eprintln!("  < {name}: {value}");
+///         }
+///     })
+///     .build();
+/// # let _ = client;
+/// ```
 #[derive(Clone, Debug)]
 pub struct RequestEvent {
     /// `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE`.
@@ -30,6 +47,43 @@ pub struct RequestEvent {
     pub elapsed: Duration,
     /// The failure, for requests that got no response.
     pub error: Option<String>,
+    /// The headers ocireg set on the request (ureq adds `Host` and `Accept-Encoding`), secrets
+    /// redacted.
+    pub request_headers: Vec<(String, String)>,
+    /// The response's headers, secrets redacted (empty when no response came).
+    pub response_headers: Vec<(String, String)>,
+}
+
+/// A header value as a log may show it: credentials, cookies and tokens redacted, the query of
+/// URLs (`Location`, `Link`) removed.
+pub(crate) fn redact_header(name: &str, value: &str) -> String {
+    let name = name.to_ascii_lowercase();
+    match name.as_str() {
+        "authorization" | "proxy-authorization" => match value.split_once(' ') {
+            Some((scheme, _)) => format!("{scheme} <redacted>"),
+            None => "<redacted>".into(),
+        },
+        "cookie" | "set-cookie" | "x-registry-auth" | "x-auth-token" | "x-amz-security-token" => {
+            "<redacted>".into()
+        }
+        "location" | "content-location" => {
+            let v = crate::redact::userinfo(value);
+            match v.split_once('?') {
+                Some((before, _)) => format!("{before}?<redacted>"),
+                None => v,
+            }
+        }
+        "link" => {
+            // `<url?query>; rel="next"`: the query may hold a cursor, never a secret, but a
+            // presigned URL could; keep the cursor's shape, drop nothing else.
+            crate::redact::userinfo(value)
+        }
+        "www-authenticate" => value.to_string(),
+        _ if name.contains("token") || name.contains("secret") || name.contains("password") => {
+            "<redacted>".into()
+        }
+        _ => value.to_string(),
+    }
 }
 
 /// A callback told of every HTTP request (a debug log).
@@ -162,6 +216,26 @@ impl Transport {
             }
         };
         if let Some(log) = &self.on_request {
+            let mut request_headers: Vec<(String, String)> = req
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), redact_header(k, v)))
+                .collect();
+            request_headers.push(("user-agent".into(), self.user_agent.clone()));
+            if let Some(a) = authorization {
+                request_headers.push(("authorization".into(), redact_header("authorization", a)));
+            }
+            let response_headers = match &result {
+                Ok(r) => r
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = String::from_utf8_lossy(v.as_bytes());
+                        (k.as_str().to_string(), redact_header(k.as_str(), &v))
+                    })
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
             log(&RequestEvent {
                 method: req.method.as_str(),
                 url: shorten_url(url),
@@ -169,6 +243,8 @@ impl Transport {
                 authorized: authorization.is_some(),
                 elapsed: started.elapsed(),
                 error: result.as_ref().err().map(|e| e.to_string()),
+                request_headers,
+                response_headers,
             });
         }
         result.map_err(|e| self.map_ureq(e, &what))
@@ -246,5 +322,44 @@ mod tests {
         let mut long = ExactLength::new(&b"abcd"[..], 3);
         assert!(long.read_to_end(&mut Vec::new()).is_err());
         assert!(long.error.unwrap().contains("more than"));
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redact_header;
+
+    #[test]
+    fn secrets_in_headers_are_redacted() {
+        for (name, value, shown) in [
+            (
+                "Authorization",
+                "Bearer eyJhbGciOi.secret",
+                "Bearer <redacted>",
+            ),
+            ("authorization", "Basic YWxpY2U6cHc=", "Basic <redacted>"),
+            ("Proxy-Authorization", "opaque", "<redacted>"),
+            ("Set-Cookie", "session=abc; Path=/", "<redacted>"),
+            ("X-Amz-Security-Token", "tok", "<redacted>"),
+            ("X-Registry-Token", "tok", "<redacted>"),
+            (
+                "Location",
+                "https://s3.example/blob?X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA",
+                "https://s3.example/blob?<redacted>",
+            ),
+            (
+                "Location",
+                "http://u:pw@h/v2/x",
+                "http://u:<redacted>@h/v2/x",
+            ),
+            (
+                "WWW-Authenticate",
+                "Bearer realm=\"r\",service=\"s\"",
+                "Bearer realm=\"r\",service=\"s\"",
+            ),
+            ("Content-Type", "application/json", "application/json"),
+        ] {
+            assert_eq!(redact_header(name, value), shown, "{name}");
+        }
     }
 }

@@ -62,6 +62,7 @@ pub(crate) struct TransportConfig {
     /// The longest the body of a small answer (not a blob) may take to arrive.
     pub small_body_timeout: Option<Duration>,
     pub low_speed: Option<LowSpeedLimit>,
+    pub user_agent: String,
 }
 
 pub(crate) struct Transport {
@@ -86,6 +87,8 @@ pub(crate) struct Transport {
     small_body_timeout: Option<Duration>,
     low_speed: Option<LowSpeedLimit>,
     requests: AtomicU64,
+    /// For the request log.
+    user_agent: String,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -111,6 +114,7 @@ impl Transport {
             small_body_timeout: c.small_body_timeout,
             low_speed: c.low_speed,
             requests: AtomicU64::new(0),
+            user_agent: c.user_agent,
         }
     }
 
@@ -301,5 +305,6 @@ pub(crate) fn test_transport(base: &str, plain_http_allowed: bool) -> Transport 
         overall_timeout: None,
         small_body_timeout: None,
         low_speed: None,
+        user_agent: "ocireg-test".into(),
     })
 }

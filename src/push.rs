@@ -223,10 +223,12 @@ impl Client {
     /// parallel, skipping those already there), then child manifests by digest, then the
     /// manifest under `reference` (a tag, or a digest to push untagged).
     ///
-    /// Requests for a new single-manifest image: `HEAD`, `POST`, `PUT` per blob, and one
-    /// manifest `PUT`; a re-push of an image that is already there: one `HEAD` per blob (and
-    /// child manifest) and one manifest `PUT`. Every request of a push asks for the
-    /// `pull,push` scope, so one token serves the whole push.
+    /// The manifest is checked first (`HEAD` by tag and by digest, in parallel): when the tag
+    /// already names this very manifest, nothing else is sent; when the manifest is in the
+    /// repository under another tag (or none), only the manifest `PUT` follows, since a
+    /// registry keeps no manifest whose blobs it lacks. Otherwise, for a new single-manifest
+    /// image: `HEAD`, `POST`, `PUT` per blob, and one manifest `PUT`. Every request of a push
+    /// asks for the `pull,push` scope, so one token serves the whole push.
     ///
     /// ```no_run
     /// # fn main() -> ocireg::Result<()> {
@@ -261,6 +263,43 @@ impl Client {
         let tag = r.tag().map(|t| t.to_string());
         let requests_before = self.request_count();
         let mut stats = PushStats::default();
+        let url_ref = match &tag {
+            Some(t) => t.clone(),
+            None => image.digest().to_string(),
+        };
+
+        // 0. Is it there already? By tag (done) or by digest (only the tag is missing).
+        let abort = AtomicBool::new(false);
+        let mut probes = vec![image.digest().to_string()];
+        if tag.is_some() {
+            probes.push(url_ref.clone());
+        }
+        let found = run_parallel(&probes, 2, &abort, |r| {
+            Ok(self.manifest_there(repository, r))
+        })?;
+        let (by_digest, by_tag) = (found[0].as_ref(), found.get(1).and_then(Option::as_ref));
+        let tagged = match &tag {
+            Some(_) => by_tag == Some(image.digest()),
+            None => by_digest == Some(image.digest()),
+        };
+        if tagged || by_digest == Some(image.digest()) {
+            self.report_all_existing(image, options)?;
+            if tagged {
+                stats.manifests_existing += 1;
+            } else {
+                self.put_manifest(
+                    repository,
+                    &url_ref,
+                    image.media_type(),
+                    &image.manifest().bytes,
+                )?;
+                stats.manifests_put += 1;
+            }
+            stats.requests = self.request_count().saturating_sub(requests_before);
+            let mut pushed = Pushed::expected(image, repository, tag.as_deref());
+            pushed.stats = stats;
+            return Ok(pushed);
+        }
 
         // 1. Every blob, each digest once, largest first.
         let mut seen = BTreeSet::new();
@@ -271,7 +310,6 @@ impl Client {
             }
         });
         blobs.sort_by_key(|b| Reverse(b.descriptor.size));
-        let abort = AtomicBool::new(false);
         let statuses = run_parallel(&blobs, options.threads, &abort, |b| {
             self.push_image_blob(repository, b, options, &abort)
         })?;
@@ -310,10 +348,6 @@ impl Client {
         }
 
         // 3. The manifest itself, under the tag (or its digest).
-        let url_ref = match &tag {
-            Some(t) => t.clone(),
-            None => image.digest().to_string(),
-        };
         let digest = self.put_manifest(
             repository,
             &url_ref,
@@ -332,6 +366,48 @@ impl Client {
         let mut pushed = Pushed::expected(image, repository, tag.as_deref());
         pushed.stats = stats;
         Ok(pushed)
+    }
+
+    /// The digest `reference` names in `repository`, by `HEAD` (with the push's scope, so the
+    /// push's token serves it); `None` when it is not there, or the answer says nothing useful
+    /// (the push then goes the long way).
+    fn manifest_there(&self, repository: &str, reference: &str) -> Option<Digest> {
+        let req = Request::new(
+            Method::Head,
+            format!("/v2/{repository}/manifests/{reference}"),
+            format!("HEAD manifest {repository}:{reference}"),
+        )
+        .repo(repository, "pull,push")
+        .header("accept", media_types::MANIFEST_ACCEPT);
+        let resp = self.transport().send_expect(req, &[200, 404]).ok()?;
+        let found = (resp.status().as_u16() == 200)
+            .then(|| crate::manifest::header_digest(&resp))
+            .flatten();
+        drain(resp);
+        found
+    }
+
+    /// Tells the progress callback that every blob of `image` was there already.
+    fn report_all_existing(&self, image: &Image, options: &PushOptions) -> Result<()> {
+        let Some(progress) = &options.progress else {
+            return Ok(());
+        };
+        let mut stop = false;
+        image.visit_blobs(&mut |b| {
+            let d = &b.descriptor;
+            stop |= !progress(&Progress {
+                digest: d.digest.clone(),
+                done: d.size,
+                total: d.size,
+                event: ProgressEvent::Existed,
+            });
+        });
+        if stop {
+            return Err(Error::Cancelled(
+                "push stopped by the progress callback".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn push_image_blob(

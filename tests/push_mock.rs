@@ -533,6 +533,85 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
     d
 }
 
+/// The two manifest HEADs a push starts with: by digest, answering `by_digest`, and by the tag
+/// `v1`, answering `by_tag` (200 with the image's digest, or 404).
+fn manifest_probes(
+    server: &mut ServerGuard,
+    image: &ocireg::Image,
+    by_digest: usize,
+    by_tag: usize,
+) -> Vec<mockito::Mock> {
+    let digest = image.digest().to_string();
+    [
+        (format!("/v2/team/app/manifests/{digest}"), by_digest),
+        ("/v2/team/app/manifests/v1".into(), by_tag),
+    ]
+    .into_iter()
+    .map(|(path, status)| {
+        server
+            .mock("HEAD", path.as_str())
+            .match_header(
+                "accept",
+                Matcher::Regex("application/vnd.oci.image.manifest.v1\\+json".into()),
+            )
+            .with_status(status)
+            .with_header("docker-content-digest", &digest)
+            .expect(1)
+            .create()
+    })
+    .collect()
+}
+
+#[test]
+fn repush_of_a_tagged_image_is_two_heads_and_nothing_else() {
+    let mut server = Server::new();
+    let image = ImageBuilder::new()
+        .config(b"{}".to_vec())
+        .layer_bytes(vec![4u8; 4096], media_types::OCI_LAYER_GZIP)
+        .build()
+        .unwrap();
+    let probes = manifest_probes(&mut server, &image, 200, 200);
+    let c = client(&server);
+    let pushed = c
+        .push_image("team/app", "v1", &image, &PushOptions::default())
+        .unwrap();
+    assert_eq!(c.request_count(), 2);
+    assert_eq!(pushed.stats.requests, 2);
+    assert_eq!(pushed.stats.manifests_existing, 1);
+    assert_eq!(&pushed.digest, image.digest());
+    for p in &probes {
+        p.assert();
+    }
+}
+
+#[test]
+fn a_manifest_there_under_another_tag_gets_only_the_manifest_put() {
+    let mut server = Server::new();
+    let image = ImageBuilder::new()
+        .config(b"{}".to_vec())
+        .layer_bytes(vec![5u8; 4096], media_types::OCI_LAYER_GZIP)
+        .build()
+        .unwrap();
+    let probes = manifest_probes(&mut server, &image, 200, 404);
+    let manifest = server
+        .mock("PUT", "/v2/team/app/manifests/v1")
+        .match_body(image.manifest().bytes.clone())
+        .with_status(201)
+        .with_header("docker-content-digest", &image.digest().to_string())
+        .expect(1)
+        .create();
+    let c = client(&server);
+    let pushed = c
+        .push_image("team/app", "v1", &image, &PushOptions::default())
+        .unwrap();
+    assert_eq!(c.request_count(), 3, "two HEADs, one PUT, no blob request");
+    assert_eq!(pushed.stats.manifests_put, 1);
+    for p in &probes {
+        p.assert();
+    }
+    manifest.assert();
+}
+
 /// Mocks for an image whose blobs are all new: HEAD 404, POST 202, PUT 201.
 fn new_blob_mocks(server: &mut ServerGuard, n: usize) -> Vec<mockito::Mock> {
     vec![
@@ -571,6 +650,7 @@ fn image_push_counts_three_requests_per_blob_and_one_manifest() {
         .build()
         .unwrap();
     let blobs = new_blob_mocks(&mut server, 3);
+    let probes = manifest_probes(&mut server, &image, 404, 404);
     let manifest = server
         .mock("PUT", "/v2/team/app/manifests/v1")
         .match_header("content-type", media_types::OCI_MANIFEST)
@@ -583,8 +663,12 @@ fn image_push_counts_three_requests_per_blob_and_one_manifest() {
     let pushed = c
         .push_image("team/app", "v1", &image, &PushOptions::default())
         .unwrap();
-    assert_eq!(c.request_count(), 3 * 3 + 1);
-    assert_eq!(pushed.stats.requests, 10);
+    // Two manifest HEADs (tag, digest: neither there), three requests per blob, one PUT.
+    assert_eq!(c.request_count(), 2 + 3 * 3 + 1);
+    assert_eq!(pushed.stats.requests, 12);
+    for p in &probes {
+        p.assert();
+    }
     assert_eq!(pushed.stats.blobs_uploaded, 3);
     assert_eq!(
         pushed.stats.bytes_uploaded,
@@ -745,6 +829,7 @@ fn repush_is_heads_and_one_manifest_put() {
         .with_status(500)
         .expect(0)
         .create();
+    let _probes = manifest_probes(&mut server, &image, 404, 404);
     let manifest = server
         .mock("PUT", "/v2/team/app/manifests/v1")
         .with_status(201)
@@ -757,7 +842,7 @@ fn repush_is_heads_and_one_manifest_put() {
         .unwrap();
     assert_eq!(pushed.stats.blobs_existing, 2);
     assert_eq!(pushed.stats.blobs_uploaded, 0);
-    assert_eq!(c.request_count(), 3);
+    assert_eq!(c.request_count(), 2 + 3);
     for h in &heads {
         h.assert();
     }

@@ -205,8 +205,8 @@ fn built_image_round_trip(c: &Client, repo: &str) {
     assert_eq!(pushed.stats.blobs_uploaded, 3);
     assert_eq!(
         c.request_count() - before,
-        3 * 3 + 1,
-        "HEAD+POST+PUT per blob, one manifest PUT"
+        2 + 3 * 3 + 1,
+        "two manifest HEADs, HEAD+POST+PUT per blob, one manifest PUT"
     );
 
     let report = c.verify(repo, &pushed);
@@ -246,14 +246,14 @@ fn built_image_round_trip(c: &Client, repo: &str) {
     assert_eq!(again.stats.blobs_reused, 3);
     assert_eq!(again.stats.blobs_downloaded, 0);
 
-    // Re-push of what is already there: HEADs and one manifest PUT.
+    // Re-push of what is already there: the manifest HEADs, nothing else.
     let before = c.request_count();
     let re = c
         .push_image(repo, "v1", &back, &PushOptions::default())
         .unwrap();
-    assert_eq!(re.stats.blobs_existing, 3);
+    assert_eq!(re.stats.manifests_existing, 1);
     assert_eq!(re.stats.blobs_uploaded, 0);
-    assert_eq!(c.request_count() - before, 3 + 1);
+    assert_eq!(c.request_count() - before, 2);
 
     // A blob deleted after the push makes verify fail, naming that blob.
     let victim = image.layers()[1].digest.clone();
@@ -350,14 +350,21 @@ fn index_round_trip(c: &Client, repo: &str) {
         .unwrap_err();
     assert!(e.to_string().contains("linux/amd64"), "{e}");
 
-    // Re-push: HEADs for 5 blobs and 2 children, then one PUT.
+    // Re-push under the same tag: the two manifest HEADs find it, nothing else is sent.
     let before = c.request_count();
     let re = c
         .push_image(repo, "multi", &back, &PushOptions::default())
         .unwrap();
-    assert_eq!(re.stats.manifests_existing, 2);
+    assert_eq!(re.stats.manifests_existing, 1);
+    assert_eq!(re.stats.manifests_put, 0);
+    assert_eq!(c.request_count() - before, 2);
+    // Under another tag: the index PUT only.
+    let before = c.request_count();
+    let re = c
+        .push_image(repo, "multi-again", &back, &PushOptions::default())
+        .unwrap();
     assert_eq!(re.stats.manifests_put, 1);
-    assert_eq!(c.request_count() - before, 5 + 2 + 1);
+    assert_eq!(c.request_count() - before, 2 + 1);
     fs::remove_dir_all(dir).unwrap();
 }
 
@@ -402,8 +409,9 @@ fn other_paths(c: &Client, repo: &str, other_repo: &str) {
             &PushOptions::default().chunked(1 << 20),
         )
         .unwrap();
-    // Layer: HEAD, POST, 3 PATCH, PUT; config: HEAD, POST, 1 PATCH, PUT; manifest PUT.
-    assert_eq!(c.request_count() - before, 6 + 4 + 1);
+    // Manifest HEADs; layer: HEAD, POST, 3 PATCH, PUT; config: HEAD, POST, 1 PATCH, PUT;
+    // manifest PUT.
+    assert_eq!(c.request_count() - before, 2 + 6 + 4 + 1);
     assert_verified(&c.verify(repo, &pushed));
     let mut out = Vec::new();
     let n = c
@@ -433,7 +441,8 @@ fn other_paths(c: &Client, repo: &str, other_repo: &str) {
         c.blob_exists(other_repo, &fd.to_string()).unwrap(),
         Some(4_000)
     );
-    // A whole image mounted from the first repository: HEAD + mount per blob, one manifest.
+    // A whole image mounted from the first repository: the manifest HEADs, HEAD + mount per
+    // blob, one manifest.
     let before = c.request_count();
     let mounted = c
         .push_image(
@@ -449,7 +458,7 @@ fn other_paths(c: &Client, repo: &str, other_repo: &str) {
     );
     assert_eq!(
         c.request_count() - before,
-        2 * 2 + 1 - mounted.stats.blobs_existing as u64
+        2 + 2 * 2 + 1 - mounted.stats.blobs_existing as u64
     );
     assert_verified(&c.verify(other_repo, &mounted));
 
@@ -553,7 +562,8 @@ fn memory_registry_answers_bursts_of_parallel_connections() {
         let pushed = c.push_image("burst/app", "v1", &image, &opts).unwrap();
         assert_eq!(pushed.stats.blobs_uploaded, 21);
         let again = c.push_image("burst/app", "v1", &image, &opts).unwrap();
-        assert_eq!(again.stats.blobs_existing, 21);
+        assert_eq!(again.stats.manifests_existing, 1);
+        assert_eq!(again.stats.requests, 2);
     }
 }
 
@@ -715,8 +725,8 @@ fn rig_bearer_push_mount_and_verify() {
     let pushed = c
         .push_image(&repo, "v1", &image, &PushOptions::default())
         .unwrap();
-    // One 401 and one token request for the whole push (a fresh client).
-    assert_eq!(pushed.stats.requests, 3 * 3 + 1 + 2);
+    // Two manifest HEADs; one 401 and one token request for the whole push (a fresh client).
+    assert_eq!(pushed.stats.requests, 2 + 3 * 3 + 1 + 2);
     assert_verified(&c.verify(&repo, &pushed));
 
     // Twenty small layers on eight threads, from a fresh client: still one 401, one token.
@@ -733,7 +743,7 @@ fn rig_bearer_push_mount_and_verify() {
     let pushed = fresh
         .push_image(&repo, "small", &small, &PushOptions::default().threads(8))
         .unwrap();
-    assert_eq!(pushed.stats.requests, 3 * 21 + 1 + 2);
+    assert_eq!(pushed.stats.requests, 2 + 3 * 21 + 1 + 2);
     assert_verified(&fresh.verify(&repo, &pushed));
     // A mount needs pull on the source as well: two scopes in one token request.
     let other = format!("ocireg-test/bearer-copy-{id}");

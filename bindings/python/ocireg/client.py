@@ -74,21 +74,17 @@ def _set_options(opts: int, settings: Mapping[str, Any]) -> None:
             _ffi.cstr(get("username"), "username"),
             _ffi.cstr(get("password"), "password"),
         )
-    # Settings passed as one string each, in the order they are applied.
+    # The settings that are one string each.
     for name, setter in (
         ("identity_token", lib.ocireg_options_set_identity_token),
         ("bearer_token", lib.ocireg_options_set_bearer_token),
-    ):
-        if get(name) is not None:
-            _ffi.call(setter, opts, _ffi.cstr(get(name), name))
-    if get("anonymous"):
-        _ffi.call(lib.ocireg_options_set_anonymous, opts)
-    for name, setter in (
         ("docker_config", lib.ocireg_options_set_docker_config),
         ("user_agent", lib.ocireg_options_set_user_agent),
     ):
         if get(name) is not None:
             _ffi.call(setter, opts, _ffi.cstr(get(name), name))
+    if get("anonymous"):
+        _ffi.call(lib.ocireg_options_set_anonymous, opts)
     if get("insecure"):
         _ffi.call(lib.ocireg_options_set_insecure, opts, 1)
     ca_cert = get("ca_cert")

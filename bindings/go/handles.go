@@ -13,11 +13,11 @@ type cref[P comparable] struct {
 }
 
 // wrap gives the new wrapper w, whose cref is r, the C handle p: w.Close frees it with free,
-// and so does the garbage collector (the finalizer close) when w is forgotten.
-func wrap[W any, P comparable](w *W, r *cref[P], p P, free func(P), close func(*W) error) *W {
+// and so does the garbage collector (through finalizer, w.Close) when w is forgotten.
+func wrap[W any, P comparable](w *W, r *cref[P], p P, free func(P), finalizer func(*W) error) *W {
 	r.h.p = p
 	r.free = free
-	runtime.SetFinalizer(w, close)
+	runtime.SetFinalizer(w, finalizer)
 	return w
 }
 

@@ -25,15 +25,58 @@ fn bearer_challenge(server: &Server, scope: &str) -> String {
     )
 }
 
-/// The 401 with a Bearer challenge (pull on team/app) that an unauthenticated tags request gets.
-fn tags_challenge(server: &mut Server) -> mockito::Mock {
+/// The 401 with a Bearer challenge (pull on team/app) that an unauthenticated request to `path`
+/// gets. Not created yet: add to it, then `.create()`.
+fn challenge_on(server: &mut Server, path: impl Into<Matcher>) -> mockito::Mock {
     let challenge = bearer_challenge(server, "repository:team/app:pull");
     server
-        .mock("GET", "/v2/team/app/tags/list")
+        .mock("GET", path)
         .match_header("authorization", Matcher::Missing)
         .with_status(401)
         .with_header("www-authenticate", &challenge)
-        .create()
+}
+
+/// The 401 with a Bearer challenge (pull on team/app) that an unauthenticated tags request gets.
+fn tags_challenge(server: &mut Server) -> mockito::Mock {
+    challenge_on(server, "/v2/team/app/tags/list").create()
+}
+
+/// The 401 of `/v2/` to a request without credentials, with a Bearer challenge whose realm is
+/// this server's `/token` (no scope). Not created yet.
+fn ping_challenge(server: &mut Server, service: &str) -> mockito::Mock {
+    let challenge = format!(
+        r#"Bearer realm="{}/token",service="{service}""#,
+        server.url()
+    );
+    server
+        .mock("GET", "/v2/")
+        .match_header("authorization", Matcher::Missing)
+        .with_status(401)
+        .with_header("www-authenticate", &challenge)
+}
+
+/// The token service answering any query with `body`. Not created yet.
+fn token_service(server: &mut Server, body: &str) -> mockito::Mock {
+    server
+        .mock("GET", "/token")
+        .match_query(Matcher::Any)
+        .with_body(body)
+}
+
+/// The tags of team/app, to requests with this `authorization`. Not created yet.
+fn tags_for(server: &mut Server, authorization: impl Into<Matcher>) -> mockito::Mock {
+    server
+        .mock("GET", "/v2/team/app/tags/list")
+        .match_header("authorization", authorization)
+        .with_body(TAGS)
+}
+
+/// `/v2/` answering requests with this `authorization`. Not created yet.
+fn ping_ok(server: &mut Server, authorization: impl Into<Matcher>) -> mockito::Mock {
+    server
+        .mock("GET", "/v2/")
+        .match_header("authorization", authorization)
+        .with_body("{}")
 }
 
 const TAGS: &str = r#"{"name":"team/app","tags":["v1","v2"]}"#;
@@ -41,14 +84,7 @@ const TAGS: &str = r#"{"name":"team/app","tags":["v1","v2"]}"#;
 #[test]
 fn bearer_tags_cost_three_requests_cold_and_one_warm() {
     let mut s = Server::new();
-    let challenge = s
-        .mock("GET", "/v2/team/app/tags/list")
-        .match_header("authorization", Matcher::Missing)
-        .with_status(401)
-        .with_header(
-            "www-authenticate",
-            &bearer_challenge(&s, "repository:team/app:pull"),
-        )
+    let challenge = challenge_on(&mut s, "/v2/team/app/tags/list")
         .with_body(r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#)
         .expect(1)
         .create();
@@ -62,12 +98,7 @@ fn bearer_tags_cost_three_requests_cold_and_one_warm() {
         .with_body(r#"{"token":"tok-1","expires_in":300}"#)
         .expect(1)
         .create();
-    let ok = s
-        .mock("GET", "/v2/team/app/tags/list")
-        .match_header("authorization", "Bearer tok-1")
-        .with_body(TAGS)
-        .expect(3)
-        .create();
+    let ok = tags_for(&mut s, "Bearer tok-1").expect(3).create();
     let c = client(&s, Credentials::Anonymous);
     assert_eq!(c.tags("team/app").unwrap(), vec!["v1", "v2"]);
     assert_eq!(c.request_count(), 3, "cold: 401, token, retry");
@@ -85,26 +116,11 @@ fn bearer_tags_cost_three_requests_cold_and_one_warm() {
 #[test]
 fn one_token_serves_many_calls_with_the_same_scope_and_threads_share_it() {
     let mut s = Server::new();
-    let _challenge = s
-        .mock("GET", Matcher::Regex("^/v2/team/app/".into()))
-        .match_header("authorization", Matcher::Missing)
-        .with_status(401)
-        .with_header(
-            "www-authenticate",
-            &bearer_challenge(&s, "repository:team/app:pull"),
-        )
-        .create();
-    let token = s
-        .mock("GET", "/token")
-        .match_query(Matcher::Any)
-        .with_body(r#"{"access_token":"tok-a","expires_in":300}"#)
+    let _challenge = challenge_on(&mut s, Matcher::Regex("^/v2/team/app/".into())).create();
+    let token = token_service(&mut s, r#"{"access_token":"tok-a","expires_in":300}"#)
         .expect(1)
         .create();
-    let _tags = s
-        .mock("GET", "/v2/team/app/tags/list")
-        .match_header("authorization", "Bearer tok-a")
-        .with_body(TAGS)
-        .create();
+    let _tags = tags_for(&mut s, "Bearer tok-a").create();
     let c = client(&s, Credentials::Anonymous);
     std::thread::scope(|scope| {
         for _ in 0..8 {
@@ -128,12 +144,7 @@ fn basic_credentials_are_sent_after_the_challenge_and_then_up_front() {
         .expect(1)
         .create();
     // base64("alice:secret")
-    let ok = s
-        .mock("GET", "/v2/")
-        .match_header("authorization", "Basic YWxpY2U6c2VjcmV0")
-        .with_body("{}")
-        .expect(2)
-        .create();
+    let ok = ping_ok(&mut s, "Basic YWxpY2U6c2VjcmV0").expect(2).create();
     let c = client(&s, Credentials::basic("alice", "secret"));
     c.ping().unwrap();
     c.ping().unwrap();
@@ -168,18 +179,7 @@ fn wrong_basic_password_is_an_authentication_error_without_the_secret() {
 #[test]
 fn bearer_with_basic_credentials_sends_them_only_to_the_token_service() {
     let mut s = Server::new();
-    let _challenge = s
-        .mock("GET", "/v2/")
-        .match_header("authorization", Matcher::Missing)
-        .with_status(401)
-        .with_header(
-            "www-authenticate",
-            &format!(
-                r#"Bearer realm="{}/token",service="test-registry""#,
-                s.url()
-            ),
-        )
-        .create();
+    let _challenge = ping_challenge(&mut s, "test-registry").create();
     let token = s
         .mock("GET", "/token")
         .match_query(Matcher::AllOf(vec![
@@ -190,12 +190,7 @@ fn bearer_with_basic_credentials_sends_them_only_to_the_token_service() {
         .with_body(r#"{"token":"tok-x"}"#)
         .expect(1)
         .create();
-    let ok = s
-        .mock("GET", "/v2/")
-        .match_header("authorization", "Bearer tok-x")
-        .with_body("{}")
-        .expect(1)
-        .create();
+    let ok = ping_ok(&mut s, "Bearer tok-x").expect(1).create();
     client(&s, Credentials::basic("alice", "secret"))
         .ping()
         .unwrap();
@@ -246,11 +241,7 @@ fn an_expired_token_is_renewed() {
         })
         .expect(2)
         .create();
-    let _ok = s
-        .mock("GET", "/v2/team/app/tags/list")
-        .match_header("authorization", Matcher::Regex("^Bearer tok-[01]$".into()))
-        .with_body(TAGS)
-        .create();
+    let _ok = tags_for(&mut s, Matcher::Regex("^Bearer tok-[01]$".into())).create();
     let c = client(&s, Credentials::Anonymous);
     c.tags("team/app").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -286,11 +277,7 @@ fn a_refused_cached_token_is_replaced_once() {
         .with_status(401)
         .with_header("www-authenticate", &challenge)
         .create();
-    let _ok = s
-        .mock("GET", "/v2/team/app/tags/list")
-        .match_header("authorization", "Bearer tok-1")
-        .with_body(TAGS)
-        .create();
+    let _ok = tags_for(&mut s, "Bearer tok-1").create();
     let c = client(&s, Credentials::Anonymous);
     assert_eq!(c.tags("team/app").unwrap().len(), 2);
     assert_eq!(n.load(Ordering::SeqCst), 2);
@@ -301,10 +288,7 @@ fn a_refused_cached_token_is_replaced_once() {
 #[test]
 fn a_token_that_is_always_refused_gives_up() {
     let mut s = Server::new();
-    let _token = s
-        .mock("GET", "/token")
-        .match_query(Matcher::Any)
-        .with_body(r#"{"token":"bad","expires_in":300}"#)
+    let _token = token_service(&mut s, r#"{"token":"bad","expires_in":300}"#)
         .expect(2)
         .create();
     let _refuse = s
@@ -324,11 +308,7 @@ fn a_token_that_is_always_refused_gives_up() {
 #[test]
 fn insufficient_scope_is_an_authorization_error() {
     let mut s = Server::new();
-    let _token = s
-        .mock("GET", "/token")
-        .match_query(Matcher::Any)
-        .with_body(r#"{"token":"t","expires_in":300}"#)
-        .create();
+    let _token = token_service(&mut s, r#"{"token":"t","expires_in":300}"#).create();
     let _first = tags_challenge(&mut s);
     let _scope = s
         .mock("GET", "/v2/team/app/tags/list")
@@ -356,15 +336,7 @@ fn insufficient_scope_is_an_authorization_error() {
 #[test]
 fn identity_tokens_use_the_oauth2_refresh_token_form() {
     let mut s = Server::new();
-    let _challenge = s
-        .mock("GET", "/v2/")
-        .match_header("authorization", Matcher::Missing)
-        .with_status(401)
-        .with_header(
-            "www-authenticate",
-            &format!(r#"Bearer realm="{}/token",service="svc""#, s.url()),
-        )
-        .create();
+    let _challenge = ping_challenge(&mut s, "svc").create();
     let token = s
         .mock("POST", "/token")
         .match_header("content-type", "application/x-www-form-urlencoded")
@@ -376,12 +348,7 @@ fn identity_tokens_use_the_oauth2_refresh_token_form() {
         .with_body(r#"{"access_token":"acc","expires_in":300}"#)
         .expect(1)
         .create();
-    let ok = s
-        .mock("GET", "/v2/")
-        .match_header("authorization", "Bearer acc")
-        .with_body("{}")
-        .expect(1)
-        .create();
+    let ok = ping_ok(&mut s, "Bearer acc").expect(1).create();
     client(&s, Credentials::IdentityToken("refresh-123".into()))
         .ping()
         .unwrap();
@@ -392,12 +359,7 @@ fn identity_tokens_use_the_oauth2_refresh_token_form() {
 #[test]
 fn a_ready_bearer_token_is_sent_up_front() {
     let mut s = Server::new();
-    let ok = s
-        .mock("GET", "/v2/team/app/tags/list")
-        .match_header("authorization", "Bearer ready")
-        .with_body(TAGS)
-        .expect(1)
-        .create();
+    let ok = tags_for(&mut s, "Bearer ready").expect(1).create();
     let c = client(&s, Credentials::BearerToken("ready".into()));
     c.tags("team/app").unwrap();
     assert_eq!(c.request_count(), 1);
@@ -841,16 +803,9 @@ fn the_user_agent_is_ocireg() {
 fn the_request_log_shows_every_request_but_no_secret() {
     let mut s = Server::new();
     let _challenge = tags_challenge(&mut s);
-    let _token = s
-        .mock("GET", "/token")
-        .match_query(Matcher::Any)
-        .with_body(r#"{"token":"very-secret-token","expires_in":300}"#)
-        .create();
-    let _ok = s
-        .mock("GET", "/v2/team/app/tags/list")
-        .match_header("authorization", "Bearer very-secret-token")
-        .with_body(TAGS)
-        .create();
+    let _token =
+        token_service(&mut s, r#"{"token":"very-secret-token","expires_in":300}"#).create();
+    let _ok = tags_for(&mut s, "Bearer very-secret-token").create();
     let log = Arc::new(std::sync::Mutex::new(Vec::new()));
     let log2 = log.clone();
     let c = Client::builder(&s.url())

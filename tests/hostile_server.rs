@@ -10,79 +10,22 @@ use std::net::TcpStream;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use ocireg::Digest;
 use ocireg::testing::{
     AuthMode, BearerPolicy, Hostile, OTHER_ORIGIN_NAME, RangeMode, RecordedRequest, Registry,
 };
 
+mod common;
+use common::{Resp, agent, basic, call_with};
+
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .proxy(None)
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
 fn call(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
-    let mut b = ureq::http::Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    let resp = agent()
-        .run(b.body(()).unwrap())
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    let mut body = Vec::new();
-    resp.into_body()
-        .into_reader()
-        .read_to_end(&mut body)
-        .unwrap_or_else(|e| panic!("reading {method} {url}: {e}"));
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    call_with(&agent(), method, url, headers, None)
 }
 
 fn get(url: &str, headers: &[(&str, &str)]) -> Resp {
     call("GET", url, headers)
-}
-
-fn basic(user: &str, pass: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-    )
 }
 
 fn basic_registry() -> Registry {

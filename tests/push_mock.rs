@@ -29,14 +29,45 @@ fn blob_path(repo: &str, d: &Digest) -> String {
     format!("/v2/{repo}/blobs/{d}")
 }
 
+/// `HEAD` of the blob `d` of team/app answered with `status`. Not created yet: add to it, then
+/// `.create()`.
+fn head_blob(server: &mut ServerGuard, d: &Digest, status: usize) -> mockito::Mock {
+    server
+        .mock("HEAD", blob_path("team/app", d).as_str())
+        .with_status(status)
+}
+
+/// The `POST` that opens an upload session in team/app, answered 202 with `location`. Not
+/// created yet.
+fn upload_session(server: &mut ServerGuard, location: &str) -> mockito::Mock {
+    server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .with_status(202)
+        .with_header("location", location)
+}
+
+/// Any `DELETE` (a cancelled upload session) answered 204.
+fn any_delete(server: &mut ServerGuard) -> mockito::Mock {
+    server
+        .mock("DELETE", Matcher::Any)
+        .with_status(204)
+        .create()
+}
+
+/// Upload options that always upload (no `HEAD` first).
+fn always_upload() -> UploadOptions {
+    UploadOptions {
+        skip_existing: false,
+        ..Default::default()
+    }
+}
+
 #[test]
 fn existing_blob_is_skipped() {
     let mut server = Server::new();
     let data = b"already there".to_vec();
     let d = Digest::sha256_of(&data);
-    let head = server
-        .mock("HEAD", blob_path("team/app", &d).as_str())
-        .with_status(200)
+    let head = head_blob(&mut server, &d, 200)
         .with_header("content-length", &data.len().to_string())
         .with_header("docker-content-digest", &d.to_string())
         .expect(1)
@@ -63,17 +94,11 @@ fn blob_exists_reports_size_or_none() {
     let mut server = Server::new();
     let d = Digest::sha256_of(b"x");
     let other = Digest::sha256_of(b"y");
-    let present = server
-        .mock("HEAD", blob_path("team/app", &d).as_str())
-        .with_status(200)
+    let present = head_blob(&mut server, &d, 200)
         .with_header("content-length", "1")
         .expect(1)
         .create();
-    let missing = server
-        .mock("HEAD", blob_path("team/app", &other).as_str())
-        .with_status(404)
-        .expect(1)
-        .create();
+    let missing = head_blob(&mut server, &other, 404).expect(1).create();
     let c = client(&server);
     assert_eq!(c.blob_exists("team/app", &d.to_string()).unwrap(), Some(1));
     assert_eq!(c.blob_exists("team/app", &other.to_string()).unwrap(), None);
@@ -202,11 +227,7 @@ fn monolithic_upload_with_relative_location() {
     let mut server = Server::new();
     let data = vec![7u8; 100_000];
     let d = Digest::sha256_of(&data);
-    let head = server
-        .mock("HEAD", blob_path("team/app", &d).as_str())
-        .with_status(404)
-        .expect(1)
-        .create();
+    let head = head_blob(&mut server, &d, 404).expect(1).create();
     let post = server
         .mock("POST", "/v2/team/app/blobs/uploads/")
         .match_query(Matcher::Missing)
@@ -248,11 +269,7 @@ fn monolithic_upload_with_absolute_location_from_a_file() {
     let dir = tempdir("abs");
     let path = dir.join("layer.bin");
     std::fs::write(&path, &data).unwrap();
-    let head = server
-        .mock("HEAD", blob_path("team/app", &d).as_str())
-        .with_status(404)
-        .expect(1)
-        .create();
+    let head = head_blob(&mut server, &d, 404).expect(1).create();
     let post = server
         .mock("POST", "/v2/team/app/blobs/uploads/")
         .with_status(202)
@@ -288,10 +305,7 @@ fn chunked_upload_follows_range_and_location() {
     let mut server = Server::new();
     let data = b"0123456789".to_vec();
     let d = Digest::sha256_of(&data);
-    let post = server
-        .mock("POST", "/v2/team/app/blobs/uploads/")
-        .with_status(202)
-        .with_header("location", "/v2/team/app/blobs/uploads/c?_state=s0")
+    let post = upload_session(&mut server, "/v2/team/app/blobs/uploads/c?_state=s0")
         .with_header("range", "0-0")
         .with_header("oci-chunk-min-length", "4")
         .expect(1)
@@ -363,10 +377,7 @@ fn reader_without_digest_is_hashed_while_streaming() {
     let mut server = Server::new();
     let data = vec![42u8; 50_000];
     let d = Digest::sha256_of(&data);
-    let post = server
-        .mock("POST", "/v2/team/app/blobs/uploads/")
-        .with_status(202)
-        .with_header("location", "/v2/team/app/blobs/uploads/r?_state=a")
+    let post = upload_session(&mut server, "/v2/team/app/blobs/uploads/r?_state=a")
         .expect(1)
         .create();
     let patch = server
@@ -406,10 +417,7 @@ fn wrong_digest_is_an_error() {
     let mut server = Server::new();
     let data = b"some bytes".to_vec();
     let claimed = Digest::sha256_of(b"other bytes");
-    let _post = server
-        .mock("POST", "/v2/team/app/blobs/uploads/")
-        .with_status(202)
-        .with_header("location", "/v2/team/app/blobs/uploads/w?_state=q")
+    let _post = upload_session(&mut server, "/v2/team/app/blobs/uploads/w?_state=q")
         .expect(1)
         .create();
     let put = server
@@ -427,10 +435,7 @@ fn wrong_digest_is_an_error() {
         .expect(1)
         .create();
     let c = client(&server);
-    let opts = UploadOptions {
-        skip_existing: false,
-        ..Default::default()
-    };
+    let opts = always_upload();
     let e = c
         .push_blob_with(
             "team/app",
@@ -446,11 +451,7 @@ fn wrong_digest_is_an_error() {
     // A registry that stored something else (its Docker-Content-Digest differs) is caught too.
     let mut server = Server::new();
     let d = Digest::sha256_of(&data);
-    let _post = server
-        .mock("POST", "/v2/team/app/blobs/uploads/")
-        .with_status(202)
-        .with_header("location", "/v2/team/app/blobs/uploads/w2?_state=q")
-        .create();
+    let _post = upload_session(&mut server, "/v2/team/app/blobs/uploads/w2?_state=q").create();
     let _put = server
         .mock("PUT", "/v2/team/app/blobs/uploads/w2")
         .match_query(Matcher::Any)
@@ -460,10 +461,7 @@ fn wrong_digest_is_an_error() {
             &Digest::sha256_of(b"zzz").to_string(),
         )
         .create();
-    let _cancel = server
-        .mock("DELETE", Matcher::Any)
-        .with_status(204)
-        .create();
+    let _cancel = any_delete(&mut server);
     let c = client(&server);
     let e = c
         .push_blob_with("team/app", BlobSource::bytes(&data[..]), &opts)
@@ -475,11 +473,7 @@ fn wrong_digest_is_an_error() {
 #[test]
 fn a_reader_yielding_the_wrong_length_is_an_error() {
     let mut server = Server::new();
-    let _post = server
-        .mock("POST", "/v2/team/app/blobs/uploads/")
-        .with_status(202)
-        .with_header("location", "/v2/team/app/blobs/uploads/s?_state=q")
-        .create();
+    let _post = upload_session(&mut server, "/v2/team/app/blobs/uploads/s?_state=q").create();
     let _put = server
         .mock("PUT", "/v2/team/app/blobs/uploads/s")
         .match_query(Matcher::Any)
@@ -492,10 +486,7 @@ fn a_reader_yielding_the_wrong_length_is_an_error() {
         .with_header("location", "/v2/team/app/blobs/uploads/s?_state=r")
         .with_header("range", "0-9")
         .create();
-    let _cancel = server
-        .mock("DELETE", Matcher::Any)
-        .with_status(204)
-        .create();
+    let _cancel = any_delete(&mut server);
     let c = client(&server);
     let d = Digest::sha256_of(b"0123456789");
     // Short, with a digest (monolithic PUT).
@@ -503,10 +494,7 @@ fn a_reader_yielding_the_wrong_length_is_an_error() {
         .push_blob_with(
             "team/app",
             BlobSource::reader(&b"01234"[..], 10, Some(d)),
-            &UploadOptions {
-                skip_existing: false,
-                ..Default::default()
-            },
+            &always_upload(),
         )
         .unwrap_err();
     assert!(matches!(e, Error::InvalidInput(_)), "{e}");
@@ -623,10 +611,7 @@ fn new_blob_mocks(server: &mut ServerGuard, n: usize) -> Vec<mockito::Mock> {
             .with_status(404)
             .expect(n)
             .create(),
-        server
-            .mock("POST", "/v2/team/app/blobs/uploads/")
-            .with_status(202)
-            .with_header("location", "/v2/team/app/blobs/uploads/x?_state=1")
+        upload_session(server, "/v2/team/app/blobs/uploads/x?_state=1")
             .expect(n)
             .create(),
         server
@@ -638,6 +623,31 @@ fn new_blob_mocks(server: &mut ServerGuard, n: usize) -> Vec<mockito::Mock> {
             .expect(n)
             .create(),
     ]
+}
+
+/// Mocks for blobs whose upload is cut short (no expectations): HEAD 404, POST 202, PUT 201.
+fn interrupted_blob_mocks(server: &mut ServerGuard) -> Vec<mockito::Mock> {
+    vec![
+        server
+            .mock("HEAD", Matcher::Regex(r"^/v2/team/app/blobs/".into()))
+            .with_status(404)
+            .create(),
+        upload_session(server, "/v2/team/app/blobs/uploads/x?_state=1").create(),
+        server
+            .mock("PUT", "/v2/team/app/blobs/uploads/x")
+            .match_query(Matcher::Any)
+            .with_status(201)
+            .create(),
+    ]
+}
+
+/// A manifest `PUT` that must never come.
+fn no_manifest_put(server: &mut ServerGuard) -> mockito::Mock {
+    server
+        .mock("PUT", Matcher::Regex("^/v2/team/app/manifests/".into()))
+        .with_status(201)
+        .expect(0)
+        .create()
 }
 
 #[test]
@@ -727,31 +737,14 @@ fn a_short_source_fails_the_push_and_no_manifest_is_put() {
         .unwrap();
     f.write_all(&[9u8; 1000]).unwrap();
     drop(f);
-    let _head = server
-        .mock("HEAD", Matcher::Regex(r"^/v2/team/app/blobs/".into()))
-        .with_status(404)
-        .create();
-    let _post = server
-        .mock("POST", "/v2/team/app/blobs/uploads/")
-        .with_status(202)
-        .with_header("location", "/v2/team/app/blobs/uploads/x?_state=1")
-        .create();
-    let _put = server
-        .mock("PUT", "/v2/team/app/blobs/uploads/x")
-        .match_query(Matcher::Any)
-        .with_status(201)
-        .create();
+    let _blobs = interrupted_blob_mocks(&mut server);
     let cancel = server
         .mock("DELETE", "/v2/team/app/blobs/uploads/x")
         .match_query(Matcher::Any)
         .with_status(204)
         .expect_at_least(1)
         .create();
-    let manifest = server
-        .mock("PUT", Matcher::Regex("^/v2/team/app/manifests/".into()))
-        .with_status(201)
-        .expect(0)
-        .create();
+    let manifest = no_manifest_put(&mut server);
     let c = client(&server);
     let e = c
         .push_image("team/app", "v1", &image, &PushOptions::default().threads(1))
@@ -775,29 +768,9 @@ fn cancelling_from_the_progress_callback_stops_before_the_manifest() {
         .layer_bytes(vec![5u8; 500_000], media_types::OCI_LAYER_GZIP)
         .build()
         .unwrap();
-    let _head = server
-        .mock("HEAD", Matcher::Regex(r"^/v2/team/app/blobs/".into()))
-        .with_status(404)
-        .create();
-    let _post = server
-        .mock("POST", "/v2/team/app/blobs/uploads/")
-        .with_status(202)
-        .with_header("location", "/v2/team/app/blobs/uploads/x?_state=1")
-        .create();
-    let _put = server
-        .mock("PUT", "/v2/team/app/blobs/uploads/x")
-        .match_query(Matcher::Any)
-        .with_status(201)
-        .create();
-    let _cancel = server
-        .mock("DELETE", Matcher::Any)
-        .with_status(204)
-        .create();
-    let manifest = server
-        .mock("PUT", Matcher::Regex("^/v2/team/app/manifests/".into()))
-        .with_status(201)
-        .expect(0)
-        .create();
+    let _blobs = interrupted_blob_mocks(&mut server);
+    let _cancel = any_delete(&mut server);
+    let manifest = no_manifest_put(&mut server);
     let c = client(&server);
     let opts = PushOptions::default().progress(|p| p.done < 100_000);
     let e = c.push_image("team/app", "v1", &image, &opts).unwrap_err();
@@ -816,9 +789,7 @@ fn repush_is_heads_and_one_manifest_put() {
     let mut heads = Vec::new();
     for d in image.blob_descriptors() {
         heads.push(
-            server
-                .mock("HEAD", blob_path("team/app", &d.digest).as_str())
-                .with_status(200)
+            head_blob(&mut server, &d.digest, 200)
                 .with_header("content-length", &d.size.to_string())
                 .expect(1)
                 .create(),
@@ -908,10 +879,7 @@ fn expiring_token_server(data: &[u8], d: &Digest) -> (ServerGuard, Vec<mockito::
     let mut server = Server::new();
     let realm = format!("{}/token", server.url());
     let mocks = vec![
-        server
-            .mock("POST", "/v2/team/app/blobs/uploads/")
-            .with_status(202)
-            .with_header("location", "/v2/team/app/blobs/uploads/e?_state=1")
+        upload_session(&mut server, "/v2/team/app/blobs/uploads/e?_state=1")
             .expect(1)
             .create(),
         server
@@ -959,10 +927,7 @@ fn a_401_during_the_upload_replays_the_body_from_the_file() {
     let path = dir.join("blob");
     std::fs::write(&path, &data).unwrap();
     let c = client(&server);
-    let opts = UploadOptions {
-        skip_existing: false,
-        ..Default::default()
-    };
+    let opts = always_upload();
     let pushed = c
         .push_blob_with(
             "team/app",
@@ -982,15 +947,9 @@ fn a_401_during_the_upload_of_a_reader_is_a_clean_error() {
     let data = vec![0xcdu8; 150_000];
     let d = Digest::sha256_of(&data);
     let (mut server, _mocks) = expiring_token_server(&data, &d);
-    let _cancel = server
-        .mock("DELETE", Matcher::Any)
-        .with_status(204)
-        .create();
+    let _cancel = any_delete(&mut server);
     let c = client(&server);
-    let opts = UploadOptions {
-        skip_existing: false,
-        ..Default::default()
-    };
+    let opts = always_upload();
     let e = c
         .push_blob_with(
             "team/app",

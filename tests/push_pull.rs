@@ -19,6 +19,9 @@ use ocireg::{
     PushOptions, VerifyOutcome, media_types,
 };
 
+mod common;
+use common::run;
+
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
@@ -85,23 +88,13 @@ fn with_creds(url: &str, user: &str, password: &str) -> Client {
 /// `http://host:port` from a rig variable, or `None` with a skip note (or a failure when
 /// `OCIREG_REQUIRE_RIG=1`).
 fn rig(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => {
-            let v = v.trim();
-            Some(if v.starts_with("http") {
-                v.to_string()
-            } else {
-                format!("http://{v}")
-            })
+    common::rig(var).map(|v| {
+        if v.starts_with("http") {
+            v
+        } else {
+            format!("http://{v}")
         }
-        _ => {
-            if std::env::var("OCIREG_REQUIRE_RIG").as_deref() == Ok("1") {
-                panic!("{var} is not set but OCIREG_REQUIRE_RIG=1: start tests/rig/rig.sh");
-            }
-            eprintln!("SKIP: {var} is not set (start tests/rig/rig.sh and source its env)");
-            None
-        }
-    }
+    })
 }
 
 /// An image built from two layer files and a config, with fresh content.
@@ -792,17 +785,6 @@ fn skopeo() -> Option<&'static str> {
         eprintln!("SKIP: skopeo is not installed");
         None
     }
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

@@ -20,18 +20,8 @@ use ocireg::{
 };
 use ocireg::{LoginOptions, LoginStored, Logout};
 
-fn rig(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            if std::env::var("OCIREG_REQUIRE_RIG").as_deref() == Ok("1") {
-                panic!("{var} is not set but OCIREG_REQUIRE_RIG=1: start tests/rig/rig.sh first");
-            }
-            eprintln!("skipped: {var} is not set (tests/rig/rig.sh start DIR; source DIR/env)");
-            None
-        }
-    }
-}
+mod common;
+use common::{rig, run, token_requests};
 
 fn skopeo() -> Option<&'static str> {
     let ok = Command::new("skopeo")
@@ -81,17 +71,6 @@ fn image(seed: &str, layers: usize, layer_size: usize) -> Image {
         b = b.layer_bytes(layer, media_types::OCI_LAYER_GZIP);
     }
     b.build().unwrap()
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// One registry configuration of the matrix.
@@ -457,17 +436,6 @@ fn bearer_whole_flow() {
         .unwrap_err();
     assert!(matches!(e, Error::Authentication { .. }), "{e:?}");
     let _ = std::fs::remove_dir_all(&out);
-}
-
-fn token_requests(server: &str) -> u64 {
-    let agent = ureq::Agent::config_builder()
-        .proxy(None)
-        .build()
-        .new_agent();
-    let mut resp = agent.get(format!("{server}/stats")).call().expect("stats");
-    let v: serde_json::Value =
-        serde_json::from_slice(&resp.body_mut().read_to_vec().unwrap()).unwrap();
-    v["token_requests"].as_u64().unwrap()
 }
 
 #[test]

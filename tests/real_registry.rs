@@ -7,22 +7,10 @@ use std::collections::BTreeSet;
 
 use ocireg::{Client, Credentials, Error};
 
-const EMPTY_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+mod common;
+use common::{rig, token_requests};
 
-fn rig(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            if std::env::var("OCIREG_REQUIRE_RIG").as_deref() == Ok("1") {
-                panic!("{var} is not set but OCIREG_REQUIRE_RIG=1: start tests/rig/rig.sh first");
-            }
-            eprintln!(
-                "skipped: {var} is not set (run tests/rig/rig.sh start DIR and source DIR/env)"
-            );
-            None
-        }
-    }
-}
+const EMPTY_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
 fn user() -> Credentials {
     Credentials::basic(
@@ -203,20 +191,6 @@ fn basic_registry_core_flow_and_wrong_password() {
     let before = c.request_count();
     c.ping().unwrap();
     assert_eq!(c.request_count() - before, 1);
-}
-
-fn token_requests(server: &str) -> u64 {
-    let agent = ureq::Agent::config_builder()
-        .proxy(None)
-        .build()
-        .new_agent();
-    let mut resp = agent
-        .get(format!("{server}/stats"))
-        .call()
-        .expect("token server stats");
-    let v: serde_json::Value =
-        serde_json::from_slice(&resp.body_mut().read_to_vec().unwrap()).unwrap();
-    v["token_requests"].as_u64().expect("token_requests")
 }
 
 #[test]

@@ -8,94 +8,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use ocireg::Digest;
 use ocireg::testing::{AuthMode, BearerPolicy, Grant, RecordedRequest, Registry};
 
+mod common;
+use common::{Resp, agent, basic, call_with, following_agent};
+
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .proxy(None)
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
-fn following_agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .proxy(None)
-        .http_status_as_error(false)
-        .max_redirects(5)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    /// The first OCI error code of the body.
-    fn code(&self) -> String {
-        self.json()["errors"][0]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-}
-
-fn call_with(
-    agent: &ureq::Agent,
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-) -> Resp {
-    let mut b = ureq::http::Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    let resp = match body {
-        Some(bytes) => agent.run(b.body(bytes.to_vec()).unwrap()),
-        None => agent.run(b.body(()).unwrap()),
-    }
-    .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    let mut body = Vec::new();
-    resp.into_body()
-        .into_reader()
-        .read_to_end(&mut body)
-        .unwrap_or_else(|e| panic!("reading {method} {url}: {e}"));
-    Resp {
-        status,
-        headers,
-        body,
-    }
-}
 
 fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
     call_with(&agent(), method, url, headers, body)
@@ -103,6 +23,21 @@ fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) 
 
 fn get(url: &str) -> Resp {
     call("GET", url, &[], None)
+}
+
+/// A request without headers or body.
+fn send(method: &str, url: &str) -> Resp {
+    call(method, url, &[], None)
+}
+
+/// A request with an `Authorization` header and no body.
+fn authed(method: &str, url: &str, authorization: &str) -> Resp {
+    call(method, url, &[("Authorization", authorization)], None)
+}
+
+/// A `PUT` of `body` as `content_type`.
+fn put_typed(url: &str, content_type: &str, body: &[u8]) -> Resp {
+    call("PUT", url, &[("Content-Type", content_type)], Some(body))
 }
 
 /// Resolves a (relative) Location against the registry.
@@ -124,24 +59,14 @@ fn with_query(url: &str, q: &str) -> String {
 
 /// Pushes a blob by POST + PUT (monolithic in the PUT) and returns its digest.
 fn push_blob(reg: &Registry, repo: &str, bytes: &[u8]) -> Digest {
-    let r = call(
-        "POST",
-        &format!("{}/v2/{repo}/blobs/uploads/", reg.url()),
-        &[],
-        None,
-    );
+    let r = send("POST", &format!("{}/v2/{repo}/blobs/uploads/", reg.url()));
     assert_eq!(r.status, 202);
     let d = Digest::sha256_of(bytes);
     let put = with_query(
         &absolute(reg, r.header("Location").unwrap()),
         &format!("digest={d}"),
     );
-    let r = call(
-        "PUT",
-        &put,
-        &[("Content-Type", "application/octet-stream")],
-        Some(bytes),
-    );
+    let r = put_typed(&put, "application/octet-stream", bytes);
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     d
 }
@@ -162,13 +87,6 @@ fn manifest_json(config: (&Digest, usize), layers: &[(&Digest, usize)]) -> Vec<u
         })).collect::<Vec<_>>(),
     }))
     .unwrap()
-}
-
-fn basic(user: &str, pass: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-    )
 }
 
 /// Sends raw bytes and returns what came back before the server closed or went quiet.
@@ -225,12 +143,7 @@ fn base_endpoint_and_unknown_paths() {
 #[test]
 fn push_blob_with_post_and_put_to_a_relative_location() {
     let reg = Registry::start().unwrap();
-    let r = call(
-        "POST",
-        &format!("{}/v2/team/app/blobs/uploads/", reg.url()),
-        &[],
-        None,
-    );
+    let r = send("POST", &format!("{}/v2/team/app/blobs/uploads/", reg.url()));
     assert_eq!(r.status, 202);
     let location = r.header("Location").unwrap().to_string();
     assert!(
@@ -244,11 +157,10 @@ fn push_blob_with_post_and_put_to_a_relative_location() {
 
     let data = b"hello blob".to_vec();
     let d = Digest::sha256_of(&data);
-    let r = call(
-        "PUT",
+    let r = put_typed(
         &format!("{}{location}?digest={d}", reg.url()),
-        &[("Content-Type", "application/octet-stream")],
-        Some(&data),
+        "application/octet-stream",
+        &data,
     );
     assert_eq!(r.status, 201);
     assert_eq!(
@@ -273,12 +185,7 @@ fn push_blob_with_post_and_put_to_a_relative_location() {
         Some(d.to_string().as_str())
     );
     assert_eq!(r.header("Content-Length"), Some("10"));
-    let r = call(
-        "HEAD",
-        &format!("{}/v2/team/app/blobs/{d}", reg.url()),
-        &[],
-        None,
-    );
+    let r = send("HEAD", &format!("{}/v2/team/app/blobs/{d}", reg.url()));
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Content-Length"), Some("10"));
     assert_eq!(
@@ -296,12 +203,7 @@ fn push_blob_with_post_and_put_to_a_relative_location() {
 #[test]
 fn chunked_upload_with_ranges() {
     let reg = Registry::start().unwrap();
-    let r = call(
-        "POST",
-        &format!("{}/v2/chunks/blobs/uploads/", reg.url()),
-        &[],
-        None,
-    );
+    let r = send("POST", &format!("{}/v2/chunks/blobs/uploads/", reg.url()));
     let loc = absolute(&reg, r.header("Location").unwrap());
 
     let r = call(
@@ -368,12 +270,7 @@ fn chunked_upload_with_ranges() {
     );
 
     // Cancel.
-    let r = call(
-        "POST",
-        &format!("{}/v2/chunks/blobs/uploads/", reg.url()),
-        &[],
-        None,
-    );
+    let r = send("POST", &format!("{}/v2/chunks/blobs/uploads/", reg.url()));
     let loc = absolute(&reg, r.header("Location").unwrap());
     assert_eq!(call("DELETE", &loc, &[], None).status, 204);
     assert_eq!(get(&loc).status, 404);
@@ -382,12 +279,7 @@ fn chunked_upload_with_ranges() {
         "BLOB_UPLOAD_UNKNOWN"
     );
     // A session cannot be used through another repository.
-    let r = call(
-        "POST",
-        &format!("{}/v2/chunks/blobs/uploads/", reg.url()),
-        &[],
-        None,
-    );
+    let r = send("POST", &format!("{}/v2/chunks/blobs/uploads/", reg.url()));
     let id = r.header("Docker-Upload-UUID").unwrap().to_string();
     let other = format!("{}/v2/other/blobs/uploads/{id}", reg.url());
     assert_eq!(get(&other).code(), "BLOB_UPLOAD_UNKNOWN");
@@ -487,11 +379,10 @@ fn manifests_put_get_head_delete() {
     let manifest = manifest_json((&cd, config.len()), &[(&ld, 11)]);
     let md = Digest::sha256_of(&manifest);
 
-    let r = call(
-        "PUT",
+    let r = put_typed(
         &format!("{base}/v2/team/app/manifests/v1"),
-        &[("Content-Type", OCI_MANIFEST)],
-        Some(&manifest),
+        OCI_MANIFEST,
+        &manifest,
     );
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(
@@ -512,12 +403,7 @@ fn manifests_put_get_head_delete() {
             r.header("Docker-Content-Digest"),
             Some(md.to_string().as_str())
         );
-        let h = call(
-            "HEAD",
-            &format!("{base}/v2/team/app/manifests/{reference}"),
-            &[],
-            None,
-        );
+        let h = send("HEAD", &format!("{base}/v2/team/app/manifests/{reference}"));
         assert_eq!(h.status, 200);
         assert_eq!(
             h.header("Content-Length"),
@@ -530,18 +416,16 @@ fn manifests_put_get_head_delete() {
     assert_eq!(r.code(), "MANIFEST_UNKNOWN");
 
     // PUT by digest: accepted only when it matches.
-    let r = call(
-        "PUT",
+    let r = put_typed(
         &format!("{base}/v2/team/app/manifests/{md}"),
-        &[("Content-Type", OCI_MANIFEST)],
-        Some(&manifest),
+        OCI_MANIFEST,
+        &manifest,
     );
     assert_eq!(r.status, 201);
-    let r = call(
-        "PUT",
+    let r = put_typed(
         &format!("{base}/v2/team/app/manifests/{}", Digest::sha256_of(b"x")),
-        &[("Content-Type", OCI_MANIFEST)],
-        Some(&manifest),
+        OCI_MANIFEST,
+        &manifest,
     );
     assert_eq!(r.status, 400);
     assert_eq!(r.code(), "DIGEST_INVALID");
@@ -558,31 +442,28 @@ fn manifests_put_get_head_delete() {
     );
     assert_eq!(r.status, 400);
     assert_eq!(r.code(), "MANIFEST_INVALID");
-    let r = call(
-        "PUT",
+    let r = put_typed(
         &format!("{base}/v2/team/app/manifests/v2"),
-        &[("Content-Type", OCI_MANIFEST)],
-        Some(b"not json"),
+        OCI_MANIFEST,
+        b"not json",
     );
     assert_eq!(r.code(), "MANIFEST_INVALID");
 
     // A missing blob.
     let missing = Digest::sha256_of(b"never pushed");
     let bad = manifest_json((&cd, config.len()), &[(&missing, 12)]);
-    let r = call(
-        "PUT",
+    let r = put_typed(
         &format!("{base}/v2/team/app/manifests/v2"),
-        &[("Content-Type", OCI_MANIFEST)],
-        Some(&bad),
+        OCI_MANIFEST,
+        &bad,
     );
     assert_eq!(r.status, 400);
     assert_eq!(r.code(), "MANIFEST_BLOB_UNKNOWN");
     // ... or one only present in another repository.
-    let r = call(
-        "PUT",
+    let r = put_typed(
         &format!("{base}/v2/elsewhere/manifests/v1"),
-        &[("Content-Type", OCI_MANIFEST)],
-        Some(&manifest),
+        OCI_MANIFEST,
+        &manifest,
     );
     assert_eq!(r.code(), "MANIFEST_BLOB_UNKNOWN");
 
@@ -595,18 +476,16 @@ fn manifests_put_get_head_delete() {
         }))
         .unwrap()
     };
-    let r = call(
-        "PUT",
+    let r = put_typed(
         &format!("{base}/v2/team/app/manifests/multi"),
-        &[("Content-Type", OCI_INDEX)],
-        Some(&index(&missing, 10)),
+        OCI_INDEX,
+        &index(&missing, 10),
     );
     assert_eq!(r.code(), "MANIFEST_BLOB_UNKNOWN");
-    let r = call(
-        "PUT",
+    let r = put_typed(
         &format!("{base}/v2/team/app/manifests/multi"),
-        &[("Content-Type", OCI_INDEX)],
-        Some(&index(&md, manifest.len())),
+        OCI_INDEX,
+        &index(&md, manifest.len()),
     );
     assert_eq!(r.status, 201);
 
@@ -614,21 +493,15 @@ fn manifests_put_get_head_delete() {
     let mut huge = br#"{"mediaType":"application/vnd.oci.image.manifest.v1+json","x":""#.to_vec();
     huge.extend(std::iter::repeat_n(b'a', 4 << 20));
     huge.extend_from_slice(b"\"}");
-    let r = call(
-        "PUT",
+    let r = put_typed(
         &format!("{base}/v2/team/app/manifests/huge"),
-        &[("Content-Type", OCI_MANIFEST)],
-        Some(&huge),
+        OCI_MANIFEST,
+        &huge,
     );
     assert_eq!(r.status, 413);
 
     // Delete a tag: the manifest stays.
-    let r = call(
-        "DELETE",
-        &format!("{base}/v2/team/app/manifests/v1"),
-        &[],
-        None,
-    );
+    let r = send("DELETE", &format!("{base}/v2/team/app/manifests/v1"));
     assert_eq!(r.status, 202);
     assert_eq!(get(&format!("{base}/v2/team/app/manifests/v1")).status, 404);
     assert_eq!(
@@ -636,18 +509,12 @@ fn manifests_put_get_head_delete() {
         200
     );
     // Delete by digest: the manifest and its tags go.
-    call(
-        "PUT",
+    put_typed(
         &format!("{base}/v2/team/app/manifests/again"),
-        &[("Content-Type", OCI_MANIFEST)],
-        Some(&manifest),
+        OCI_MANIFEST,
+        &manifest,
     );
-    let r = call(
-        "DELETE",
-        &format!("{base}/v2/team/app/manifests/{md}"),
-        &[],
-        None,
-    );
+    let r = send("DELETE", &format!("{base}/v2/team/app/manifests/{md}"));
     assert_eq!(r.status, 202);
     assert_eq!(
         get(&format!("{base}/v2/team/app/manifests/{md}")).status,
@@ -657,12 +524,7 @@ fn manifests_put_get_head_delete() {
         get(&format!("{base}/v2/team/app/manifests/again")).status,
         404
     );
-    let r = call(
-        "DELETE",
-        &format!("{base}/v2/team/app/manifests/{md}"),
-        &[],
-        None,
-    );
+    let r = send("DELETE", &format!("{base}/v2/team/app/manifests/{md}"));
     assert_eq!(r.code(), "MANIFEST_UNKNOWN");
 }
 
@@ -841,25 +703,14 @@ fn basic_auth() {
         Some(r#"Basic realm="ocireg-test""#)
     );
     assert_eq!(r.code(), "UNAUTHORIZED");
-    let r = call(
-        "GET",
-        &url,
-        &[("Authorization", &basic("alice", "wrong"))],
-        None,
-    );
+    let r = authed("GET", &url, &basic("alice", "wrong"));
     assert_eq!(r.status, 401);
-    let r = call(
-        "GET",
-        &url,
-        &[("Authorization", &basic("alice", "s3cret-pw"))],
-        None,
-    );
+    let r = authed("GET", &url, &basic("alice", "s3cret-pw"));
     assert_eq!(r.status, 200);
-    let r = call(
+    let r = authed(
         "GET",
         &format!("{}/v2/", reg.url()),
-        &[("Authorization", &basic("alice", "s3cret-pw"))],
-        None,
+        &basic("alice", "s3cret-pw"),
     );
     assert_eq!(r.status, 200);
     let reqs = reg.requests();
@@ -944,12 +795,7 @@ fn bearer_flow() {
     assert_eq!(param(&c, "service"), Some("ocireg-test"));
     assert_eq!(param(&c, "scope"), None);
     let (_, anon) = token_for(&r, None);
-    let r = call(
-        "GET",
-        &format!("{base}/v2/"),
-        &[("Authorization", &format!("Bearer {anon}"))],
-        None,
-    );
+    let r = authed("GET", &format!("{base}/v2/"), &format!("Bearer {anon}"));
     assert_eq!(r.status, 200);
 
     // 401 -> token -> 200.
@@ -967,22 +813,20 @@ fn bearer_flow() {
         200
     );
     // The token is scoped: pushing to the same repository needs another one.
-    let r = call(
+    let r = authed(
         "POST",
         &format!("{base}/v2/private/app/blobs/uploads/"),
-        &[("Authorization", &bearer)],
-        None,
+        &bearer,
     );
     assert_eq!(r.status, 401);
     let c = challenge(r.header("WWW-Authenticate").unwrap());
     assert_eq!(param(&c, "scope"), Some("repository:private/app:pull,push"));
     assert_eq!(param(&c, "error"), Some("insufficient_scope"));
     let (_, push_token) = token_for(&r, Some(("alice", "alice-pw")));
-    let r = call(
+    let r = authed(
         "POST",
         &format!("{base}/v2/private/app/blobs/uploads/"),
-        &[("Authorization", &format!("Bearer {push_token}"))],
-        None,
+        &format!("Bearer {push_token}"),
     );
     assert_eq!(r.status, 202);
 
@@ -994,12 +838,7 @@ fn bearer_flow() {
     // Anonymous: a token, but not enough for a private repository.
     let (status, anon) = token_for(&r, None);
     assert_eq!(status, 200);
-    let r = call(
-        "GET",
-        &url,
-        &[("Authorization", &format!("Bearer {anon}"))],
-        None,
-    );
+    let r = authed("GET", &url, &format!("Bearer {anon}"));
     assert_eq!(r.status, 401);
     let c = challenge(r.header("WWW-Authenticate").unwrap());
     assert_eq!(param(&c, "error"), Some("insufficient_scope"));
@@ -1008,37 +847,20 @@ fn bearer_flow() {
     let r = get(&pub_url);
     let (_, anon) = token_for(&r, None);
     assert_eq!(
-        call(
-            "GET",
-            &pub_url,
-            &[("Authorization", &format!("Bearer {anon}"))],
-            None
-        )
-        .status,
+        authed("GET", &pub_url, &format!("Bearer {anon}")).status,
         200
     );
-    let r = call(
-        "POST",
-        &format!("{base}/v2/public/app/blobs/uploads/"),
-        &[],
-        None,
-    );
+    let r = send("POST", &format!("{base}/v2/public/app/blobs/uploads/"));
     let (_, anon_push) = token_for(&r, None);
-    let r = call(
+    let r = authed(
         "POST",
         &format!("{base}/v2/public/app/blobs/uploads/"),
-        &[("Authorization", &format!("Bearer {anon_push}"))],
-        None,
+        &format!("Bearer {anon_push}"),
     );
     assert_eq!(r.status, 401);
 
     // A foreign token.
-    let r = call(
-        "GET",
-        &url,
-        &[("Authorization", "Bearer not-a-token-of-ours")],
-        None,
-    );
+    let r = authed("GET", &url, "Bearer not-a-token-of-ours");
     let c = challenge(r.header("WWW-Authenticate").unwrap());
     assert_eq!(param(&c, "error"), Some("invalid_token"));
 
@@ -1047,11 +869,10 @@ fn bearer_flow() {
     let c = challenge(r.header("WWW-Authenticate").unwrap());
     assert_eq!(param(&c, "scope"), Some("registry:catalog:*"));
     let (_, cat) = token_for(&r, Some(("alice", "alice-pw")));
-    let r = call(
+    let r = authed(
         "GET",
         &format!("{base}/v2/_catalog"),
-        &[("Authorization", &format!("Bearer {cat}"))],
-        None,
+        &format!("Bearer {cat}"),
     );
     assert_eq!(r.status, 200);
     assert_eq!(
@@ -1079,13 +900,7 @@ fn bearer_flow() {
         200
     );
     assert_eq!(
-        call(
-            "GET",
-            &format!("{base}/v2/_catalog"),
-            &[("Authorization", &multi)],
-            None
-        )
-        .status,
+        authed("GET", &format!("{base}/v2/_catalog"), &multi).status,
         200
     );
 
@@ -1105,11 +920,10 @@ fn bearer_flow() {
     let t = call("POST", &format!("{base}/token"), &[], Some(form.as_bytes()));
     assert_eq!(t.status, 200);
     let del = format!("Bearer {}", t.json()["access_token"].as_str().unwrap());
-    let r = call(
+    let r = authed(
         "DELETE",
         &format!("{base}/v2/private/app/manifests/v1"),
-        &[("Authorization", &del)],
-        None,
+        &del,
     );
     assert_eq!(r.status, 202);
     let t = call(
@@ -1175,23 +989,13 @@ fn bearer_mount_asks_for_both_repositories() {
         Some("repository:alice/dst:pull,push repository:alice/src:pull")
     );
     let (_, t) = token_for(&r, Some(("alice", "pw")));
-    let r = call(
-        "POST",
-        &mount("alice"),
-        &[("Authorization", &format!("Bearer {t}"))],
-        None,
-    );
+    let r = authed("POST", &mount("alice"), &format!("Bearer {t}"));
     assert_eq!(r.status, 201);
 
     // bob's token cannot read the source: an ordinary upload session instead.
     let r = call("POST", &mount("bob"), &[], None);
     let (_, t) = token_for(&r, Some(("bob", "bob-pw")));
-    let r = call(
-        "POST",
-        &mount("bob"),
-        &[("Authorization", &format!("Bearer {t}"))],
-        None,
-    );
+    let r = authed("POST", &mount("bob"), &format!("Bearer {t}"));
     assert_eq!(r.status, 202);
 }
 
@@ -1239,31 +1043,16 @@ fn fail_next_with_retry_after() {
         .unwrap();
     reg.fail_next(2, 429, Some(7));
     // The token endpoint is never failed.
-    let t = call(
-        "GET",
-        &format!("{}/token?service=ocireg-test", reg.url()),
-        &[],
-        None,
-    );
+    let t = get(&format!("{}/token?service=ocireg-test", reg.url()));
     assert_eq!(t.status, 200);
     let bearer = format!("Bearer {}", t.json()["token"].as_str().unwrap());
     for _ in 0..2 {
-        let r = call(
-            "GET",
-            &format!("{}/v2/", reg.url()),
-            &[("Authorization", &bearer)],
-            None,
-        );
+        let r = authed("GET", &format!("{}/v2/", reg.url()), &bearer);
         assert_eq!(r.status, 429);
         assert_eq!(r.header("Retry-After"), Some("7"));
         assert_eq!(r.code(), "TOOMANYREQUESTS");
     }
-    let r = call(
-        "GET",
-        &format!("{}/v2/", reg.url()),
-        &[("Authorization", &bearer)],
-        None,
-    );
+    let r = authed("GET", &format!("{}/v2/", reg.url()), &bearer);
     assert_eq!(r.status, 200);
     reg.fail_next(1, 503, None);
     let r = get(&format!("{}/v2/anything/tags/list", reg.url()));
@@ -1437,57 +1226,59 @@ fn parallel_clients() {
 fn malformed_requests_get_4xx_and_do_not_hurt_the_server() {
     let reg = Registry::start().unwrap();
     let host = reg.host();
-    let out = raw(&host, b"NONSENSE\r\n\r\n");
-    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
-    // A TLS ClientHello gets a plain-HTTP refusal at once (clients probing HTTPS fall back fast).
-    let out = raw(
-        &host,
-        &[
-            0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
-        ],
-    );
-    // At once: `raw` gives up after 5 s of silence, so a late answer fails this check.
-    assert!(out.starts_with("HTTP/1.0 400"), "{out}");
-    let out = raw(
-        &host,
-        b"GET /v2/%zz/tags/list HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
-    assert!(out.contains("NAME_INVALID"), "{out}");
-    let out = raw(
-        &host,
-        b"GET /v2/a/blobs/sha256:../../../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    assert!(out.starts_with("HTTP/1.1 404"), "{out}");
-    let out = raw(
-        &host,
-        b"GET /v2/a/blobs/sha256:..%2F..%2Fetc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    assert!(out.starts_with("HTTP/1.1 404"), "{out}");
-    let out = raw(
-        &host,
-        b"GET /v2/a/blobs/sha256:.. HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
-    assert!(out.contains("DIGEST_INVALID"), "{out}");
-    // A body that claims to be enormous and never comes.
-    let out = raw(
-        &host,
-        b"PATCH /v2/a/blobs/uploads/x HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999\r\n\r\nabc",
-    );
-    assert!(out.starts_with("HTTP/1.1 404"), "{out}");
-    let out = raw(
-        &host,
-        b"PUT /v2/a/manifests/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999999999\r\n\r\n{",
-    );
-    assert!(out.starts_with("HTTP/1.1 413"), "{out}");
+    // (request, the status line it starts with, an OCI error code the answer holds)
+    let cases: [(&[u8], &str, Option<&str>); 8] = [
+        (b"NONSENSE\r\n\r\n", "HTTP/1.1 400", None),
+        // A TLS ClientHello gets a plain-HTTP refusal at once (clients probing HTTPS fall back
+        // fast). At once: `raw` gives up after 5 s of silence, so a late answer fails this check.
+        (
+            &[
+                0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+            ],
+            "HTTP/1.0 400",
+            None,
+        ),
+        (
+            b"GET /v2/%zz/tags/list HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 400",
+            Some("NAME_INVALID"),
+        ),
+        (
+            b"GET /v2/a/blobs/sha256:../../../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 404",
+            None,
+        ),
+        (
+            b"GET /v2/a/blobs/sha256:..%2F..%2Fetc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 404",
+            None,
+        ),
+        (
+            b"GET /v2/a/blobs/sha256:.. HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 400",
+            Some("DIGEST_INVALID"),
+        ),
+        // A body that claims to be enormous and never comes.
+        (
+            b"PATCH /v2/a/blobs/uploads/x HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999\r\n\r\nabc",
+            "HTTP/1.1 404",
+            None,
+        ),
+        (
+            b"PUT /v2/a/manifests/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999999999\r\n\r\n{",
+            "HTTP/1.1 413",
+            None,
+        ),
+    ];
+    for (request, status_line, code) in cases {
+        let out = raw(&host, request);
+        assert!(out.starts_with(status_line), "{out}");
+        if let Some(code) = code {
+            assert!(out.contains(code), "{out}");
+        }
+    }
     // A body shorter than announced.
-    let r = call(
-        "POST",
-        &format!("{}/v2/a/blobs/uploads/", reg.url()),
-        &[],
-        None,
-    );
+    let r = send("POST", &format!("{}/v2/a/blobs/uploads/", reg.url()));
     let loc = r.header("Location").unwrap().to_string();
     let out = raw(
         &host,
@@ -1519,12 +1310,7 @@ fn large_chunked_upload() {
     let reg = Registry::start().unwrap();
     let data: Vec<u8> = (0..(24u32 << 20)).map(|i| (i % 251) as u8).collect();
     let d = Digest::sha256_of(&data);
-    let r = call(
-        "POST",
-        &format!("{}/v2/big/blobs/uploads/", reg.url()),
-        &[],
-        None,
-    );
+    let r = send("POST", &format!("{}/v2/big/blobs/uploads/", reg.url()));
     let mut loc = absolute(&reg, r.header("Location").unwrap());
     let chunk = 5 << 20;
     for (i, c) in data.chunks(chunk).enumerate() {
@@ -1660,11 +1446,9 @@ fn skopeo_round_trip(reg: &Registry, creds: Option<&str>, name: &str) {
     let src_ref = format!("oci:{}:v1", src.display());
     push.extend([src_ref.as_str(), dest.as_str()]);
     skopeo(&push);
-    let r = call(
+    let r = send(
         "HEAD",
         &format!("{}/v2/interop/{name}/manifests/v1", reg.url()),
-        &[],
-        None,
     );
     if creds.is_none() {
         assert_eq!(
@@ -1733,12 +1517,7 @@ fn upload_throughput_with_curl() {
     std::fs::write(&file, &data).unwrap();
     let d = Digest::sha256_of(&data);
     drop(data);
-    let r = call(
-        "POST",
-        &format!("{}/v2/perf/blobs/uploads/", reg.url()),
-        &[],
-        None,
-    );
+    let r = send("POST", &format!("{}/v2/perf/blobs/uploads/", reg.url()));
     let loc = with_query(
         &absolute(&reg, r.header("Location").unwrap()),
         &format!("digest={d}"),

@@ -26,8 +26,8 @@ func (c *Client) BlobExists(repository, digest string) (bool, int64, error) {
 	if a.err != nil {
 		return false, 0, a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var exists C.int
 	var size C.uint64_t
 	var cerr *C.ocireg_error
@@ -45,8 +45,8 @@ func (c *Client) PushBlob(repository string, data []byte) (string, error) {
 	if a.err != nil {
 		return "", a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var digest *C.char
 	var cerr *C.ocireg_error
 	if err := check(C.ocireg_blob_push_bytes(p, crepo, bytesIn(data), C.size_t(len(data)), &digest, &cerr), cerr); err != nil {
@@ -65,8 +65,8 @@ func (c *Client) PushBlobFile(repository, path string) (string, error) {
 	if a.err != nil {
 		return "", a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var digest *C.char
 	var cerr *C.ocireg_error
 	if err := check(C.ocireg_blob_push_file(p, crepo, cpath, &digest, &cerr), cerr); err != nil {
@@ -94,8 +94,8 @@ func (c *Client) PushBlobReader(repository string, r io.Reader, size int64, dige
 	if a.err != nil {
 		return "", a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var out string
 	s := &callbackState{reader: r}
 	err := s.call(func(h C.uintptr_t) error {
@@ -123,8 +123,8 @@ func (c *Client) MountBlob(repository, from, digest string) (bool, error) {
 	if a.err != nil {
 		return false, a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var mounted C.int
 	var cerr *C.ocireg_error
 	if err := check(C.ocireg_blob_mount(p, crepo, cfrom, cdig, &mounted, &cerr), cerr); err != nil {
@@ -142,8 +142,8 @@ func (c *Client) DeleteBlob(repository, digest string) error {
 	if a.err != nil {
 		return a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var cerr *C.ocireg_error
 	return check(C.ocireg_blob_delete(p, crepo, cdig, &cerr), cerr)
 }
@@ -163,8 +163,8 @@ func (c *Client) PullBlob(repository, digest string, w io.Writer) (int64, error)
 	if a.err != nil {
 		return 0, a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var size C.uint64_t
 	s := &callbackState{writer: w}
 	err := s.call(func(h C.uintptr_t) error {
@@ -188,8 +188,8 @@ func (c *Client) PullBlobToFile(repository, digest, path string) (int64, error) 
 	if a.err != nil {
 		return 0, a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var size C.uint64_t
 	var cerr *C.ocireg_error
 	if err := check(C.ocireg_blob_pull_to_path(p, crepo, cdig, cpath, &size, &cerr), cerr); err != nil {
@@ -207,8 +207,8 @@ func (c *Client) PullBlobBytes(repository, digest string) ([]byte, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var data *C.uint8_t
 	var n C.size_t
 	var cerr *C.ocireg_error

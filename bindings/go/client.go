@@ -5,12 +5,17 @@ package ocireg
 */
 import "C"
 
-import "runtime"
-
 // Client talks to one registry over one connection pool, with one token cache. It is safe
 // for concurrent use by many goroutines. Close it when done.
 type Client struct {
-	h handle[*C.ocireg_client]
+	r cref[*C.ocireg_client]
+}
+
+func (c *Client) ref() *cref[*C.ocireg_client] {
+	if c == nil {
+		return nil
+	}
+	return &c.r
 }
 
 // NewClient builds a client for registry: "host", "host:port", "http://host:port",
@@ -38,73 +43,49 @@ func NewClient(registry string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{}
-	c.h.p = p
-	runtime.SetFinalizer(c, (*Client).Close)
-	return c, nil
+	return wrap(c, &c.r, p, func(p *C.ocireg_client) { C.ocireg_client_free(p) }, (*Client).Close), nil
 }
 
 // Close frees the client and closes its pooled connections. It waits for calls running on the
 // client (so never call it from a callback of a call on this client); afterwards every method
 // fails with ErrInvalidArgument. Closing twice is fine.
-func (c *Client) Close() error {
-	if c == nil {
-		return nil
-	}
-	runtime.SetFinalizer(c, nil)
-	C.ocireg_client_free(c.h.take())
-	return nil
-}
-
-// acquire / release bracket every C call on the client (a nil or closed client is NULL).
-func (c *Client) acquire() *C.ocireg_client {
-	if c == nil {
-		return nil
-	}
-	return c.h.acquire()
-}
-
-func (c *Client) release() {
-	if c != nil {
-		c.h.release()
-	}
-	keepAlive(c)
-}
+func (c *Client) Close() error { return c.ref().close(c) }
 
 // Registry is the registry as host[:port], e.g. "127.0.0.1:5000" or "docker.io".
 func (c *Client) Registry() string {
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	return C.GoString(C.ocireg_client_registry(p))
 }
 
 // BaseURL is the URL requests go to, e.g. "https://registry-1.docker.io".
 func (c *Client) BaseURL() string {
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	return C.GoString(C.ocireg_client_base_url(p))
 }
 
 // CredentialSource says where the credentials came from: "explicit", "anonymous",
 // "config file /path/config.json" or "credential helper docker-credential-NAME".
 func (c *Client) CredentialSource() string {
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	return C.GoString(C.ocireg_client_credential_source(p))
 }
 
 // RequestCount is the number of HTTP requests the client sent so far (token requests and
 // retries included).
 func (c *Client) RequestCount() uint64 {
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	return uint64(C.ocireg_client_request_count(p))
 }
 
 // Ping checks that the registry speaks the API v2 and accepts the credentials (GET /v2/,
 // through the whole Basic or Bearer challenge).
 func (c *Client) Ping() error {
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var cerr *C.ocireg_error
 	return check(C.ocireg_ping(p, &cerr), cerr)
 }
@@ -118,8 +99,8 @@ func (c *Client) Tags(repository string) ([]string, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var list *C.ocireg_string_list
 	var cerr *C.ocireg_error
 	if err := check(C.ocireg_tags(p, crepo, &list, &cerr), cerr); err != nil {
@@ -131,8 +112,8 @@ func (c *Client) Tags(repository string) ([]string, error) {
 // Catalog lists every repository of the registry (/v2/_catalog), following all pages. A
 // registry without a catalog is ErrUnsupported.
 func (c *Client) Catalog() ([]string, error) {
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var list *C.ocireg_string_list
 	var cerr *C.ocireg_error
 	if err := check(C.ocireg_catalog(p, &list, &cerr), cerr); err != nil {
@@ -150,8 +131,8 @@ func (c *Client) Search(pattern string) ([]string, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var list *C.ocireg_string_list
 	var cerr *C.ocireg_error
 	if err := check(C.ocireg_search(p, cpat, &list, &cerr), cerr); err != nil {
@@ -174,8 +155,8 @@ func (c *Client) TagsPage(repository string, n int, last string) (tags []string,
 	if a.err != nil {
 		return nil, "", a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var list *C.ocireg_string_list
 	var cnext *C.char
 	var cerr *C.ocireg_error
@@ -198,8 +179,8 @@ func (c *Client) CatalogPage(n int, last string) (repositories []string, next st
 	if a.err != nil {
 		return nil, "", a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var list *C.ocireg_string_list
 	var cnext *C.char
 	var cerr *C.ocireg_error
@@ -226,8 +207,8 @@ func (c *Client) Manifest(repository, reference string) (*Manifest, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var data *C.uint8_t
 	var n C.size_t
 	var mediaType, digest *C.char
@@ -247,8 +228,8 @@ func (c *Client) ManifestDigest(repository, reference string) (string, error) {
 	if a.err != nil {
 		return "", a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var digest *C.char
 	var cerr *C.ocireg_error
 	if err := check(C.ocireg_manifest_digest(p, crepo, cref, &digest, &cerr), cerr); err != nil {
@@ -269,8 +250,8 @@ func (c *Client) PutManifest(repository, reference, mediaType string, manifest [
 	if a.err != nil {
 		return "", a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var digest *C.char
 	var cerr *C.ocireg_error
 	st := C.ocireg_manifest_put(p, crepo, cref, cmt, bytesIn(manifest), C.size_t(len(manifest)), &digest, &cerr)
@@ -289,8 +270,8 @@ func (c *Client) DeleteManifest(repository, digest string) error {
 	if a.err != nil {
 		return a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var cerr *C.ocireg_error
 	return check(C.ocireg_manifest_delete(p, crepo, cdig, &cerr), cerr)
 }

@@ -5,22 +5,24 @@ package ocireg
 */
 import "C"
 
-import (
-	"runtime"
-	"unsafe"
-)
+import "unsafe"
 
 // Image is an image (or an index with its child images) ready to push: its manifest bytes and
 // where each blob comes from. Immutable and safe for concurrent use. Close it when done.
 type Image struct {
-	h handle[*C.ocireg_image]
+	r cref[*C.ocireg_image]
 }
 
 func newImage(p *C.ocireg_image) *Image {
 	img := &Image{}
-	img.h.p = p
-	runtime.SetFinalizer(img, (*Image).Close)
-	return img
+	return wrap(img, &img.r, p, func(p *C.ocireg_image) { C.ocireg_image_free(p) }, (*Image).Close)
+}
+
+func (img *Image) ref() *cref[*C.ocireg_image] {
+	if img == nil {
+		return nil
+	}
+	return &img.r
 }
 
 // ImageFromLayout reads an image from the OCI image layout in directory dir: the manifest
@@ -46,47 +48,26 @@ func ImageFromLayout(dir, tag string) (*Image, error) {
 }
 
 // Close frees the image. Closing twice is fine.
-func (img *Image) Close() error {
-	if img == nil {
-		return nil
-	}
-	runtime.SetFinalizer(img, nil)
-	C.ocireg_image_free(img.h.take())
-	return nil
-}
-
-func (img *Image) acquire() *C.ocireg_image {
-	if img == nil {
-		return nil
-	}
-	return img.h.acquire()
-}
-
-func (img *Image) release() {
-	if img != nil {
-		img.h.release()
-	}
-	keepAlive(img)
-}
+func (img *Image) Close() error { return img.ref().close(img) }
 
 // Digest is the image's manifest digest ("sha256:…").
 func (img *Image) Digest() string {
-	p := img.acquire()
-	defer img.release()
+	p := img.ref().acquire()
+	defer img.ref().release()
 	return C.GoString(C.ocireg_image_digest(p))
 }
 
 // MediaType is the image's manifest media type.
 func (img *Image) MediaType() string {
-	p := img.acquire()
-	defer img.release()
+	p := img.ref().acquire()
+	defer img.ref().release()
 	return C.GoString(C.ocireg_image_media_type(p))
 }
 
 // Manifest is a copy of the image's manifest bytes, exactly as they will be pushed.
 func (img *Image) Manifest() []byte {
-	p := img.acquire()
-	defer img.release()
+	p := img.ref().acquire()
+	defer img.ref().release()
 	var n C.size_t
 	data := C.ocireg_image_manifest(p, &n)
 	if data == nil {
@@ -99,7 +80,14 @@ func (img *Image) Manifest() []byte {
 // types, in the OCI image manifest format unless SetDockerSchema2(true). Its methods may be
 // called from several goroutines (they are serialized). Close it when done.
 type ImageBuilder struct {
-	h handle[*C.ocireg_image_builder]
+	r cref[*C.ocireg_image_builder]
+}
+
+func (b *ImageBuilder) ref() *cref[*C.ocireg_image_builder] {
+	if b == nil {
+		return nil
+	}
+	return &b.r
 }
 
 // NewImageBuilder creates an empty image builder.
@@ -113,32 +101,19 @@ func NewImageBuilder() (*ImageBuilder, error) {
 		return nil, err
 	}
 	b := &ImageBuilder{}
-	b.h.p = p
-	runtime.SetFinalizer(b, (*ImageBuilder).Close)
-	return b, nil
+	free := func(p *C.ocireg_image_builder) { C.ocireg_image_builder_free(p) }
+	return wrap(b, &b.r, p, free, (*ImageBuilder).Close), nil
 }
 
 // Close frees the builder (images it built live on). Closing twice is fine.
-func (b *ImageBuilder) Close() error {
-	if b == nil {
-		return nil
-	}
-	runtime.SetFinalizer(b, nil)
-	C.ocireg_image_builder_free(b.h.take())
-	return nil
-}
+func (b *ImageBuilder) Close() error { return b.ref().close(b) }
 
 // set runs one setter with the builder held exclusively (setters mutate it).
 func (b *ImageBuilder) set(f func(p *C.ocireg_image_builder, cerr **C.ocireg_error) C.ocireg_status) error {
-	var p *C.ocireg_image_builder
-	if b != nil {
-		p = b.h.acquireExclusive()
-		defer b.h.releaseExclusive()
-	}
+	p := b.ref().acquireExclusive()
+	defer b.ref().releaseExclusive()
 	var cerr *C.ocireg_error
-	err := check(f(p, &cerr), cerr)
-	keepAlive(b)
-	return err
+	return check(f(p, &cerr), cerr)
 }
 
 // SetConfig sets the config blob (JSON bytes). mediaType "" is the OCI image config type (or
@@ -222,16 +197,11 @@ func (b *ImageBuilder) SetDockerSchema2(on bool) error {
 // Build builds the image: hashes the layer files and serializes the manifest. The builder is
 // left as it was, to build again or be changed.
 func (b *ImageBuilder) Build() (*Image, error) {
-	var p *C.ocireg_image_builder
-	if b != nil {
-		p = b.h.acquire()
-		defer b.h.release()
-	}
+	p := b.ref().acquire()
+	defer b.ref().release()
 	var out *C.ocireg_image
 	var cerr *C.ocireg_error
-	err := check(C.ocireg_image_builder_build(p, &out, &cerr), cerr)
-	keepAlive(b)
-	if err != nil {
+	if err := check(C.ocireg_image_builder_build(p, &out, &cerr), cerr); err != nil {
 		return nil, err
 	}
 	return newImage(out), nil

@@ -12,8 +12,6 @@ ocireg_status gocireg_pull_image(const ocireg_client *client, const char *reposi
 */
 import "C"
 
-import "runtime"
-
 // PullOptions say how PullImage pulls. The zero value (or nil) pulls everything with 4
 // parallel downloads.
 type PullOptions struct {
@@ -45,17 +43,15 @@ func (c *Client) PullImage(repository, reference, dir string, opts *PullOptions,
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	var pulled *Pulled
 	err := progressState(progress).call(func(h C.uintptr_t) error {
 		var out *C.ocireg_pulled
 		var cerr *C.ocireg_error
 		err := check(C.gocireg_pull_image(p, crepo, cref, cdir, cplat, C.uint32_t(opts.Threads), h, &out, &cerr), cerr)
 		if err == nil {
-			pulled = &Pulled{}
-			pulled.h.p = out
-			runtime.SetFinalizer(pulled, (*Pulled).Close)
+			pulled = newPulled(out)
 		}
 		return err
 	})
@@ -68,58 +64,49 @@ func (c *Client) PullImage(repository, reference, dir string, opts *PullOptions,
 // Pulled is what a pull fetched: the manifest digest, media type and size, its descriptors,
 // the layout path, and counts. Immutable; Close it when done.
 type Pulled struct {
-	h handle[*C.ocireg_pulled]
+	r cref[*C.ocireg_pulled]
+}
+
+func newPulled(p *C.ocireg_pulled) *Pulled {
+	x := &Pulled{}
+	return wrap(x, &x.r, p, func(p *C.ocireg_pulled) { C.ocireg_pulled_free(p) }, (*Pulled).Close)
+}
+
+func (x *Pulled) ref() *cref[*C.ocireg_pulled] {
+	if x == nil {
+		return nil
+	}
+	return &x.r
 }
 
 // Close frees the pull result. Closing twice is fine.
-func (x *Pulled) Close() error {
-	if x == nil {
-		return nil
-	}
-	runtime.SetFinalizer(x, nil)
-	C.ocireg_pulled_free(x.h.take())
-	return nil
-}
-
-func (x *Pulled) acquire() *C.ocireg_pulled {
-	if x == nil {
-		return nil
-	}
-	return x.h.acquire()
-}
-
-func (x *Pulled) release() {
-	if x != nil {
-		x.h.release()
-	}
-	keepAlive(x)
-}
+func (x *Pulled) Close() error { return x.ref().close(x) }
 
 // Digest is the pulled manifest's digest.
 func (x *Pulled) Digest() string {
-	p := x.acquire()
-	defer x.release()
+	p := x.ref().acquire()
+	defer x.ref().release()
 	return C.GoString(C.ocireg_pulled_digest(p))
 }
 
 // MediaType is the pulled manifest's media type.
 func (x *Pulled) MediaType() string {
-	p := x.acquire()
-	defer x.release()
+	p := x.ref().acquire()
+	defer x.ref().release()
 	return C.GoString(C.ocireg_pulled_media_type(p))
 }
 
 // Path is the layout directory the image was written to.
 func (x *Pulled) Path() string {
-	p := x.acquire()
-	defer x.release()
+	p := x.ref().acquire()
+	defer x.ref().release()
 	return C.GoString(C.ocireg_pulled_path(p))
 }
 
 // Size is the pulled manifest's size in bytes.
 func (x *Pulled) Size() int64 {
-	p := x.acquire()
-	defer x.release()
+	p := x.ref().acquire()
+	defer x.ref().release()
 	return int64(C.ocireg_pulled_size(p))
 }
 
@@ -127,8 +114,8 @@ func (x *Pulled) Size() int64 {
 // platform, config, layers, children, fromIndex, path, and stats (blobsDownloaded,
 // blobsReused, bytesDownloaded, requests).
 func (x *Pulled) JSON() (string, error) {
-	p := x.acquire()
-	defer x.release()
+	p := x.ref().acquire()
+	defer x.ref().release()
 	var out *C.char
 	var cerr *C.ocireg_error
 	if err := check(C.ocireg_pulled_to_json(p, &out, &cerr), cerr); err != nil {
@@ -140,8 +127,8 @@ func (x *Pulled) JSON() (string, error) {
 // Pushed is what was pulled as a push result, to check with Client.Verify (e.g. that the
 // registry still holds exactly this).
 func (x *Pulled) Pushed() (*Pushed, error) {
-	p := x.acquire()
-	defer x.release()
+	p := x.ref().acquire()
+	defer x.ref().release()
 	var out *C.ocireg_pushed
 	var cerr *C.ocireg_error
 	if err := check(C.ocireg_pulled_to_pushed(p, &out, &cerr), cerr); err != nil {

@@ -16,8 +16,6 @@ ocireg_status gocireg_push_layout(const ocireg_client *client, const char *repos
 */
 import "C"
 
-import "runtime"
-
 // PushOptions say how PushImage and PushLayout push. The zero value (or nil) is the default: 4 parallel
 // uploads, monolithic uploads, blobs already in the repository skipped, no mounts.
 type PushOptions struct {
@@ -94,10 +92,10 @@ func (c *Client) PushImage(repository, reference string, img *Image, opts *PushO
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.acquire()
-	defer c.release()
-	ip := img.acquire()
-	defer img.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
+	ip := img.ref().acquire()
+	defer img.ref().release()
 	return pushWith(opts, progress, func(popts *C.ocireg_push_options, h C.uintptr_t, out **C.ocireg_pushed, cerr **C.ocireg_error) C.ocireg_status {
 		return C.gocireg_push_image(p, crepo, cref, ip, popts, h, out, cerr)
 	})
@@ -115,8 +113,8 @@ func (c *Client) PushLayout(repository, tag, layoutDir string, opts *PushOptions
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.acquire()
-	defer c.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
 	return pushWith(opts, progress, func(popts *C.ocireg_push_options, h C.uintptr_t, out **C.ocireg_pushed, cerr **C.ocireg_error) C.ocireg_status {
 		return C.gocireg_push_layout(p, crepo, ctag, cdir, popts, h, out, cerr)
 	})
@@ -157,14 +155,19 @@ func progressState(f ProgressFunc) *callbackState {
 // Pushed is what a push did (or would do): the manifest digest, media type and size, every blob
 // descriptor, and counts. Give it to Client.Verify. Immutable; Close it when done.
 type Pushed struct {
-	h handle[*C.ocireg_pushed]
+	r cref[*C.ocireg_pushed]
 }
 
 func newPushed(p *C.ocireg_pushed) *Pushed {
 	x := &Pushed{}
-	x.h.p = p
-	runtime.SetFinalizer(x, (*Pushed).Close)
-	return x
+	return wrap(x, &x.r, p, func(p *C.ocireg_pushed) { C.ocireg_pushed_free(p) }, (*Pushed).Close)
+}
+
+func (x *Pushed) ref() *cref[*C.ocireg_pushed] {
+	if x == nil {
+		return nil
+	}
+	return &x.r
 }
 
 // PushedFromImage is what pushing img to repository under tag ("" for untagged) gives, without
@@ -178,8 +181,8 @@ func PushedFromImage(img *Image, repository, tag string) (*Pushed, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
-	ip := img.acquire()
-	defer img.release()
+	ip := img.ref().acquire()
+	defer img.ref().release()
 	var out *C.ocireg_pushed
 	var cerr *C.ocireg_error
 	if err := check(C.ocireg_pushed_from_image(ip, crepo, ctag, &out, &cerr), cerr); err != nil {
@@ -189,54 +192,33 @@ func PushedFromImage(img *Image, repository, tag string) (*Pushed, error) {
 }
 
 // Close frees the push result. Closing twice is fine.
-func (x *Pushed) Close() error {
-	if x == nil {
-		return nil
-	}
-	runtime.SetFinalizer(x, nil)
-	C.ocireg_pushed_free(x.h.take())
-	return nil
-}
-
-func (x *Pushed) acquire() *C.ocireg_pushed {
-	if x == nil {
-		return nil
-	}
-	return x.h.acquire()
-}
-
-func (x *Pushed) release() {
-	if x != nil {
-		x.h.release()
-	}
-	keepAlive(x)
-}
+func (x *Pushed) Close() error { return x.ref().close(x) }
 
 // Digest is the pushed manifest's digest ("sha256:…").
 func (x *Pushed) Digest() string {
-	p := x.acquire()
-	defer x.release()
+	p := x.ref().acquire()
+	defer x.ref().release()
 	return C.GoString(C.ocireg_pushed_digest(p))
 }
 
 // MediaType is the pushed manifest's media type.
 func (x *Pushed) MediaType() string {
-	p := x.acquire()
-	defer x.release()
+	p := x.ref().acquire()
+	defer x.ref().release()
 	return C.GoString(C.ocireg_pushed_media_type(p))
 }
 
 // Reference is "repository:tag@digest" (or "repository@digest").
 func (x *Pushed) Reference() string {
-	p := x.acquire()
-	defer x.release()
+	p := x.ref().acquire()
+	defer x.ref().release()
 	return C.GoString(C.ocireg_pushed_reference(p))
 }
 
 // Size is the pushed manifest's size in bytes.
 func (x *Pushed) Size() int64 {
-	p := x.acquire()
-	defer x.release()
+	p := x.ref().acquire()
+	defer x.ref().release()
 	return int64(C.ocireg_pushed_size(p))
 }
 
@@ -245,8 +227,8 @@ func (x *Pushed) Size() int64 {
 // (blobsUploaded, blobsExisting, blobsMounted, bytesUploaded, manifestsPut,
 // manifestsExisting, requests).
 func (x *Pushed) JSON() (string, error) {
-	p := x.acquire()
-	defer x.release()
+	p := x.ref().acquire()
+	defer x.ref().release()
 	var out *C.char
 	var cerr *C.ocireg_error
 	if err := check(C.ocireg_pushed_to_json(p, &out, &cerr), cerr); err != nil {
@@ -291,18 +273,18 @@ func (c *Client) Verify(repository string, pushed *Pushed) (*VerifyReport, error
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.acquire()
-	defer c.release()
-	pp := pushed.acquire()
-	defer pushed.release()
+	p := c.ref().acquire()
+	defer c.ref().release()
+	pp := pushed.ref().acquire()
+	defer pushed.ref().release()
 	var out *C.ocireg_verify_report
 	var cerr *C.ocireg_error
 	err := check(C.ocireg_verify(p, crepo, pp, &out, &cerr), cerr)
 	var report *VerifyReport
 	if out != nil {
 		report = &VerifyReport{}
-		report.h.p = out
-		runtime.SetFinalizer(report, (*VerifyReport).Close)
+		free := func(p *C.ocireg_verify_report) { C.ocireg_verify_report_free(p) }
+		wrap(report, &report.r, out, free, (*VerifyReport).Close)
 	}
 	return report, err
 }
@@ -310,45 +292,31 @@ func (c *Client) Verify(repository string, pushed *Pushed) (*VerifyReport, error
 // VerifyReport is the report of Client.Verify: the outcome and every check. Immutable; Close
 // it when done.
 type VerifyReport struct {
-	h handle[*C.ocireg_verify_report]
+	r cref[*C.ocireg_verify_report]
+}
+
+func (r *VerifyReport) ref() *cref[*C.ocireg_verify_report] {
+	if r == nil {
+		return nil
+	}
+	return &r.r
 }
 
 // Close frees the report. Closing twice is fine.
-func (r *VerifyReport) Close() error {
-	if r == nil {
-		return nil
-	}
-	runtime.SetFinalizer(r, nil)
-	C.ocireg_verify_report_free(r.h.take())
-	return nil
-}
-
-func (r *VerifyReport) acquire() *C.ocireg_verify_report {
-	if r == nil {
-		return nil
-	}
-	return r.h.acquire()
-}
-
-func (r *VerifyReport) release() {
-	if r != nil {
-		r.h.release()
-	}
-	keepAlive(r)
-}
+func (r *VerifyReport) Close() error { return r.ref().close(r) }
 
 // Outcome is the verdict (OutcomeFailed for a nil or closed report).
 func (r *VerifyReport) Outcome() Outcome {
-	p := r.acquire()
-	defer r.release()
+	p := r.ref().acquire()
+	defer r.ref().release()
 	return Outcome(C.ocireg_verify_report_outcome(p))
 }
 
 // JSON is the report as JSON: repository, digest, outcome ("verified", "failed",
 // "inconclusive"), and checks, each with kind, tag, digest, size, status and message.
 func (r *VerifyReport) JSON() (string, error) {
-	p := r.acquire()
-	defer r.release()
+	p := r.ref().acquire()
+	defer r.ref().release()
 	var out *C.char
 	var cerr *C.ocireg_error
 	if err := check(C.ocireg_verify_report_to_json(p, &out, &cerr), cerr); err != nil {
@@ -359,8 +327,8 @@ func (r *VerifyReport) JSON() (string, error) {
 
 // Text is the report for people: one line for the outcome, then one line per check.
 func (r *VerifyReport) Text() (string, error) {
-	p := r.acquire()
-	defer r.release()
+	p := r.ref().acquire()
+	defer r.ref().release()
 	var out *C.char
 	var cerr *C.ocireg_error
 	if err := check(C.ocireg_verify_report_to_text(p, &out, &cerr), cerr); err != nil {

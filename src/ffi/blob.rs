@@ -4,11 +4,11 @@ use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void};
 
 use super::callbacks::{CReader, CWriter, ocireg_read_fn, ocireg_write_fn};
-use super::client::{arg_client, ocireg_client};
+use super::client::{arg_client_repo, ocireg_client};
 use super::error::{Failure, boundary, ocireg_error, ocireg_status};
 use super::strings::{
-    arg_bytes, arg_opt_str, arg_out, arg_str, bytes_into_raw, out_cstring, write_opt,
-    write_opt_cstring, write_out,
+    arg_bytes, arg_nonempty_str, arg_opt_str, arg_out, arg_str, bytes_into_raw, out_cstring,
+    write_opt, write_opt_cstring, write_out,
 };
 use crate::blob::{BlobSource, MountOutcome};
 use crate::digest::Digest;
@@ -46,8 +46,7 @@ pub unsafe extern "C" fn ocireg_blob_exists(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let digest = arg_str(digest, "digest")?;
             arg_out(out_exists, "out_exists")?;
             let size = c.blob_exists(repo, digest)?;
@@ -79,8 +78,7 @@ pub unsafe extern "C" fn ocireg_blob_push_bytes(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let bytes = arg_bytes(data, len, "data")?;
             let pushed = c.push_blob(repo, BlobSource::bytes(bytes))?;
             let d = out_cstring(&pushed.digest.to_string(), "the digest")?;
@@ -109,8 +107,7 @@ pub unsafe extern "C" fn ocireg_blob_push_file(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let path = arg_str(path, "path")?;
             let pushed = c.push_blob(repo, BlobSource::file(path))?;
             let d = out_cstring(&pushed.digest.to_string(), "the digest")?;
@@ -147,8 +144,7 @@ pub unsafe extern "C" fn ocireg_blob_push_stream(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let read = read.ok_or_else(|| Failure::null("read"))?;
             let digest: Option<Digest> = match arg_opt_str(digest, "digest")? {
                 Some(d) => Some(d.parse()?),
@@ -190,8 +186,7 @@ pub unsafe extern "C" fn ocireg_blob_mount(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let from = arg_str(from, "from")?;
             let digest = arg_str(digest, "digest")?;
             let mounted = matches!(
@@ -221,8 +216,7 @@ pub unsafe extern "C" fn ocireg_blob_delete(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let digest = arg_str(digest, "digest")?;
             c.delete_blob(repo, digest)?;
             Ok(())
@@ -255,8 +249,7 @@ pub unsafe extern "C" fn ocireg_blob_pull(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let digest = arg_str(digest, "digest")?;
             let write = write.ok_or_else(|| Failure::null("write"))?;
             let mut w = CWriter {
@@ -294,13 +287,9 @@ pub unsafe extern "C" fn ocireg_blob_pull_to_path(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let digest = arg_str(digest, "digest")?;
-            let path = arg_str(path, "path")?;
-            if path.is_empty() {
-                return Err(Failure::invalid("argument `path` is empty"));
-            }
+            let path = arg_nonempty_str(path, "path")?;
             let n = c.pull_blob_to_path(repo, digest, path)?;
             write_opt(out_size, n);
             Ok(())
@@ -328,8 +317,7 @@ pub unsafe extern "C" fn ocireg_blob_pull_bytes(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let digest = arg_str(digest, "digest")?;
             arg_out(out_bytes, "out_bytes")?;
             arg_out(out_len, "out_len")?;

@@ -2,9 +2,9 @@
 
 use std::ffi::{CString, c_char};
 
-use super::client::{arg_client, ocireg_client};
-use super::error::{boundary, ocireg_error, ocireg_status};
-use super::strings::{arg_opt_str, arg_out, arg_str, ocireg_string_list, out_cstring, write_out};
+use super::client::{arg_client, arg_client_repo, ocireg_client};
+use super::error::{Failure, boundary, ocireg_error, ocireg_status};
+use super::strings::{arg_opt_str, arg_out, arg_str, ocireg_string_list, out_cstring, write_box};
 
 /// Checks that the registry speaks the API v2 and accepts the credentials (`GET /v2/`, through
 /// the whole Basic or Bearer challenge). Rejected credentials are `OCIREG_AUTHENTICATION`; an
@@ -44,11 +44,10 @@ pub unsafe extern "C" fn ocireg_tags(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             arg_out(out, "out")?;
             let list = ocireg_string_list::from_strings(c.tags(repo)?, "a tag")?;
-            write_out(out, Box::into_raw(Box::new(list)));
+            write_box(out, list);
             Ok(())
         })
     }
@@ -74,7 +73,7 @@ pub unsafe extern "C" fn ocireg_catalog(
             let c = arg_client(client)?;
             arg_out(out, "out")?;
             let list = ocireg_string_list::from_strings(c.catalog()?, "a repository name")?;
-            write_out(out, Box::into_raw(Box::new(list)));
+            write_box(out, list);
             Ok(())
         })
     }
@@ -102,7 +101,7 @@ pub unsafe extern "C" fn ocireg_search(
             let pattern = arg_str(pattern, "pattern")?;
             arg_out(out, "out")?;
             let list = ocireg_string_list::from_strings(c.search(pattern)?, "a repository name")?;
-            write_out(out, Box::into_raw(Box::new(list)));
+            write_box(out, list);
             Ok(())
         })
     }
@@ -118,7 +117,7 @@ unsafe fn write_page(
     what: &str,
     out: *mut *mut ocireg_string_list,
     out_next: *mut *mut c_char,
-) -> Result<(), super::error::Failure> {
+) -> Result<(), Failure> {
     let next = match &page.next {
         Some(n) => Some(out_cstring(n, "the next-page cursor")?),
         None => None,
@@ -126,7 +125,7 @@ unsafe fn write_page(
     let list = ocireg_string_list::from_strings(page.items, what)?;
     // SAFETY: forwarded from the caller.
     unsafe {
-        write_out(out, Box::into_raw(Box::new(list)));
+        write_box(out, list);
         if !out_next.is_null() {
             *out_next = next.map_or(std::ptr::null_mut(), CString::into_raw);
         }
@@ -158,8 +157,7 @@ pub unsafe extern "C" fn ocireg_tags_page(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let last = arg_opt_str(last, "last")?;
             arg_out(out, "out")?;
             let n = (n > 0).then_some(n as usize);

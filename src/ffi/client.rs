@@ -2,11 +2,15 @@
 
 use std::ffi::{CString, c_char, c_int};
 use std::path::PathBuf;
-use std::ptr;
 use std::time::Duration;
 
-use super::error::{Failure, boundary, guard, ocireg_error, ocireg_status};
-use super::strings::{arg_bytes, arg_mut, arg_out, arg_ref, arg_str, out_cstring, write_out};
+use super::error::{
+    Failure, boundary, free_box, guard, new_default, ocireg_error, ocireg_status, with_mut,
+};
+use super::strings::{
+    arg_bytes, arg_nonempty_str, arg_out, arg_ref, arg_str, borrow_cstr, out_cstring, read_or,
+    write_box,
+};
 use crate::auth::Credentials;
 use crate::client::{Client, ClientBuilder};
 use crate::transport::{LowSpeedLimit, RetryPolicy};
@@ -111,13 +115,7 @@ pub unsafe extern "C" fn ocireg_options_new(
     err: *mut *mut ocireg_error,
 ) -> ocireg_status {
     // SAFETY: `err` is forwarded; `out` is checked and written only on success.
-    unsafe {
-        boundary(err, || {
-            arg_out(out, "out")?;
-            write_out(out, Box::into_raw(Box::default()));
-            Ok(())
-        })
-    }
+    unsafe { new_default(out, err) }
 }
 
 /// Frees options. NULL is a no-op.
@@ -127,10 +125,8 @@ pub unsafe extern "C" fn ocireg_options_new(
 /// `opts` must be NULL or options from ocireg_options_new(), freed at most once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_options_free(opts: *mut ocireg_options) {
-    if !opts.is_null() {
-        // SAFETY: the caller guarantees `opts` came from ocireg_options_new and is freed once.
-        guard((), || drop(unsafe { Box::from_raw(opts) }));
-    }
+    // SAFETY: the caller guarantees `opts` came from ocireg_options_new and is freed once.
+    unsafe { free_box(opts) }
 }
 
 /// Runs a setter on `opts` inside the boundary.
@@ -144,10 +140,25 @@ unsafe fn set(
     f: impl FnOnce(&mut ocireg_options) -> Result<(), Failure>,
 ) -> ocireg_status {
     // SAFETY: forwarded from the exported function's contract.
+    unsafe { with_mut(opts, "opts", err, f) }
+}
+
+/// The body of the credential setters: the explicit credentials `make` reads from its
+/// arguments replace any others.
+///
+/// # Safety
+///
+/// As [`set`], and whatever `make` reads.
+unsafe fn set_credentials(
+    opts: *mut ocireg_options,
+    err: *mut *mut ocireg_error,
+    make: impl FnOnce() -> Result<Credentials, Failure>,
+) -> ocireg_status {
+    // SAFETY: forwarded from the exported function's contract.
     unsafe {
-        boundary(err, || {
-            let o = arg_mut(opts, "opts")?;
-            f(o)
+        set(opts, err, |o| {
+            o.credentials = Some(make()?);
+            Ok(())
         })
     }
 }
@@ -169,11 +180,10 @@ pub unsafe extern "C" fn ocireg_options_set_username_password(
 ) -> ocireg_status {
     // SAFETY: forwarded from this function's contract.
     unsafe {
-        set(opts, err, |o| {
+        set_credentials(opts, err, || {
             let u = arg_str(username, "username")?;
             let p = arg_str(password, "password")?;
-            o.credentials = Some(Credentials::basic(u, p));
-            Ok(())
+            Ok(Credentials::basic(u, p))
         })
     }
 }
@@ -192,10 +202,10 @@ pub unsafe extern "C" fn ocireg_options_set_identity_token(
 ) -> ocireg_status {
     // SAFETY: forwarded from this function's contract.
     unsafe {
-        set(opts, err, |o| {
-            let t = arg_str(token, "token")?;
-            o.credentials = Some(Credentials::IdentityToken(t.to_string()));
-            Ok(())
+        set_credentials(opts, err, || {
+            Ok(Credentials::IdentityToken(
+                arg_str(token, "token")?.to_string(),
+            ))
         })
     }
 }
@@ -214,10 +224,10 @@ pub unsafe extern "C" fn ocireg_options_set_bearer_token(
 ) -> ocireg_status {
     // SAFETY: forwarded from this function's contract.
     unsafe {
-        set(opts, err, |o| {
-            let t = arg_str(token, "token")?;
-            o.credentials = Some(Credentials::BearerToken(t.to_string()));
-            Ok(())
+        set_credentials(opts, err, || {
+            Ok(Credentials::BearerToken(
+                arg_str(token, "token")?.to_string(),
+            ))
         })
     }
 }
@@ -235,12 +245,7 @@ pub unsafe extern "C" fn ocireg_options_set_anonymous(
     err: *mut *mut ocireg_error,
 ) -> ocireg_status {
     // SAFETY: forwarded from this function's contract.
-    unsafe {
-        set(opts, err, |o| {
-            o.credentials = Some(Credentials::Anonymous);
-            Ok(())
-        })
-    }
+    unsafe { set_credentials(opts, err, || Ok(Credentials::Anonymous)) }
 }
 
 /// Reads credentials from this docker `config.json` instead of the default one
@@ -260,10 +265,7 @@ pub unsafe extern "C" fn ocireg_options_set_docker_config(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         set(opts, err, |o| {
-            let p = arg_str(path, "path")?;
-            if p.is_empty() {
-                return Err(Failure::invalid("argument `path` is empty"));
-            }
+            let p = arg_nonempty_str(path, "path")?;
             o.docker_config = Some(PathBuf::from(p));
             Ok(())
         })
@@ -425,10 +427,7 @@ pub unsafe extern "C" fn ocireg_options_set_proxy(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         set(opts, err, |o| {
-            let p = arg_str(proxy_url, "proxy_url")?;
-            if p.is_empty() {
-                return Err(Failure::invalid("argument `proxy_url` is empty"));
-            }
+            let p = arg_nonempty_str(proxy_url, "proxy_url")?;
             o.proxy = Some(p.to_string());
             Ok(())
         })
@@ -560,7 +559,7 @@ pub unsafe extern "C" fn ocireg_client_new(
                 credential_source: out_cstring(&source_text(&client), "the credential source")?,
                 client,
             };
-            write_out(out, Box::into_raw(Box::new(handle)));
+            write_box(out, handle);
             Ok(())
         })
     }
@@ -574,10 +573,8 @@ pub unsafe extern "C" fn ocireg_client_new(
 /// still running on it in another thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_client_free(client: *mut ocireg_client) {
-    if !client.is_null() {
-        // SAFETY: the caller guarantees `client` came from ocireg_client_new, freed once.
-        guard((), || drop(unsafe { Box::from_raw(client) }));
-    }
+    // SAFETY: the caller guarantees `client` came from ocireg_client_new, freed once.
+    unsafe { free_box(client) }
 }
 
 /// The registry as `host[:port]` (e.g. `"127.0.0.1:5000"`, `"docker.io"`), the name used in
@@ -590,7 +587,7 @@ pub unsafe extern "C" fn ocireg_client_free(client: *mut ocireg_client) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_client_registry(client: *const ocireg_client) -> *const c_char {
     // SAFETY: the caller guarantees `client` is NULL or live.
-    unsafe { client.as_ref() }.map_or(ptr::null(), |c| c.registry.as_ptr())
+    unsafe { borrow_cstr(client, |c| &c.registry) }
 }
 
 /// The base URL requests go to (e.g. `"https://registry-1.docker.io"`). Borrowed from the client
@@ -602,7 +599,7 @@ pub unsafe extern "C" fn ocireg_client_registry(client: *const ocireg_client) ->
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_client_base_url(client: *const ocireg_client) -> *const c_char {
     // SAFETY: the caller guarantees `client` is NULL or live.
-    unsafe { client.as_ref() }.map_or(ptr::null(), |c| c.base_url.as_ptr())
+    unsafe { borrow_cstr(client, |c| &c.base_url) }
 }
 
 /// Where the client's credentials came from, as text: `"explicit"`, `"anonymous"`,
@@ -617,7 +614,7 @@ pub unsafe extern "C" fn ocireg_client_credential_source(
     client: *const ocireg_client,
 ) -> *const c_char {
     // SAFETY: the caller guarantees `client` is NULL or live.
-    unsafe { client.as_ref() }.map_or(ptr::null(), |c| c.credential_source.as_ptr())
+    unsafe { borrow_cstr(client, |c| &c.credential_source) }
 }
 
 /// HTTP requests this client sent so far, token requests and retries included (0 when `client`
@@ -629,7 +626,7 @@ pub unsafe extern "C" fn ocireg_client_credential_source(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_client_request_count(client: *const ocireg_client) -> u64 {
     // SAFETY: the caller guarantees `client` is NULL or live.
-    unsafe { client.as_ref() }.map_or(0, |c| guard(0, || c.client.request_count()))
+    unsafe { read_or(client, 0, |c| guard(0, || c.client.request_count())) }
 }
 
 /// Borrows the client argument of an operation.
@@ -640,4 +637,18 @@ pub unsafe extern "C" fn ocireg_client_request_count(client: *const ocireg_clien
 pub(crate) unsafe fn arg_client<'a>(client: *const ocireg_client) -> Result<&'a Client, Failure> {
     // SAFETY: forwarded.
     unsafe { arg_ref(client, "client") }.map(|c| &c.client)
+}
+
+/// Borrows the client and reads the repository argument of an operation on one repository.
+///
+/// # Safety
+///
+/// `client` must be NULL or a live client for `'a`; `repository` NULL or a NUL-terminated
+/// string that outlives `'a`.
+pub(crate) unsafe fn arg_client_repo<'a>(
+    client: *const ocireg_client,
+    repository: *const c_char,
+) -> Result<(&'a Client, &'a str), Failure> {
+    // SAFETY: forwarded.
+    unsafe { Ok((arg_client(client)?, arg_str(repository, "repository")?)) }
 }

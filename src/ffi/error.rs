@@ -5,6 +5,7 @@ use std::ffi::{CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
+use super::strings::{arg_mut, arg_out, borrow_cstr, read_or, write_box};
 use crate::error::Error;
 
 /// The result of every fallible function: `OCIREG_OK` (0) or what went wrong.
@@ -217,6 +218,57 @@ pub(crate) fn guard<T, F: FnOnce() -> T>(fallback: T, f: F) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
+/// The body of every setter: borrows the handle `p` (argument `name`) mutably and runs `f` on it
+/// inside the boundary.
+///
+/// # Safety
+///
+/// `p` must be NULL or point to a live `T` not used elsewhere during the call; `err` NULL or
+/// valid for writing one pointer.
+pub(crate) unsafe fn with_mut<T>(
+    p: *mut T,
+    name: &str,
+    err: *mut *mut ocireg_error,
+    f: impl FnOnce(&mut T) -> Result<(), Failure>,
+) -> ocireg_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { boundary(err, || f(arg_mut(p, name)?)) }
+}
+
+/// The body of every `_new` that takes no settings: a handle with every setting at its default
+/// into the required `*out`.
+///
+/// # Safety
+///
+/// `out` must be NULL or valid for writing one pointer; `err` NULL or valid for writing one
+/// pointer.
+pub(crate) unsafe fn new_default<T: Default>(
+    out: *mut *mut T,
+    err: *mut *mut ocireg_error,
+) -> ocireg_status {
+    // SAFETY: forwarded from the caller; `out` is checked and written only on success.
+    unsafe {
+        boundary(err, || {
+            arg_out(out, "out")?;
+            write_box(out, T::default());
+            Ok(())
+        })
+    }
+}
+
+/// The body of every `_free`: drops a handle this library handed out with `Box::into_raw`.
+/// NULL is a no-op.
+///
+/// # Safety
+///
+/// `p` must be NULL or a `T` handle from this library, freed at most once.
+pub(crate) unsafe fn free_box<T>(p: *mut T) {
+    if !p.is_null() {
+        // SAFETY: the caller guarantees `p` came from Box::into_raw and is freed once.
+        guard((), || drop(unsafe { Box::from_raw(p) }));
+    }
+}
+
 /// The status of an error object, or `OCIREG_INVALID_ARGUMENT` when `err` is NULL.
 ///
 /// # Safety
@@ -225,10 +277,7 @@ pub(crate) fn guard<T, F: FnOnce() -> T>(fallback: T, f: F) -> T {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_error_status(err: *const ocireg_error) -> ocireg_status {
     // SAFETY: the caller guarantees `err` is NULL or a live error object.
-    match unsafe { err.as_ref() } {
-        Some(e) => e.status,
-        None => ocireg_status::OCIREG_INVALID_ARGUMENT,
-    }
+    unsafe { read_or(err, ocireg_status::OCIREG_INVALID_ARGUMENT, |e| e.status) }
 }
 
 /// The error message (UTF-8, NUL-terminated). It says what failed, for which registry and
@@ -243,10 +292,7 @@ pub unsafe extern "C" fn ocireg_error_status(err: *const ocireg_error) -> ocireg
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_error_message(err: *const ocireg_error) -> *const c_char {
     // SAFETY: the caller guarantees `err` is NULL or a live error object.
-    match unsafe { err.as_ref() } {
-        Some(e) => e.message.as_ptr(),
-        None => ptr::null(),
-    }
+    unsafe { borrow_cstr(err, |e| &e.message) }
 }
 
 /// The HTTP status behind the error (401, 403, 404, 429, 5xx …), or 0 when there is none (or
@@ -258,7 +304,7 @@ pub unsafe extern "C" fn ocireg_error_message(err: *const ocireg_error) -> *cons
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_error_http_status(err: *const ocireg_error) -> u16 {
     // SAFETY: the caller guarantees `err` is NULL or a live error object.
-    unsafe { err.as_ref() }.map_or(0, |e| e.http_status)
+    unsafe { read_or(err, 0, |e| e.http_status) }
 }
 
 /// The first OCI error code the registry sent (e.g. `"MANIFEST_UNKNOWN"`, `"NAME_UNKNOWN"`,
@@ -287,7 +333,7 @@ pub unsafe extern "C" fn ocireg_error_registry_code(err: *const ocireg_error) ->
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_error_retry_after_secs(err: *const ocireg_error) -> i64 {
     // SAFETY: the caller guarantees `err` is NULL or a live error object.
-    unsafe { err.as_ref() }.map_or(-1, |e| e.retry_after_secs)
+    unsafe { read_or(err, -1, |e| e.retry_after_secs) }
 }
 
 /// Frees an error object. NULL is a no-op.
@@ -297,11 +343,8 @@ pub unsafe extern "C" fn ocireg_error_retry_after_secs(err: *const ocireg_error)
 /// `err` must be NULL or an error object from this library, freed at most once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_error_free(err: *mut ocireg_error) {
-    if !err.is_null() {
-        // SAFETY: the caller guarantees `err` came from Box::into_raw in `boundary` and is
-        // freed once.
-        guard((), || drop(unsafe { Box::from_raw(err) }));
-    }
+    // SAFETY: the caller guarantees `err` came from Box::into_raw in `boundary` and is freed once.
+    unsafe { free_box(err) }
 }
 
 /// A static, NUL-terminated name of a status code (`"OCIREG_NOT_FOUND"`), or

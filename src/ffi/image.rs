@@ -3,9 +3,11 @@
 use std::ffi::{CString, c_char, c_int};
 use std::ptr;
 
-use super::error::{Failure, boundary, guard, ocireg_error, ocireg_status};
+use super::error::{
+    Failure, boundary, free_box, new_default, ocireg_error, ocireg_status, with_mut,
+};
 use super::strings::{
-    arg_bytes, arg_mut, arg_opt_str, arg_out, arg_ref, arg_str, out_cstring, write_out,
+    arg_bytes, arg_opt_str, arg_out, arg_ref, arg_str, borrow_cstr, out_cstring, write_box,
 };
 use crate::image::{Image, ImageBuilder, ManifestFormat};
 
@@ -52,7 +54,7 @@ pub unsafe extern "C" fn ocireg_image_from_layout(
             let tag = arg_opt_str(tag, "tag")?;
             arg_out(out, "out")?;
             let image = ocireg_image::new(Image::from_layout(dir, tag)?)?;
-            write_out(out, Box::into_raw(Box::new(image)));
+            write_box(out, image);
             Ok(())
         })
     }
@@ -67,7 +69,7 @@ pub unsafe extern "C" fn ocireg_image_from_layout(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_image_digest(image: *const ocireg_image) -> *const c_char {
     // SAFETY: the caller guarantees `image` is NULL or live.
-    unsafe { image.as_ref() }.map_or(ptr::null(), |i| i.digest.as_ptr())
+    unsafe { borrow_cstr(image, |i| &i.digest) }
 }
 
 /// The image's manifest media type. Borrowed from the image (valid until ocireg_image_free());
@@ -79,7 +81,7 @@ pub unsafe extern "C" fn ocireg_image_digest(image: *const ocireg_image) -> *con
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_image_media_type(image: *const ocireg_image) -> *const c_char {
     // SAFETY: the caller guarantees `image` is NULL or live.
-    unsafe { image.as_ref() }.map_or(ptr::null(), |i| i.media_type.as_ptr())
+    unsafe { borrow_cstr(image, |i| &i.media_type) }
 }
 
 /// The image's manifest bytes, exactly as they will be pushed; `*out_len` (optional) receives
@@ -114,16 +116,15 @@ pub unsafe extern "C" fn ocireg_image_manifest(
 /// `image` must be NULL or an image from this library, freed at most once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_image_free(image: *mut ocireg_image) {
-    if !image.is_null() {
-        // SAFETY: the caller guarantees `image` came from Box::into_raw and is freed once.
-        guard((), || drop(unsafe { Box::from_raw(image) }));
-    }
+    // SAFETY: the caller guarantees `image` came from Box::into_raw and is freed once.
+    unsafe { free_box(image) }
 }
 
 /// Builds an image from a config blob and layers (files or bytes) with their media types.
 /// Create with ocireg_image_builder_new(), finish with ocireg_image_builder_build(), free with
 /// ocireg_image_builder_free(). Setters mutate: do not share one builder between threads.
 #[allow(non_camel_case_types)]
+#[derive(Default)]
 pub struct ocireg_image_builder {
     builder: ImageBuilder,
 }
@@ -140,16 +141,7 @@ pub unsafe extern "C" fn ocireg_image_builder_new(
     err: *mut *mut ocireg_error,
 ) -> ocireg_status {
     // SAFETY: forwarded from this function's contract.
-    unsafe {
-        boundary(err, || {
-            arg_out(out, "out")?;
-            let b = ocireg_image_builder {
-                builder: ImageBuilder::new(),
-            };
-            write_out(out, Box::into_raw(Box::new(b)));
-            Ok(())
-        })
-    }
+    unsafe { new_default(out, err) }
 }
 
 /// Runs a builder setter inside the boundary.
@@ -164,8 +156,7 @@ unsafe fn edit(
 ) -> ocireg_status {
     // SAFETY: forwarded from the exported function's contract.
     unsafe {
-        boundary(err, || {
-            let b = arg_mut(b, "builder")?;
+        with_mut(b, "builder", err, |b| {
             let current = std::mem::take(&mut b.builder);
             // On failure the builder keeps its previous state.
             let keep = current.clone();
@@ -353,7 +344,7 @@ pub unsafe extern "C" fn ocireg_image_builder_build(
             let b = arg_ref(builder, "builder")?;
             arg_out(out, "out")?;
             let image = ocireg_image::new(b.builder.clone().build()?)?;
-            write_out(out, Box::into_raw(Box::new(image)));
+            write_box(out, image);
             Ok(())
         })
     }
@@ -366,8 +357,6 @@ pub unsafe extern "C" fn ocireg_image_builder_build(
 /// `builder` must be NULL or a builder from this library, freed at most once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_image_builder_free(builder: *mut ocireg_image_builder) {
-    if !builder.is_null() {
-        // SAFETY: the caller guarantees `builder` came from Box::into_raw and is freed once.
-        guard((), || drop(unsafe { Box::from_raw(builder) }));
-    }
+    // SAFETY: the caller guarantees `builder` came from Box::into_raw and is freed once.
+    unsafe { free_box(builder) }
 }

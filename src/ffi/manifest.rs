@@ -2,11 +2,11 @@
 
 use std::ffi::c_char;
 
-use super::client::{arg_client, ocireg_client};
+use super::client::{arg_client_repo, ocireg_client};
 use super::error::{boundary, ocireg_error, ocireg_status};
 use super::strings::{
-    arg_bytes, arg_opt_str, arg_out, arg_str, bytes_into_raw, out_cstring, write_opt_cstring,
-    write_out,
+    arg_bytes, arg_opt_str, arg_out, arg_str, bytes_into_raw, out_cstring, write_cstring,
+    write_opt_cstring, write_out,
 };
 use crate::manifest::Manifest;
 
@@ -39,8 +39,7 @@ pub unsafe extern "C" fn ocireg_manifest_get(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let reference = arg_str(reference, "reference")?;
             arg_out(out_bytes, "out_bytes")?;
             arg_out(out_len, "out_len")?;
@@ -76,16 +75,11 @@ pub unsafe extern "C" fn ocireg_manifest_digest(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let reference = arg_str(reference, "reference")?;
             arg_out(out_digest, "out_digest")?;
             let d = c.manifest_digest(repo, reference)?;
-            write_out(
-                out_digest,
-                out_cstring(&d.to_string(), "the digest")?.into_raw(),
-            );
-            Ok(())
+            write_cstring(out_digest, &d.to_string(), "the digest")
         })
     }
 }
@@ -116,8 +110,7 @@ pub unsafe extern "C" fn ocireg_manifest_put(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let reference = arg_str(reference, "reference")?;
             let media_type = arg_opt_str(media_type, "media_type")?;
             let bytes = arg_bytes(data, len, "data")?;
@@ -150,8 +143,7 @@ pub unsafe extern "C" fn ocireg_manifest_delete(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let digest = arg_str(digest, "digest")?;
             c.delete_manifest(repo, digest)?;
             Ok(())

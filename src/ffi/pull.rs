@@ -1,15 +1,17 @@
 //! Pulling whole images into an OCI image layout.
 
 use std::ffi::{CString, c_char, c_void};
-use std::ptr;
 
 use serde_json::{Value, json};
 
 use super::callbacks::{UserData, ocireg_progress_fn, with_progress};
-use super::client::{arg_client, ocireg_client};
-use super::error::{Failure, boundary, guard, ocireg_error, ocireg_status};
+use super::client::{arg_client_repo, ocireg_client};
+use super::error::{Failure, boundary, free_box, ocireg_error, ocireg_status};
 use super::push::ocireg_pushed;
-use super::strings::{arg_opt_str, arg_out, arg_ref, arg_str, out_cstring, write_opt, write_out};
+use super::strings::{
+    arg_nonempty_str, arg_opt_str, arg_out, arg_ref, arg_str, borrow_cstr, out_cstring, read_or,
+    write_box, write_cstring,
+};
 use crate::pull::{PullOptions, Pulled};
 
 /// What a pull fetched: the manifest digest, media type and size, its descriptors, the layout
@@ -21,6 +23,17 @@ pub struct ocireg_pulled {
     digest: CString,
     media_type: CString,
     path: CString,
+}
+
+impl ocireg_pulled {
+    fn new(pulled: Pulled) -> Result<Self, Failure> {
+        Ok(ocireg_pulled {
+            digest: out_cstring(&pulled.digest.to_string(), "the digest")?,
+            media_type: out_cstring(&pulled.media_type, "the media type")?,
+            path: out_cstring(&pulled.path.to_string_lossy(), "the layout path")?,
+            pulled,
+        })
+    }
 }
 
 fn pulled_json(p: &Pulled) -> Value {
@@ -80,13 +93,9 @@ pub unsafe extern "C" fn ocireg_pull_image(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let reference = arg_str(reference, "reference")?;
-            let dir = arg_str(dir, "dir")?;
-            if dir.is_empty() {
-                return Err(Failure::invalid("argument `dir` is empty"));
-            }
+            let dir = arg_nonempty_str(dir, "dir")?;
             let platform = match arg_opt_str(platform, "platform")? {
                 Some(p) => Some(p.parse::<crate::Platform>()?),
                 None => None,
@@ -109,13 +118,7 @@ pub unsafe extern "C" fn ocireg_pull_image(
                 c.pull_image(repo, reference, dir, &options)
             })?;
             if !out.is_null() {
-                let handle = ocireg_pulled {
-                    digest: out_cstring(&pulled.digest.to_string(), "the digest")?,
-                    media_type: out_cstring(&pulled.media_type, "the media type")?,
-                    path: out_cstring(&pulled.path.to_string_lossy(), "the layout path")?,
-                    pulled,
-                };
-                write_opt(out, Box::into_raw(Box::new(handle)));
+                write_box(out, ocireg_pulled::new(pulled)?);
             }
             Ok(())
         })
@@ -131,7 +134,7 @@ pub unsafe extern "C" fn ocireg_pull_image(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_pulled_digest(pulled: *const ocireg_pulled) -> *const c_char {
     // SAFETY: the caller guarantees `pulled` is NULL or live.
-    unsafe { pulled.as_ref() }.map_or(ptr::null(), |p| p.digest.as_ptr())
+    unsafe { borrow_cstr(pulled, |p| &p.digest) }
 }
 
 /// The pulled manifest's media type. Borrowed from `pulled` (valid until ocireg_pulled_free());
@@ -143,7 +146,7 @@ pub unsafe extern "C" fn ocireg_pulled_digest(pulled: *const ocireg_pulled) -> *
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_pulled_media_type(pulled: *const ocireg_pulled) -> *const c_char {
     // SAFETY: the caller guarantees `pulled` is NULL or live.
-    unsafe { pulled.as_ref() }.map_or(ptr::null(), |p| p.media_type.as_ptr())
+    unsafe { borrow_cstr(pulled, |p| &p.media_type) }
 }
 
 /// The layout directory the image was written to. Borrowed from `pulled` (valid until
@@ -155,7 +158,7 @@ pub unsafe extern "C" fn ocireg_pulled_media_type(pulled: *const ocireg_pulled) 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_pulled_path(pulled: *const ocireg_pulled) -> *const c_char {
     // SAFETY: the caller guarantees `pulled` is NULL or live.
-    unsafe { pulled.as_ref() }.map_or(ptr::null(), |p| p.path.as_ptr())
+    unsafe { borrow_cstr(pulled, |p| &p.path) }
 }
 
 /// The pulled manifest's size in bytes (0 when `pulled` is NULL).
@@ -166,7 +169,7 @@ pub unsafe extern "C" fn ocireg_pulled_path(pulled: *const ocireg_pulled) -> *co
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_pulled_size(pulled: *const ocireg_pulled) -> u64 {
     // SAFETY: the caller guarantees `pulled` is NULL or live.
-    unsafe { pulled.as_ref() }.map_or(0, |p| p.pulled.size)
+    unsafe { read_or(pulled, 0, |p| p.pulled.size) }
 }
 
 /// Everything about the pull as JSON: `repository`, `tag`, `digest`, `mediaType`, `size`,
@@ -190,9 +193,7 @@ pub unsafe extern "C" fn ocireg_pulled_to_json(
         boundary(err, || {
             let p = arg_ref(pulled, "pulled")?;
             arg_out(out_json, "out_json")?;
-            let text = pulled_json(&p.pulled).to_string();
-            write_out(out_json, out_cstring(&text, "the JSON")?.into_raw());
-            Ok(())
+            write_cstring(out_json, &pulled_json(&p.pulled).to_string(), "the JSON")
         })
     }
 }
@@ -216,7 +217,7 @@ pub unsafe extern "C" fn ocireg_pulled_to_pushed(
             let p = arg_ref(pulled, "pulled")?;
             arg_out(out, "out")?;
             let pushed = ocireg_pushed::new(p.pulled.to_pushed())?;
-            write_out(out, Box::into_raw(Box::new(pushed)));
+            write_box(out, pushed);
             Ok(())
         })
     }
@@ -229,8 +230,6 @@ pub unsafe extern "C" fn ocireg_pulled_to_pushed(
 /// `pulled` must be NULL or a pull result from this library, freed at most once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_pulled_free(pulled: *mut ocireg_pulled) {
-    if !pulled.is_null() {
-        // SAFETY: the caller guarantees `pulled` came from Box::into_raw and is freed once.
-        guard((), || drop(unsafe { Box::from_raw(pulled) }));
-    }
+    // SAFETY: the caller guarantees `pulled` came from Box::into_raw and is freed once.
+    unsafe { free_box(pulled) }
 }

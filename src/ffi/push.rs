@@ -1,15 +1,19 @@
 //! Pushing whole images, and what a push returns (`ocireg_pushed`).
 
 use std::ffi::{CString, c_char, c_int, c_void};
-use std::ptr;
 
 use serde_json::{Value, json};
 
 use super::callbacks::{UserData, ocireg_progress_fn, with_progress};
-use super::client::{arg_client, ocireg_client};
-use super::error::{Failure, boundary, guard, ocireg_error, ocireg_status};
+use super::client::{arg_client_repo, ocireg_client};
+use super::error::{
+    Failure, boundary, free_box, new_default, ocireg_error, ocireg_status, with_mut,
+};
 use super::image::ocireg_image;
-use super::strings::{arg_mut, arg_opt_str, arg_out, arg_ref, arg_str, out_cstring, write_out};
+use super::strings::{
+    arg_opt_str, arg_out, arg_ref, arg_str, borrow_cstr, out_cstring, read_or, write_box,
+    write_cstring,
+};
 use crate::image::Image;
 use crate::image::layout::OciLayout;
 use crate::push::{PushOptions, PushStats, Pushed};
@@ -88,13 +92,7 @@ pub unsafe extern "C" fn ocireg_push_options_new(
     err: *mut *mut ocireg_error,
 ) -> ocireg_status {
     // SAFETY: forwarded from this function's contract.
-    unsafe {
-        boundary(err, || {
-            arg_out(out, "out")?;
-            write_out(out, Box::into_raw(Box::default()));
-            Ok(())
-        })
-    }
+    unsafe { new_default(out, err) }
 }
 
 /// Parallel blob uploads (1 to 64; default 4).
@@ -111,8 +109,7 @@ pub unsafe extern "C" fn ocireg_push_options_set_threads(
 ) -> ocireg_status {
     // SAFETY: forwarded from this function's contract.
     unsafe {
-        boundary(err, || {
-            let o = arg_mut(opts, "opts")?;
+        with_mut(opts, "opts", err, |o| {
             if !(1..=64).contains(&threads) {
                 return Err(Failure::invalid(format!(
                     "argument `threads`: {threads} is not between 1 and 64"
@@ -139,8 +136,7 @@ pub unsafe extern "C" fn ocireg_push_options_set_chunked(
 ) -> ocireg_status {
     // SAFETY: forwarded from this function's contract.
     unsafe {
-        boundary(err, || {
-            let o = arg_mut(opts, "opts")?;
+        with_mut(opts, "opts", err, |o| {
             if chunk_size == 0 {
                 o.options.upload.chunked = false;
             } else {
@@ -166,8 +162,7 @@ pub unsafe extern "C" fn ocireg_push_options_set_mount_from(
 ) -> ocireg_status {
     // SAFETY: forwarded from this function's contract.
     unsafe {
-        boundary(err, || {
-            let o = arg_mut(opts, "opts")?;
+        with_mut(opts, "opts", err, |o| {
             let repo = arg_opt_str(repository, "repository")?;
             o.options.mount_from = repo.map(crate::Repository::parse).transpose()?;
             Ok(())
@@ -190,8 +185,8 @@ pub unsafe extern "C" fn ocireg_push_options_set_skip_existing(
 ) -> ocireg_status {
     // SAFETY: forwarded from this function's contract.
     unsafe {
-        boundary(err, || {
-            arg_mut(opts, "opts")?.options.upload.skip_existing = on != 0;
+        with_mut(opts, "opts", err, |o| {
+            o.options.upload.skip_existing = on != 0;
             Ok(())
         })
     }
@@ -204,10 +199,8 @@ pub unsafe extern "C" fn ocireg_push_options_set_skip_existing(
 /// `opts` must be NULL or push options from this library, freed at most once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_push_options_free(opts: *mut ocireg_push_options) {
-    if !opts.is_null() {
-        // SAFETY: the caller guarantees `opts` came from Box::into_raw and is freed once.
-        guard((), || drop(unsafe { Box::from_raw(opts) }));
-    }
+    // SAFETY: the caller guarantees `opts` came from Box::into_raw and is freed once.
+    unsafe { free_box(opts) }
 }
 
 /// Pushes `image` (read through `opts`, which may be NULL for the defaults) to `repository`
@@ -263,8 +256,7 @@ pub unsafe extern "C" fn ocireg_push_image(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let reference = arg_str(reference, "reference")?;
             let image = arg_ref(image, "image")?;
             arg_out(out, "out")?;
@@ -277,7 +269,7 @@ pub unsafe extern "C" fn ocireg_push_image(
                 progress,
                 userdata,
             )?;
-            write_out(out, Box::into_raw(Box::new(pushed)));
+            write_box(out, pushed);
             Ok(())
         })
     }
@@ -309,8 +301,7 @@ pub unsafe extern "C" fn ocireg_push_layout(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let tag = arg_str(tag, "tag")?;
             let dir = arg_str(layout_dir, "layout_dir")?;
             arg_out(out, "out")?;
@@ -320,7 +311,7 @@ pub unsafe extern "C" fn ocireg_push_layout(
                 Err(_) => layout.image(None)?,
             };
             let pushed = push(c, repo, tag, &image, opts.as_ref(), progress, userdata)?;
-            write_out(out, Box::into_raw(Box::new(pushed)));
+            write_box(out, pushed);
             Ok(())
         })
     }
@@ -350,7 +341,7 @@ pub unsafe extern "C" fn ocireg_pushed_from_image(
             let tag = arg_opt_str(tag, "tag")?;
             arg_out(out, "out")?;
             let pushed = ocireg_pushed::new(Pushed::from_image(&image.image, repo, tag)?)?;
-            write_out(out, Box::into_raw(Box::new(pushed)));
+            write_box(out, pushed);
             Ok(())
         })
     }
@@ -365,7 +356,7 @@ pub unsafe extern "C" fn ocireg_pushed_from_image(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_pushed_digest(pushed: *const ocireg_pushed) -> *const c_char {
     // SAFETY: the caller guarantees `pushed` is NULL or live.
-    unsafe { pushed.as_ref() }.map_or(ptr::null(), |p| p.digest.as_ptr())
+    unsafe { borrow_cstr(pushed, |p| &p.digest) }
 }
 
 /// The pushed manifest's media type. Borrowed from `pushed` (valid until ocireg_pushed_free());
@@ -377,7 +368,7 @@ pub unsafe extern "C" fn ocireg_pushed_digest(pushed: *const ocireg_pushed) -> *
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_pushed_media_type(pushed: *const ocireg_pushed) -> *const c_char {
     // SAFETY: the caller guarantees `pushed` is NULL or live.
-    unsafe { pushed.as_ref() }.map_or(ptr::null(), |p| p.media_type.as_ptr())
+    unsafe { borrow_cstr(pushed, |p| &p.media_type) }
 }
 
 /// The reference `repository:tag@digest` (or `repository@digest`). Borrowed from `pushed`
@@ -389,7 +380,7 @@ pub unsafe extern "C" fn ocireg_pushed_media_type(pushed: *const ocireg_pushed) 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_pushed_reference(pushed: *const ocireg_pushed) -> *const c_char {
     // SAFETY: the caller guarantees `pushed` is NULL or live.
-    unsafe { pushed.as_ref() }.map_or(ptr::null(), |p| p.reference.as_ptr())
+    unsafe { borrow_cstr(pushed, |p| &p.reference) }
 }
 
 /// The pushed manifest's size in bytes (0 when `pushed` is NULL).
@@ -400,7 +391,7 @@ pub unsafe extern "C" fn ocireg_pushed_reference(pushed: *const ocireg_pushed) -
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_pushed_size(pushed: *const ocireg_pushed) -> u64 {
     // SAFETY: the caller guarantees `pushed` is NULL or live.
-    unsafe { pushed.as_ref() }.map_or(0, |p| p.pushed.size)
+    unsafe { read_or(pushed, 0, |p| p.pushed.size) }
 }
 
 /// Everything about the push as JSON: `repository`, `tag` (or null), `reference`, `digest`,
@@ -424,9 +415,7 @@ pub unsafe extern "C" fn ocireg_pushed_to_json(
         boundary(err, || {
             let p = arg_ref(pushed, "pushed")?;
             arg_out(out_json, "out_json")?;
-            let text = pushed_json(&p.pushed).to_string();
-            write_out(out_json, out_cstring(&text, "the JSON")?.into_raw());
-            Ok(())
+            write_cstring(out_json, &pushed_json(&p.pushed).to_string(), "the JSON")
         })
     }
 }
@@ -438,8 +427,6 @@ pub unsafe extern "C" fn ocireg_pushed_to_json(
 /// `pushed` must be NULL or a push result from this library, freed at most once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_pushed_free(pushed: *mut ocireg_pushed) {
-    if !pushed.is_null() {
-        // SAFETY: the caller guarantees `pushed` came from Box::into_raw and is freed once.
-        guard((), || drop(unsafe { Box::from_raw(pushed) }));
-    }
+    // SAFETY: the caller guarantees `pushed` came from Box::into_raw and is freed once.
+    unsafe { free_box(pushed) }
 }

@@ -4,7 +4,7 @@
 use std::ffi::{CStr, CString, c_char};
 use std::ptr;
 
-use super::error::{Failure, guard};
+use super::error::{Failure, free_box, guard};
 
 /// Reads a required C string argument: NULL or invalid UTF-8 is `OCIREG_INVALID_ARGUMENT`.
 ///
@@ -19,6 +19,24 @@ pub(crate) unsafe fn arg_str<'a>(p: *const c_char, name: &str) -> Result<&'a str
     let c = unsafe { CStr::from_ptr(p) };
     c.to_str()
         .map_err(|e| Failure::invalid(format!("argument `{name}` is not valid UTF-8 ({e})")))
+}
+
+/// Reads a required C string argument that must not be empty (a path, a URL): `""` is
+/// `OCIREG_INVALID_ARGUMENT` too.
+///
+/// # Safety
+///
+/// As [`arg_str`].
+pub(crate) unsafe fn arg_nonempty_str<'a>(
+    p: *const c_char,
+    name: &str,
+) -> Result<&'a str, Failure> {
+    // SAFETY: forwarded.
+    let s = unsafe { arg_str(p, name) }?;
+    if s.is_empty() {
+        return Err(Failure::invalid(format!("argument `{name}` is empty")));
+    }
+    Ok(s)
 }
 
 /// Reads an optional C string argument: NULL is `None`; invalid UTF-8 is
@@ -116,6 +134,58 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
     unsafe { out.write(value) }
 }
 
+/// Hands a new handle to a required out-parameter that the caller has already checked is not
+/// NULL; C frees it with the handle's `_free` function.
+///
+/// # Safety
+///
+/// `out` must be valid for writing one pointer.
+pub(crate) unsafe fn write_box<T>(out: *mut *mut T, value: T) {
+    // SAFETY: forwarded.
+    unsafe { write_out(out, Box::into_raw(Box::new(value))) }
+}
+
+/// Hands an owned copy of `s` to a required out-parameter that the caller has already checked is
+/// not NULL (freed with ocireg_string_free()); `what` names `s` in the error about a NUL byte.
+///
+/// # Safety
+///
+/// `out` must be valid for writing one pointer.
+pub(crate) unsafe fn write_cstring(
+    out: *mut *mut c_char,
+    s: &str,
+    what: &str,
+) -> Result<(), Failure> {
+    let c = out_cstring(s, what)?;
+    // SAFETY: forwarded.
+    unsafe { write_out(out, c.into_raw()) };
+    Ok(())
+}
+
+/// The body of every string accessor: the string `field` of the handle `p`, borrowed from it, or
+/// NULL when `p` is NULL.
+///
+/// # Safety
+///
+/// `p` must be NULL or point to a live `T`; the pointer returned lives as long as it.
+pub(crate) unsafe fn borrow_cstr<T>(
+    p: *const T,
+    field: impl FnOnce(&T) -> &CString,
+) -> *const c_char {
+    // SAFETY: the caller guarantees `p` is NULL or live.
+    unsafe { p.as_ref() }.map_or(ptr::null(), |v| field(v).as_ptr())
+}
+
+/// The body of every number accessor: `read` of the handle `p`, or `fallback` when `p` is NULL.
+///
+/// # Safety
+///
+/// `p` must be NULL or point to a live `T`.
+pub(crate) unsafe fn read_or<T, R>(p: *const T, fallback: R, read: impl FnOnce(&T) -> R) -> R {
+    // SAFETY: the caller guarantees `p` is NULL or live.
+    unsafe { p.as_ref() }.map_or(fallback, read)
+}
+
 /// Writes `value` to an optional out-parameter: nothing when `out` is NULL.
 ///
 /// # Safety
@@ -208,7 +278,7 @@ impl ocireg_string_list {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_string_list_len(list: *const ocireg_string_list) -> usize {
     // SAFETY: the caller guarantees `list` is NULL or live.
-    unsafe { list.as_ref() }.map_or(0, |l| l.items.len())
+    unsafe { read_or(list, 0, |l| l.items.len()) }
 }
 
 /// The string at `index` (UTF-8, NUL-terminated), or NULL when `index` is out of range or `list`
@@ -237,8 +307,6 @@ pub unsafe extern "C" fn ocireg_string_list_get(
 /// `list` must be NULL or a list from this library, freed at most once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_string_list_free(list: *mut ocireg_string_list) {
-    if !list.is_null() {
-        // SAFETY: the caller guarantees `list` came from Box::into_raw and is freed once.
-        guard((), || drop(unsafe { Box::from_raw(list) }));
-    }
+    // SAFETY: the caller guarantees `list` came from Box::into_raw and is freed once.
+    unsafe { free_box(list) }
 }

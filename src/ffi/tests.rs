@@ -463,6 +463,18 @@ mod progress {
         cancel_at: u32,
     }
 
+    impl Log {
+        /// A log expecting callbacks on this thread, never cancelling.
+        fn here() -> Self {
+            Log {
+                thread: std::thread::current().id(),
+                calls: 0,
+                wrong_thread: false,
+                cancel_at: 0,
+            }
+        }
+    }
+
     unsafe extern "C" fn cb(
         userdata: *mut c_void,
         digest: *const c_char,
@@ -509,12 +521,7 @@ mod progress {
 
     #[test]
     fn callbacks_run_on_the_calling_thread_and_can_cancel() {
-        let mut log = Log {
-            thread: std::thread::current().id(),
-            calls: 0,
-            wrong_thread: false,
-            cancel_at: 0,
-        };
+        let mut log = Log::here();
         let ud = UserData((&mut log as *mut Log).cast());
         let r = with_progress(Some(cb), ud, fake_transfer).unwrap();
         assert_eq!(r, 7);
@@ -549,12 +556,7 @@ mod progress {
 
     #[test]
     fn a_panic_on_the_helper_thread_reaches_the_boundary() {
-        let mut log = Log {
-            thread: std::thread::current().id(),
-            calls: 0,
-            wrong_thread: false,
-            cancel_at: 0,
-        };
+        let mut log = Log::here();
         let ud = UserData((&mut log as *mut Log).cast());
         let mut err = std::ptr::null_mut();
         let st = unsafe {

@@ -4,10 +4,10 @@ use std::ffi::c_char;
 
 use serde_json::{Value, json};
 
-use super::client::{arg_client, ocireg_client};
-use super::error::{Failure, boundary, guard, ocireg_error, ocireg_status};
+use super::client::{arg_client_repo, ocireg_client};
+use super::error::{Failure, boundary, free_box, ocireg_error, ocireg_status};
 use super::push::ocireg_pushed;
-use super::strings::{arg_out, arg_ref, arg_str, out_cstring, write_out};
+use super::strings::{arg_out, arg_ref, read_or, write_box, write_cstring};
 use crate::verify::{CheckKind, CheckStatus, VerifyOutcome, VerifyReport};
 
 /// ocireg_verify_report_outcome(): every check passed.
@@ -101,8 +101,7 @@ pub unsafe extern "C" fn ocireg_verify(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let c = arg_client(client)?;
-            let repo = arg_str(repository, "repository")?;
+            let (c, repo) = arg_client_repo(client, repository)?;
             let p = arg_ref(pushed, "pushed")?;
             arg_out(out, "out")?;
             crate::Repository::parse(repo)?;
@@ -113,10 +112,7 @@ pub unsafe extern "C" fn ocireg_verify(
                     format!("verification of the push {}", report.to_string().trim_end()),
                 )
             });
-            write_out(
-                out,
-                Box::into_raw(Box::new(ocireg_verify_report { report })),
-            );
+            write_box(out, ocireg_verify_report { report });
             match failure {
                 Some(f) => Err(f),
                 None => Ok(()),
@@ -134,7 +130,11 @@ pub unsafe extern "C" fn ocireg_verify(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_verify_report_outcome(report: *const ocireg_verify_report) -> u32 {
     // SAFETY: the caller guarantees `report` is NULL or live.
-    unsafe { report.as_ref() }.map_or(OCIREG_OUTCOME_FAILED, |r| outcome_code(r.report.outcome))
+    unsafe {
+        read_or(report, OCIREG_OUTCOME_FAILED, |r| {
+            outcome_code(r.report.outcome)
+        })
+    }
 }
 
 /// The report as JSON: `repository`, `digest`, `outcome` (`"verified"`, `"failed"`,
@@ -158,9 +158,7 @@ pub unsafe extern "C" fn ocireg_verify_report_to_json(
         boundary(err, || {
             let r = arg_ref(report, "report")?;
             arg_out(out_json, "out_json")?;
-            let text = report_json(&r.report).to_string();
-            write_out(out_json, out_cstring(&text, "the JSON")?.into_raw());
-            Ok(())
+            write_cstring(out_json, &report_json(&r.report).to_string(), "the JSON")
         })
     }
 }
@@ -183,9 +181,7 @@ pub unsafe extern "C" fn ocireg_verify_report_to_text(
         boundary(err, || {
             let r = arg_ref(report, "report")?;
             arg_out(out_text, "out_text")?;
-            let text = r.report.to_string();
-            write_out(out_text, out_cstring(&text, "the report")?.into_raw());
-            Ok(())
+            write_cstring(out_text, &r.report.to_string(), "the report")
         })
     }
 }
@@ -197,8 +193,6 @@ pub unsafe extern "C" fn ocireg_verify_report_to_text(
 /// `report` must be NULL or a report from this library, freed at most once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocireg_verify_report_free(report: *mut ocireg_verify_report) {
-    if !report.is_null() {
-        // SAFETY: the caller guarantees `report` came from Box::into_raw and is freed once.
-        guard((), || drop(unsafe { Box::from_raw(report) }));
-    }
+    // SAFETY: the caller guarantees `report` came from Box::into_raw and is freed once.
+    unsafe { free_box(report) }
 }

@@ -1,9 +1,10 @@
 """The registry client, and login / logout."""
 
 import ctypes
+import inspect
 import os
 from ctypes import byref, c_int, c_size_t, c_uint64, c_void_p
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _ffi, errors
 from ._handle import Handle
@@ -62,61 +63,37 @@ def _seconds_to_ms(value: float, what: str) -> int:
     return _ffi.uint(int(round(value * 1000)), 64, what)
 
 
-def _set_options(
-    opts: int,
-    *,
-    username: Optional[str] = None,
-    password: Optional[str] = None,
-    identity_token: Optional[str] = None,
-    bearer_token: Optional[str] = None,
-    anonymous: bool = False,
-    docker_config: Optional[PathLike] = None,
-    user_agent: Optional[str] = None,
-    insecure: bool = False,
-    ca_cert: Union[None, Pem, Sequence[Pem]] = None,
-    client_cert: Optional[Pem] = None,
-    client_key: Optional[Pem] = None,
-    proxy: Optional[str] = None,
-    proxy_from_env: bool = False,
-    max_retries: Optional[int] = None,
-    connect_timeout: Optional[float] = None,
-    response_timeout: Optional[float] = None,
-    read_timeout: Optional[float] = None,
-    write_timeout: Optional[float] = None,
-    timeout: Optional[float] = None,
-    low_speed_limit: Optional[Tuple[int, float]] = None,
-) -> None:
-    """Applies keyword settings to a live ``ocireg_options *``."""
-    if username is not None or password is not None:
+def _set_options(opts: int, settings: Mapping[str, Any]) -> None:
+    """Applies keyword settings (those of :class:`Client`, checked by :func:`_option_settings`) to
+    a live ``ocireg_options *``; a setting that is absent keeps its default."""
+    get = settings.get
+    if get("username") is not None or get("password") is not None:
         _ffi.call(
             lib.ocireg_options_set_username_password,
             opts,
-            _ffi.cstr(username, "username"),
-            _ffi.cstr(password, "password"),
+            _ffi.cstr(get("username"), "username"),
+            _ffi.cstr(get("password"), "password"),
         )
-    if identity_token is not None:
-        _ffi.call(
-            lib.ocireg_options_set_identity_token, opts, _ffi.cstr(identity_token, "identity_token")
-        )
-    if bearer_token is not None:
-        _ffi.call(
-            lib.ocireg_options_set_bearer_token, opts, _ffi.cstr(bearer_token, "bearer_token")
-        )
-    if anonymous:
+    # The settings that are one string each.
+    for name, setter in (
+        ("identity_token", lib.ocireg_options_set_identity_token),
+        ("bearer_token", lib.ocireg_options_set_bearer_token),
+        ("docker_config", lib.ocireg_options_set_docker_config),
+        ("user_agent", lib.ocireg_options_set_user_agent),
+    ):
+        if get(name) is not None:
+            _ffi.call(setter, opts, _ffi.cstr(get(name), name))
+    if get("anonymous"):
         _ffi.call(lib.ocireg_options_set_anonymous, opts)
-    if docker_config is not None:
-        _ffi.call(
-            lib.ocireg_options_set_docker_config, opts, _ffi.cstr(docker_config, "docker_config")
-        )
-    if user_agent is not None:
-        _ffi.call(lib.ocireg_options_set_user_agent, opts, _ffi.cstr(user_agent, "user_agent"))
-    if insecure:
+    if get("insecure"):
         _ffi.call(lib.ocireg_options_set_insecure, opts, 1)
+    ca_cert = get("ca_cert")
     if ca_cert is not None:
         certs = ca_cert if isinstance(ca_cert, (list, tuple)) else [ca_cert]
         for cert in certs:
             pem = _pem(cert, "ca_cert")
             _ffi.call(lib.ocireg_options_set_ca_cert_pem, opts, pem or None, len(pem))
+    client_cert, client_key = get("client_cert"), get("client_key")
     if client_cert is not None or client_key is not None:
         if client_cert is None or client_key is None:
             raise _invalid("client_cert and client_key go together")
@@ -129,14 +106,17 @@ def _set_options(
             key or None,
             len(key),
         )
-    if proxy is not None:
-        _ffi.call(lib.ocireg_options_set_proxy, opts, _ffi.cstr(proxy, "proxy"))
-    if proxy_from_env:
+    if get("proxy") is not None:
+        _ffi.call(lib.ocireg_options_set_proxy, opts, _ffi.cstr(get("proxy"), "proxy"))
+    if get("proxy_from_env"):
         _ffi.call(lib.ocireg_options_set_proxy_from_env, opts, 1)
-    if max_retries is not None:
+    if get("max_retries") is not None:
         _ffi.call(
-            lib.ocireg_options_set_max_retries, opts, _ffi.uint(max_retries, 32, "max_retries")
+            lib.ocireg_options_set_max_retries,
+            opts,
+            _ffi.uint(get("max_retries"), 32, "max_retries"),
         )
+    low_speed_limit = get("low_speed_limit")
     if low_speed_limit is not None:
         try:
             rate, window = low_speed_limit
@@ -148,15 +128,8 @@ def _set_options(
             _ffi.uint(rate, 64, "low_speed_limit bytes_per_second"),
             _seconds_to_ms(window, "low_speed_limit seconds"),
         )
-    values = {
-        "connect_timeout": connect_timeout,
-        "response_timeout": response_timeout,
-        "read_timeout": read_timeout,
-        "write_timeout": write_timeout,
-        "timeout": timeout,
-    }
     for name, kind in _TIMEOUTS:
-        value = values[name]
+        value = get(name)
         if value is not None:
             _ffi.call(lib.ocireg_options_set_timeout_ms, opts, kind, _seconds_to_ms(value, name))
 
@@ -164,7 +137,7 @@ def _set_options(
 class _Options:
     """A temporary ``ocireg_options *``, freed on leaving the ``with`` block."""
 
-    def __init__(self, **settings: Any) -> None:
+    def __init__(self, settings: Mapping[str, Any]) -> None:
         self.settings = settings
         self.ptr: Optional[int] = None
 
@@ -173,7 +146,7 @@ class _Options:
         _ffi.call(lib.ocireg_options_new, byref(out))
         self.ptr = out.value
         try:
-            _set_options(self.ptr, **self.settings)
+            _set_options(self.ptr, self.settings)
         except BaseException:
             self.__exit__()
             raise
@@ -363,31 +336,12 @@ class Client(Handle):
         timeout: Optional[float] = None,
         low_speed_limit: Optional[Tuple[int, float]] = None,
     ) -> None:
+        # Every parameter but ``registry`` is a setting of the options (see _option_settings).
+        settings = {k: v for k, v in locals().items() if k not in ("self", "registry", "__class__")}
         super().__init__()
         reg = _ffi.cstr(registry, "registry")
         out = c_void_p()
-        with _Options(
-            username=username,
-            password=password,
-            identity_token=identity_token,
-            bearer_token=bearer_token,
-            anonymous=anonymous,
-            docker_config=docker_config,
-            user_agent=user_agent,
-            insecure=insecure,
-            ca_cert=ca_cert,
-            client_cert=client_cert,
-            client_key=client_key,
-            proxy=proxy,
-            proxy_from_env=proxy_from_env,
-            max_retries=max_retries,
-            connect_timeout=connect_timeout,
-            response_timeout=response_timeout,
-            read_timeout=read_timeout,
-            write_timeout=write_timeout,
-            timeout=timeout,
-            low_speed_limit=low_speed_limit,
-        ) as opts:
+        with _Options(_option_settings(settings)) as opts:
             _ffi.call(lib.ocireg_client_new, reg, opts, byref(out))
         self._ptr = out.value
 
@@ -777,6 +731,19 @@ class Client(Handle):
         return pulled
 
 
+def _option_settings(settings: Mapping[str, Any], caller: str = "Client()") -> Mapping[str, Any]:
+    """``settings`` once checked: the keywords of :class:`Client` are the option settings, and
+    any other is a :class:`TypeError`, as for a misspelt keyword argument."""
+    for key in settings:
+        if key not in _OPTION_NAMES:
+            raise TypeError("%s got an unexpected keyword argument %r" % (caller, key))
+    return settings
+
+
+#: The names of the option settings: the parameters of ``Client()`` but ``registry``.
+_OPTION_NAMES = frozenset(inspect.signature(Client.__init__).parameters) - {"self", "registry"}
+
+
 def login(
     registry: str,
     username: str,
@@ -796,7 +763,7 @@ def login(
     user, pw = _ffi.cstr(username, "username"), _ffi.cstr(password, "password")
     cfg = _ffi.cstr(docker_config, "docker_config", optional=True)
     out = c_void_p()
-    with _Options(**options) as opts:
+    with _Options(_option_settings(options, "login()")) as opts:
         _ffi.call(lib.ocireg_login, reg, user, pw, cfg, opts, byref(out))
     return _ffi.take_string(out) or ""
 

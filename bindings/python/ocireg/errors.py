@@ -228,29 +228,8 @@ class PanicError(OciregError):
     default_status = Status.PANIC
 
 
-_BY_STATUS = {
-    cls.default_status: cls
-    for cls in (
-        InvalidArgumentError,
-        InvalidReferenceError,
-        AuthenticationError,
-        AuthorizationError,
-        NotFoundError,
-        TlsError,
-        NetworkError,
-        TimeoutError,
-        RateLimitedError,
-        RegistryError,
-        DigestMismatchError,
-        UnsupportedError,
-        CredentialsError,
-        IoError,
-        CancelledError,
-        VerifyFailedError,
-        ProtocolError,
-        PanicError,
-    )
-}
+#: Each status code's class: every direct subclass of OciregError above stands for one.
+_BY_STATUS = {cls.default_status: cls for cls in OciregError.__subclasses__()}
 
 
 def error_class(status: int) -> type:

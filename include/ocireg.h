@@ -255,6 +255,22 @@ typedef enum {
 } ocireg_status;
 
 /**
+ * A blob being read as a stream: see ocireg_blob_reader_open(). Not thread-safe: one thread at
+ * a time.
+ */
+typedef struct ocireg_blob_reader ocireg_blob_reader;
+
+/**
+ * A cancellation handle: ocireg_cancel_trigger() — from any thread — makes every call made
+ * through a client bound to it (ocireg_client_bind()) return `OCIREG_CANCELLED` promptly, even
+ * while the registry is silent mid-answer, with nothing half-written.
+ *
+ * Thread-safe: a `const ocireg_cancel *` may be used from any thread. Free with
+ * ocireg_cancel_free() once no call uses it.
+ */
+typedef struct ocireg_cancel ocireg_cancel;
+
+/**
  * A registry client: one registry, one connection pool, one token cache.
  *
  * Thread-safe: every operation takes a `const ocireg_client *`, and one client may serve many
@@ -337,6 +353,23 @@ typedef struct ocireg_test_registry ocireg_test_registry;
  * ocireg_verify_report_free().
  */
 typedef struct ocireg_verify_report ocireg_verify_report;
+
+/**
+ * A retry callback (the Go seed's `RetryNotify`): told of each retry before ocireg sleeps —
+ * `method` and `path` of the request (valid during the call only; the path has no query),
+ * `attempt` (1 for the first retry), `status` (the HTTP status that caused it, 0 for a
+ * connection error or timeout), `reason` (the error text) and `delay_ms` (how long ocireg
+ * waits). Set with ocireg_options_set_retry_notify().
+ *
+ * Always invoked on the thread that called the operation, before the operation returns.
+ */
+typedef void (*ocireg_retry_fn)(void *userdata,
+                                const char *method,
+                                const char *path,
+                                uint32_t attempt,
+                                uint16_t status,
+                                const char *reason,
+                                uint64_t delay_ms);
 
 /**
  * A read callback of ocireg_blob_push_stream(): writes up to `cap` bytes to `buf` and returns
@@ -433,14 +466,66 @@ uint16_t ocireg_error_http_status(const ocireg_error *err);
 const char *ocireg_error_registry_code(const ocireg_error *err);
 
 /**
- * For `OCIREG_RATE_LIMITED`: how many seconds the registry asked to wait (`Retry-After`), or -1
- * when it did not say (or for any other error, or when `err` is NULL).
+ * For `OCIREG_RATE_LIMITED` and `OCIREG_REGISTRY` (a 503): how many seconds the registry asked
+ * to wait (`Retry-After`), or -1 when it did not say (or for any other error, or when `err` is
+ * NULL).
  *
  * # Safety
  *
  * `err` must be NULL or an error object from this library that has not been freed.
  */
 int64_t ocireg_error_retry_after_secs(const ocireg_error *err);
+
+/**
+ * How many entries the registry's `{"errors": [...]}` answer had (0 when none, or `err` is
+ * NULL). Each is read with ocireg_error_registry_error_code(), `_message()` and `_detail()`.
+ *
+ * # Safety
+ *
+ * `err` must be NULL or an error object from this library that has not been freed.
+ */
+size_t ocireg_error_registry_error_count(const ocireg_error *err);
+
+/**
+ * The code of entry `i` of the registry's `errors[]` (e.g. `"MANIFEST_UNKNOWN"`; `""` when the
+ * entry had none), or NULL when `i` is out of range. Borrowed from `err`.
+ *
+ * # Safety
+ *
+ * `err` must be NULL or an error object from this library that has not been freed.
+ */
+const char *ocireg_error_registry_error_code(const ocireg_error *err, size_t i);
+
+/**
+ * The message of entry `i` of the registry's `errors[]` (`""` when it had none), or NULL when
+ * `i` is out of range. Borrowed from `err`.
+ *
+ * # Safety
+ *
+ * `err` must be NULL or an error object from this library that has not been freed.
+ */
+const char *ocireg_error_registry_error_message(const ocireg_error *err, size_t i);
+
+/**
+ * The detail of entry `i` of the registry's `errors[]` as JSON text (e.g.
+ * `{"name":"team/app"}`), or NULL when the entry had none (or `null`) or `i` is out of range.
+ * Borrowed from `err`.
+ *
+ * # Safety
+ *
+ * `err` must be NULL or an error object from this library that has not been freed.
+ */
+const char *ocireg_error_registry_error_detail(const ocireg_error *err, size_t i);
+
+/**
+ * The body of the registry's error answer as it came (at most 64 KiB, invalid UTF-8 replaced),
+ * or NULL when there was none. Borrowed from `err`.
+ *
+ * # Safety
+ *
+ * `err` must be NULL or an error object from this library that has not been freed.
+ */
+const char *ocireg_error_body(const ocireg_error *err);
 
 /**
  * Frees an error object. NULL is a no-op.
@@ -720,6 +805,41 @@ ocireg_status ocireg_options_set_low_speed_limit(ocireg_options *opts,
                                                  uint64_t bytes_per_sec,
                                                  uint64_t window_ms,
                                                  ocireg_error **err);
+
+/**
+ * The backoff between retries (the Go seed's `GetBackOff`): the first wait `initial_ms`, each
+ * next one `multiplier` times longer (at least 1), at most `max_interval_ms`, less a random
+ * part of up to `jitter` (0 to 1) of it; no retry starts later than `max_elapsed_ms` after the
+ * first attempt (0: no such limit; ocireg_options_set_max_retries() bounds the count). The
+ * defaults are 200 ms, 2, 10 000 ms, none, 0.5. A registry's `Retry-After` replaces the wait.
+ *
+ * # Safety
+ *
+ * `opts` must be live options not used by another thread during the call; `err` NULL or
+ * writable.
+ */
+ocireg_status ocireg_options_set_backoff(ocireg_options *opts,
+                                         uint64_t initial_ms,
+                                         double multiplier,
+                                         uint64_t max_interval_ms,
+                                         uint64_t max_elapsed_ms,
+                                         double jitter,
+                                         ocireg_error **err);
+
+/**
+ * A callback told of each retry (method, path, attempt, status, reason, delay), always on the
+ * thread that called the operation; NULL removes it. `userdata` is passed back as is.
+ *
+ * # Safety
+ *
+ * `opts` must be live options not used by another thread during the call; `cb` NULL or a
+ * function valid, with `userdata`, for as long as a client built from these options lives;
+ * `err` NULL or writable.
+ */
+ocireg_status ocireg_options_set_retry_notify(ocireg_options *opts,
+                                              ocireg_retry_fn cb,
+                                              void *userdata,
+                                              ocireg_error **err);
 
 /**
  * Builds a client for `registry`: `host`, `host:port`, `http://host:port`,
@@ -1123,6 +1243,117 @@ ocireg_status ocireg_blob_pull_bytes(const ocireg_client *client,
                                      uint8_t **out_bytes,
                                      size_t *out_len,
                                      ocireg_error **err);
+
+/**
+ * Creates a cancellation handle, not yet triggered, into `*out` (free with
+ * ocireg_cancel_free()).
+ *
+ * # Safety
+ *
+ * `out` must be valid for writing one pointer; `err` NULL or writable.
+ */
+ocireg_status ocireg_cancel_new(ocireg_cancel **out, ocireg_error **err);
+
+/**
+ * Cancels every call made through a client bound to `cancel`, now and later. Callable from any
+ * thread, any number of times; NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `cancel` must be NULL or live.
+ */
+void ocireg_cancel_trigger(const ocireg_cancel *cancel);
+
+/**
+ * 1 when `cancel` was triggered, 0 when not (or NULL).
+ *
+ * # Safety
+ *
+ * `cancel` must be NULL or live.
+ */
+int32_t ocireg_cancel_is_triggered(const ocireg_cancel *cancel);
+
+/**
+ * Frees a cancellation handle. NULL is a no-op. Clients bound to it stay usable (and stay
+ * cancelled if it was triggered).
+ *
+ * # Safety
+ *
+ * `cancel` must be NULL or a handle from ocireg_cancel_new(), freed at most once.
+ */
+void ocireg_cancel_free(ocireg_cancel *cancel);
+
+/**
+ * A client for the calls of one operation: `client`'s registry, credentials and tokens, bound
+ * to `cancel` (may be NULL) and/or a deadline `timeout_ms` from now (0: none) that covers every
+ * request, retry, backoff and body of the calls made through it (`OCIREG_TIMEOUT` when it
+ * passes). A client bound to a cancel handle has connections of its own, so cancelling ends
+ * only its calls. Free `*out` with ocireg_client_free(); it may outlive `client`.
+ *
+ * # Safety
+ *
+ * `client` must be live, `cancel` NULL or live (it may be freed before `*out`), `out` valid for
+ * writing one pointer, `err` NULL or writable.
+ */
+ocireg_status ocireg_client_bind(const ocireg_client *client,
+                                 const ocireg_cancel *cancel,
+                                 uint64_t timeout_ms,
+                                 ocireg_client **out,
+                                 ocireg_error **err);
+
+/**
+ * Opens the blob `digest` of `repository` for reading as a stream (free with
+ * ocireg_blob_reader_free()). The GET is sent now: a missing blob is `OCIREG_NOT_FOUND` here.
+ * The bytes are verified as they stream: the read that reaches the end fails with
+ * `OCIREG_DIGEST_MISMATCH` when they do not hash to `digest`; a body longer than announced is
+ * `OCIREG_PROTOCOL`; a broken connection is resumed with `Range`. `cancel` (may be NULL) cancels
+ * the open and every read.
+ *
+ * # Safety
+ *
+ * `client` must be live; `repository` and `digest` NUL-terminated; `cancel` NULL or live for
+ * as long as the reader; `out` valid for writing one pointer; `err` NULL or writable.
+ */
+ocireg_status ocireg_blob_reader_open(const ocireg_client *client,
+                                      const char *repository,
+                                      const char *digest,
+                                      const ocireg_cancel *cancel,
+                                      ocireg_blob_reader **out,
+                                      ocireg_error **err);
+
+/**
+ * Reads up to `len` bytes into `buf`, and the count into `*n`: 0 at the end of the blob (after
+ * its digest was verified). On failure nothing is written to `*n`.
+ *
+ * # Safety
+ *
+ * `reader` must be live and not used by another thread during the call; `buf` valid for
+ * writing `len` bytes (NULL only when `len` is 0); `n` valid for writing; `err` NULL or
+ * writable.
+ */
+ocireg_status ocireg_blob_reader_read(ocireg_blob_reader *reader,
+                                      uint8_t *buf,
+                                      size_t len,
+                                      size_t *n,
+                                      ocireg_error **err);
+
+/**
+ * The size of the blob in bytes (0 when `reader` is NULL).
+ *
+ * # Safety
+ *
+ * `reader` must be NULL or live.
+ */
+uint64_t ocireg_blob_reader_size(const ocireg_blob_reader *reader);
+
+/**
+ * Frees a blob reader (closing its connection). NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `reader` must be NULL or a reader from ocireg_blob_reader_open(), freed at most once.
+ */
+void ocireg_blob_reader_free(ocireg_blob_reader *reader);
 
 /**
  * Reads an image from the OCI image layout in directory `dir`: the manifest tagged `tag` (its

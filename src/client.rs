@@ -148,6 +148,24 @@ impl Client {
         self.bound(cancel, deadline)
     }
 
+    /// This client, with `f` told of the retries of calls made through it instead of the
+    /// client's own retry callback.
+    pub(crate) fn with_retry_notify(&self, f: RetryCallback) -> Client {
+        let (cancel, deadline, agent) = match &self.call {
+            Some(c) => (c.cancel.clone(), c.deadline, c.agent.clone()),
+            None => (None, None, None),
+        };
+        Client {
+            inner: self.inner.clone(),
+            call: Some(Arc::new(Call {
+                cancel,
+                deadline,
+                agent,
+                on_retry: Some(f),
+            })),
+        }
+    }
+
     fn bound(&self, cancel: Option<Cancel>, deadline: Option<Instant>) -> Client {
         // A client already bound to the same handle keeps its agent.
         let same_cancel = match (&self.call, &cancel) {
@@ -159,8 +177,13 @@ impl Client {
                 cancel,
                 deadline,
                 agent: c.agent.clone(),
+                on_retry: c.on_retry.clone(),
             },
-            _ => self.inner.transport.call(cancel, deadline),
+            _ => {
+                let mut call = self.inner.transport.call(cancel, deadline);
+                call.on_retry = self.call.as_ref().and_then(|c| c.on_retry.clone());
+                call
+            }
         };
         Client {
             inner: self.inner.clone(),
@@ -360,9 +383,16 @@ impl ClientBuilder {
         self
     }
 
-    /// A callback told of each retry.
+    /// A callback told of each retry (the Go seed's `RetryNotify`): which request, the status
+    /// or error that caused it, and how long ocireg waits before the next attempt.
     pub fn on_retry(mut self, f: impl Fn(&RetryEvent) + Send + Sync + 'static) -> Self {
         self.on_retry = Some(Arc::new(f));
+        self
+    }
+
+    /// [`ClientBuilder::on_retry`] with a shared callback.
+    pub(crate) fn on_retry_callback(mut self, f: RetryCallback) -> Self {
+        self.on_retry = Some(f);
         self
     }
 

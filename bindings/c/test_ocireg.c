@@ -1273,6 +1273,120 @@ static void test_push_verify_pull(ocireg_test_registry *reg, const char *url) {
 
 /* ---------------------------------------------------------------- login, logout */
 
+/* Retries seen by the retry callback, on the calling thread. */
+struct retry_log {
+    pthread_t thread;
+    int calls;
+    int wrong_thread;
+    uint16_t last_status;
+    uint64_t last_delay_ms;
+};
+
+static void retry_cb(void *userdata, const char *method, const char *path, uint32_t attempt,
+                     uint16_t status, const char *reason, uint64_t delay_ms) {
+    struct retry_log *log = userdata;
+    log->calls++;
+    if (!pthread_equal(log->thread, pthread_self())) log->wrong_thread = 1;
+    if (method == NULL || path == NULL || reason == NULL || attempt == 0) log->wrong_thread = 1;
+    log->last_status = status;
+    log->last_delay_ms = delay_ms;
+}
+
+static void test_cancel_stream_retry_and_error_data(ocireg_test_registry *reg, const char *url) {
+    ocireg_error *err = NULL;
+    ocireg_client *client = make_client(url, NULL, NULL);
+    ocireg_string_list *list = NULL;
+
+    /* A triggered handle cancels every call of a client bound to it. */
+    ocireg_cancel *cancel = NULL;
+    EXPECT(OCIREG_OK, ocireg_cancel_new(&cancel, &err));
+    EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_cancel_new(NULL, &err));
+    CHECK(ocireg_cancel_is_triggered(cancel) == 0 && ocireg_cancel_is_triggered(NULL) == 0);
+    ocireg_client *bound = NULL;
+    EXPECT(OCIREG_OK, ocireg_client_bind(client, cancel, 0, &bound, &err));
+    EXPECT(OCIREG_OK, ocireg_tags(bound, "team/app", &list, &err));
+    ocireg_string_list_free(list);
+    list = NULL;
+    ocireg_cancel_trigger(cancel);
+    ocireg_cancel_trigger(NULL);
+    CHECK(ocireg_cancel_is_triggered(cancel) == 1);
+    EXPECT(OCIREG_CANCELLED, ocireg_tags(bound, "team/app", &list, &err));
+    CHECK(streq(ocireg_client_registry(bound), ocireg_client_registry(client)));
+    EXPECT(OCIREG_OK, ocireg_tags(client, "team/app", &list, &err)); /* the original is untouched */
+    ocireg_string_list_free(list);
+    list = NULL;
+    ocireg_client_free(bound);
+    bound = NULL;
+    EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_client_bind(NULL, NULL, 0, &bound, &err));
+    /* A deadline: bound calls still work well within it. */
+    EXPECT(OCIREG_OK, ocireg_client_bind(client, NULL, 60000, &bound, &err));
+    EXPECT(OCIREG_OK, ocireg_tags(bound, "team/app", &list, &err));
+    ocireg_string_list_free(list);
+    list = NULL;
+    ocireg_client_free(bound);
+    ocireg_cancel_free(cancel);
+    ocireg_cancel_free(NULL);
+
+    /* A blob read as a stream, verified at its end. */
+    static const char data[] = "streamed blob content, read in small pieces";
+    char *digest = NULL;
+    EXPECT(OCIREG_OK, ocireg_test_registry_add_blob(reg, "team/app", (const uint8_t *)data, sizeof data - 1, &digest, &err));
+    ocireg_blob_reader *reader = NULL;
+    EXPECT(OCIREG_OK, ocireg_blob_reader_open(client, "team/app", digest, NULL, &reader, &err));
+    CHECK(ocireg_blob_reader_size(reader) == sizeof data - 1 && ocireg_blob_reader_size(NULL) == 0);
+    char got[128];
+    size_t total = 0, n = 0;
+    do {
+        EXPECT(OCIREG_OK, ocireg_blob_reader_read(reader, (uint8_t *)got + total, 5, &n, &err));
+        total += n;
+    } while (n > 0 && total + 5 < sizeof got);
+    CHECK(total == sizeof data - 1 && memcmp(got, data, total) == 0);
+    EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_blob_reader_read(reader, NULL, 5, &n, &err));
+    ocireg_blob_reader_free(reader);
+    ocireg_blob_reader_free(NULL);
+    reader = NULL;
+    EXPECT(OCIREG_NOT_FOUND, ocireg_blob_reader_open(client, "team/app", "sha256:0000000000000000000000000000000000000000000000000000000000000000", NULL, &reader, &err));
+    CHECK(reader == NULL);
+    ocireg_string_free(digest);
+
+    /* Every registry error entry, and the body, as data. */
+    uint8_t *manifest = NULL;
+    size_t mlen = 0;
+    ocireg_status st = ocireg_manifest_get(client, "team/app", "no-such-tag", &manifest, &mlen, NULL, NULL, &err);
+    CHECK(st == OCIREG_NOT_FOUND);
+    CHECK(ocireg_error_registry_error_count(err) >= 1);
+    CHECK(streq(ocireg_error_registry_error_code(err, 0), "MANIFEST_UNKNOWN"));
+    CHECK(ocireg_error_registry_error_message(err, 0) != NULL);
+    CHECK(ocireg_error_registry_error_code(err, 99) == NULL && ocireg_error_registry_error_message(err, 99) == NULL);
+    (void)ocireg_error_registry_error_detail(err, 0);
+    CHECK(ocireg_error_registry_error_detail(err, 99) == NULL);
+    CHECK(ocireg_error_body(err) != NULL && strstr(ocireg_error_body(err), "MANIFEST_UNKNOWN") != NULL);
+    CHECK(ocireg_error_registry_error_count(NULL) == 0 && ocireg_error_body(NULL) == NULL);
+    ocireg_error_free(err);
+    err = NULL;
+
+    /* The backoff policy and the retry callback, on this thread. */
+    ocireg_options *opts = NULL;
+    EXPECT(OCIREG_OK, ocireg_options_new(&opts, &err));
+    EXPECT(OCIREG_OK, ocireg_options_set_backoff(opts, 10, 2.0, 50, 0, 0.0, &err));
+    EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_options_set_backoff(opts, 10, 0.5, 50, 0, 0.0, &err));
+    EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_options_set_backoff(opts, 10, 2.0, 50, 0, 1.5, &err));
+    struct retry_log log = {pthread_self(), 0, 0, 0, 0};
+    EXPECT(OCIREG_OK, ocireg_options_set_retry_notify(opts, retry_cb, &log, &err));
+    EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_options_set_retry_notify(NULL, retry_cb, &log, &err));
+    ocireg_client *retrying = NULL;
+    EXPECT(OCIREG_OK, ocireg_client_new(url, opts, &retrying, &err));
+    EXPECT(OCIREG_OK, ocireg_test_registry_fail_next(reg, 2, 503, -1, &err));
+    EXPECT(OCIREG_OK, ocireg_tags(retrying, "team/app", &list, &err));
+    ocireg_string_list_free(list);
+    list = NULL;
+    CHECK(log.calls == 2 && !log.wrong_thread);
+    CHECK(log.last_status == 503 && log.last_delay_ms == 20);
+    ocireg_client_free(retrying);
+    ocireg_options_free(opts);
+    ocireg_client_free(client);
+}
+
 static void test_login_logout(void) {
     ocireg_error *err = NULL;
     ocireg_test_registry *reg = NULL;
@@ -1400,6 +1514,7 @@ int main(void) {
     test_one_client_many_threads(url);
     test_blobs(url);
     test_push_verify_pull(reg, url);
+    test_cancel_stream_retry_and_error_data(reg, url);
     test_auth(OCIREG_TEST_AUTH_BASIC);
     test_auth(OCIREG_TEST_AUTH_BEARER);
     test_login_logout();

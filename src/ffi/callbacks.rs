@@ -15,8 +15,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 
+use super::error::{lossy_cstring, on_caller_thread};
 use crate::error::Result;
 use crate::transfer::{Progress, ProgressEvent, ProgressFn};
+use crate::transport::{RetryCallback, RetryEvent};
 
 /// Progress event: bytes are going up (`done` grows).
 pub const OCIREG_PROGRESS_UPLOADING: u32 = 0;
@@ -63,6 +65,81 @@ pub type ocireg_write_fn =
 pub type ocireg_read_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, buf: *mut u8, cap: usize) -> isize>;
 
+/// A retry callback (the Go seed's `RetryNotify`): told of each retry before ocireg sleeps —
+/// `method` and `path` of the request (valid during the call only; the path has no query),
+/// `attempt` (1 for the first retry), `status` (the HTTP status that caused it, 0 for a
+/// connection error or timeout), `reason` (the error text) and `delay_ms` (how long ocireg
+/// waits). Set with ocireg_options_set_retry_notify().
+///
+/// Always invoked on the thread that called the operation, before the operation returns.
+#[allow(non_camel_case_types)]
+pub type ocireg_retry_fn = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        method: *const c_char,
+        path: *const c_char,
+        attempt: u32,
+        status: u16,
+        reason: *const c_char,
+        delay_ms: u64,
+    ),
+>;
+
+/// A C retry callback and its userdata, as a client keeps them.
+#[derive(Clone, Copy)]
+pub(crate) struct CRetry {
+    pub(crate) cb: unsafe extern "C" fn(
+        *mut c_void,
+        *const c_char,
+        *const c_char,
+        u32,
+        u16,
+        *const c_char,
+        u64,
+    ),
+    pub(crate) userdata: UserData,
+}
+
+// SAFETY: the callback and its userdata are only ever used on the thread of the C call that
+// received them (see `call`): the value merely travels with the client.
+unsafe impl Send for CRetry {}
+// SAFETY: as above.
+unsafe impl Sync for CRetry {}
+
+impl CRetry {
+    /// Calls the C callback with `ev`. Only on the C caller's thread.
+    fn call(&self, ev: &RetryEvent) {
+        let method = lossy_cstring(ev.method);
+        let path = lossy_cstring(&ev.path);
+        let reason = lossy_cstring(&ev.reason);
+        let delay_ms = u64::try_from(ev.delay.as_millis()).unwrap_or(u64::MAX);
+        // SAFETY: the caller of ocireg_options_set_retry_notify() promised a valid callback
+        // and userdata; we are on the C caller's thread.
+        unsafe {
+            (self.cb)(
+                self.userdata.0,
+                method.as_ptr(),
+                path.as_ptr(),
+                ev.attempt,
+                ev.status.unwrap_or(0),
+                reason.as_ptr(),
+                delay_ms,
+            )
+        }
+    }
+
+    /// The client-level retry callback: calls C when the retry happens on the C caller's
+    /// thread (a call without workers); retries on worker threads reach C through the
+    /// operation's pump ([`with_progress`]) instead.
+    pub(crate) fn client_callback(self) -> RetryCallback {
+        Arc::new(move |ev: &RetryEvent| {
+            if on_caller_thread() {
+                self.call(ev);
+            }
+        })
+    }
+}
+
 fn event_code(e: ProgressEvent) -> u32 {
     match e {
         ProgressEvent::Uploading => OCIREG_PROGRESS_UPLOADING,
@@ -83,26 +160,34 @@ pub(crate) struct UserData(pub(crate) *mut c_void);
 enum Msg<T> {
     /// An event, and where to send the callback's answer (`true`: go on).
     Progress(Progress, SyncSender<bool>),
+    /// A retry, and where to say it was told.
+    Retry(RetryEvent, SyncSender<()>),
     Done(std::thread::Result<Result<T>>),
 }
 
-/// Runs `op` with a progress callback that reports to `cb` on the calling thread.
+/// Runs `op` with a progress callback that reports to `cb`, and a retry callback that reports to
+/// `retry`, both on the calling thread.
 ///
-/// Without `cb`, `op(None)` simply runs here. With it, `op` runs on a scoped helper thread; each
-/// progress event is handed to this thread, `cb` is called here, and the worker that reported
-/// the event waits for `cb`'s answer before it goes on. So the answer is exact: the progress call
+/// Without either, `op(None, None)` simply runs here. With one, `op` runs on a scoped helper
+/// thread; each progress event (and each retry) is handed to this thread, the C callback is
+/// called here, and the worker that reported the event waits for the answer before it goes on. So the answer is exact: the progress call
 /// whose callback returned non-zero answers `false` (and so does every later one, without calling
 /// `cb` again), which makes the operation stop with `Error::Cancelled` — it can never finish
 /// behind the caller's back with events still queued. A panic in `op` is resumed on this thread
 /// (and caught by the boundary).
-pub(crate) fn with_progress<T, F>(cb: ocireg_progress_fn, userdata: UserData, op: F) -> Result<T>
+pub(crate) fn with_progress<T, F>(
+    cb: ocireg_progress_fn,
+    userdata: UserData,
+    retry: Option<CRetry>,
+    op: F,
+) -> Result<T>
 where
     T: Send + 'static,
-    F: FnOnce(Option<ProgressFn>) -> Result<T> + Send,
+    F: FnOnce(Option<ProgressFn>, Option<RetryCallback>) -> Result<T> + Send,
 {
-    let Some(cb) = cb else {
-        return op(None);
-    };
+    if cb.is_none() && retry.is_none() {
+        return op(None, None);
+    }
     let cancelled = Arc::new(AtomicBool::new(false));
     let (tx, rx) = sync_channel::<Msg<T>>(256);
     std::thread::scope(|s| {
@@ -110,6 +195,16 @@ where
             let tx = tx.clone();
             let cancelled = Arc::clone(&cancelled);
             s.spawn(move || {
+                let retry_tx = tx.clone();
+                let retry_hook: Option<RetryCallback> = retry.map(|_| {
+                    let f: RetryCallback = Arc::new(move |ev: &RetryEvent| {
+                        let (told_tx, told_rx) = sync_channel(1);
+                        if retry_tx.send(Msg::Retry(ev.clone(), told_tx)).is_ok() {
+                            let _ = told_rx.recv();
+                        }
+                    });
+                    f
+                });
                 let progress_tx = tx.clone();
                 let progress: ProgressFn = Arc::new(move |p: &Progress| {
                     if cancelled.load(Ordering::SeqCst) {
@@ -126,7 +221,8 @@ where
                     }
                     answer_rx.recv().unwrap_or(false)
                 });
-                let result = catch_unwind(AssertUnwindSafe(|| op(Some(progress))));
+                let progress = cb.map(|_| progress);
+                let result = catch_unwind(AssertUnwindSafe(|| op(progress, retry_hook)));
                 let _ = tx.send(Msg::Done(result));
             })
         };
@@ -134,7 +230,17 @@ where
         let mut outcome = None;
         for msg in rx.iter() {
             match msg {
+                Msg::Retry(ev, told) => {
+                    if let Some(r) = &retry {
+                        r.call(&ev);
+                    }
+                    let _ = told.send(());
+                }
                 Msg::Progress(p, answer) => {
+                    let Some(cb) = cb else {
+                        let _ = answer.send(true);
+                        continue;
+                    };
                     if cancelled.load(Ordering::SeqCst) {
                         let _ = answer.send(false);
                         continue;

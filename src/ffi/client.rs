@@ -1,9 +1,10 @@
 //! Client options (`ocireg_options`) and the client handle (`ocireg_client`).
 
-use std::ffi::{CString, c_char, c_int};
+use std::ffi::{CString, c_char, c_int, c_void};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::callbacks::{CRetry, UserData, ocireg_retry_fn};
 use super::error::{
     Failure, boundary, free_box, guard, new_default, ocireg_error, ocireg_status, with_mut,
 };
@@ -51,6 +52,9 @@ pub struct ocireg_options {
     max_retries: Option<u32>,
     /// `None` keeps the default, `Some(None)` turns the low-speed limit off.
     low_speed: Option<Option<LowSpeedLimit>>,
+    /// `(initial, multiplier, max interval, max elapsed, jitter)`.
+    backoff: Option<(Duration, f64, Duration, Option<Duration>, f64)>,
+    pub(crate) retry_notify: Option<CRetry>,
 }
 
 impl ocireg_options {
@@ -91,11 +95,20 @@ impl ocireg_options {
         if let Some(limit) = self.low_speed {
             b = b.low_speed_limit(limit);
         }
+        let mut policy = RetryPolicy::default();
         if let Some(n) = self.max_retries {
-            b = b.retry_policy(RetryPolicy {
-                max_retries: n,
-                ..RetryPolicy::default()
-            });
+            policy.max_retries = n;
+        }
+        if let Some((initial, multiplier, max, elapsed, jitter)) = self.backoff {
+            policy.initial_backoff = initial;
+            policy.multiplier = multiplier;
+            policy.max_backoff = max;
+            policy.max_elapsed = elapsed;
+            policy.jitter = jitter;
+        }
+        b = b.retry_policy(policy);
+        if let Some(r) = self.retry_notify {
+            b = b.on_retry_callback(r.client_callback());
         }
         b
     }
@@ -506,6 +519,78 @@ pub unsafe extern "C" fn ocireg_options_set_low_speed_limit(
     }
 }
 
+/// The backoff between retries (the Go seed's `GetBackOff`): the first wait `initial_ms`, each
+/// next one `multiplier` times longer (at least 1), at most `max_interval_ms`, less a random
+/// part of up to `jitter` (0 to 1) of it; no retry starts later than `max_elapsed_ms` after the
+/// first attempt (0: no such limit; ocireg_options_set_max_retries() bounds the count). The
+/// defaults are 200 ms, 2, 10 000 ms, none, 0.5. A registry's `Retry-After` replaces the wait.
+///
+/// # Safety
+///
+/// `opts` must be live options not used by another thread during the call; `err` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ocireg_options_set_backoff(
+    opts: *mut ocireg_options,
+    initial_ms: u64,
+    multiplier: f64,
+    max_interval_ms: u64,
+    max_elapsed_ms: u64,
+    jitter: f64,
+    err: *mut *mut ocireg_error,
+) -> ocireg_status {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        set(opts, err, |o| {
+            if !multiplier.is_finite() || multiplier < 1.0 {
+                return Err(Failure::invalid(format!(
+                    "argument `multiplier`: {multiplier} is not a number of at least 1"
+                )));
+            }
+            if !(0.0..=1.0).contains(&jitter) {
+                return Err(Failure::invalid(format!(
+                    "argument `jitter`: {jitter} is not between 0 and 1"
+                )));
+            }
+            o.backoff = Some((
+                Duration::from_millis(initial_ms),
+                multiplier,
+                Duration::from_millis(max_interval_ms),
+                (max_elapsed_ms > 0).then(|| Duration::from_millis(max_elapsed_ms)),
+                jitter,
+            ));
+            Ok(())
+        })
+    }
+}
+
+/// A callback told of each retry (method, path, attempt, status, reason, delay), always on the
+/// thread that called the operation; NULL removes it. `userdata` is passed back as is.
+///
+/// # Safety
+///
+/// `opts` must be live options not used by another thread during the call; `cb` NULL or a
+/// function valid, with `userdata`, for as long as a client built from these options lives;
+/// `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ocireg_options_set_retry_notify(
+    opts: *mut ocireg_options,
+    cb: ocireg_retry_fn,
+    userdata: *mut c_void,
+    err: *mut *mut ocireg_error,
+) -> ocireg_status {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        set(opts, err, |o| {
+            o.retry_notify = cb.map(|cb| CRetry {
+                cb,
+                userdata: UserData(userdata),
+            });
+            Ok(())
+        })
+    }
+}
+
 /// A registry client: one registry, one connection pool, one token cache.
 ///
 /// Thread-safe: every operation takes a `const ocireg_client *`, and one client may serve many
@@ -513,9 +598,25 @@ pub unsafe extern "C" fn ocireg_options_set_low_speed_limit(
 #[allow(non_camel_case_types)]
 pub struct ocireg_client {
     pub(crate) client: Client,
+    /// The C retry callback, for operations whose retries happen on worker threads.
+    pub(crate) retry: Option<CRetry>,
     registry: CString,
     base_url: CString,
     credential_source: CString,
+}
+
+impl ocireg_client {
+    /// A handle for `client`, a client derived from this one (bound to a cancel handle or a
+    /// deadline): the same names and retry callback.
+    pub(crate) fn rebound(&self, client: Client) -> ocireg_client {
+        ocireg_client {
+            client,
+            retry: self.retry,
+            registry: self.registry.clone(),
+            base_url: self.base_url.clone(),
+            credential_source: self.credential_source.clone(),
+        }
+    }
 }
 
 /// A readable name of where the client's credentials came from.
@@ -554,6 +655,7 @@ pub unsafe extern "C" fn ocireg_client_new(
             };
             let client = builder.build()?;
             let handle = ocireg_client {
+                retry: opts.as_ref().and_then(|o| o.retry_notify),
                 registry: out_cstring(client.registry(), "the registry name")?,
                 base_url: out_cstring(client.base_url(), "the base URL")?,
                 credential_source: out_cstring(&source_text(&client), "the credential source")?,
@@ -637,6 +739,24 @@ pub unsafe extern "C" fn ocireg_client_request_count(client: *const ocireg_clien
 pub(crate) unsafe fn arg_client<'a>(client: *const ocireg_client) -> Result<&'a Client, Failure> {
     // SAFETY: forwarded.
     unsafe { arg_ref(client, "client") }.map(|c| &c.client)
+}
+
+/// The C retry callback of a client handle (for operations with worker threads).
+///
+/// # Safety
+///
+/// `client` must be NULL or live.
+pub(crate) unsafe fn retry_of(client: *const ocireg_client) -> Option<CRetry> {
+    // SAFETY: forwarded.
+    unsafe { client.as_ref() }.and_then(|c| c.retry)
+}
+
+/// `client`, with `hook` told of the retries of calls made through it, when there is one.
+pub(crate) fn notifying(client: &Client, hook: Option<crate::transport::RetryCallback>) -> Client {
+    match hook {
+        Some(h) => client.with_retry_notify(h),
+        None => client.clone(),
+    }
 }
 
 /// Borrows the client and reads the repository argument of an operation on one repository.

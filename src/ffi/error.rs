@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
 use super::strings::{arg_mut, arg_out, borrow_cstr, read_or, write_box};
-use crate::error::Error;
+use crate::error::{Error, ErrorInfo};
 
 /// The result of every fallible function: `OCIREG_OK` (0) or what went wrong.
 ///
@@ -70,6 +70,9 @@ pub struct ocireg_error {
     http_status: u16,
     registry_code: Option<CString>,
     retry_after_secs: i64,
+    /// Every `errors[]` entry: code, message, detail as JSON text.
+    entries: Vec<(CString, CString, Option<CString>)>,
+    body: Option<CString>,
 }
 
 /// The internal failure every boundary closure returns; turned into an `ocireg_error` at the
@@ -81,6 +84,8 @@ pub(crate) struct Failure {
     pub(crate) http_status: u16,
     pub(crate) registry_code: Option<String>,
     pub(crate) retry_after_secs: i64,
+    pub(crate) entries: Vec<ErrorInfo>,
+    pub(crate) body: Option<String>,
 }
 
 impl Failure {
@@ -92,6 +97,8 @@ impl Failure {
             http_status: 0,
             registry_code: None,
             retry_after_secs: -1,
+            entries: Vec::new(),
+            body: None,
         }
     }
 
@@ -131,12 +138,9 @@ impl From<Error> for Failure {
             #[allow(unreachable_patterns)]
             _ => OCIREG_REGISTRY,
         };
-        let retry_after_secs = match &e {
-            Error::RateLimited {
-                retry_after: Some(d),
-                ..
-            } => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-            _ => -1,
+        let retry_after_secs = match e.retry_after() {
+            Some(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            None => -1,
         };
         Failure {
             status,
@@ -144,6 +148,8 @@ impl From<Error> for Failure {
             http_status: e.http_status().unwrap_or(0),
             registry_code: e.registry_code().map(str::to_string),
             retry_after_secs,
+            entries: e.registry_errors().to_vec(),
+            body: e.body().map(str::to_string),
         }
     }
 }
@@ -164,6 +170,18 @@ impl Failure {
             http_status: self.http_status,
             registry_code: self.registry_code.as_deref().map(lossy_cstring),
             retry_after_secs: self.retry_after_secs,
+            entries: self
+                .entries
+                .iter()
+                .map(|e| {
+                    (
+                        lossy_cstring(&e.code),
+                        lossy_cstring(&e.message),
+                        e.detail.as_ref().map(|d| lossy_cstring(&d.to_string())),
+                    )
+                })
+                .collect(),
+            body: self.body.as_deref().map(lossy_cstring),
         }
     }
 }
@@ -195,6 +213,7 @@ where
         // SAFETY: the caller guarantees `err` is valid for writes when not NULL.
         unsafe { *err = ptr::null_mut() };
     }
+    let _caller = CallerThread::enter();
     let failure = match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => return ocireg_status::OCIREG_OK,
         Ok(Err(failure)) => failure,
@@ -210,6 +229,33 @@ where
         }
     }
     status
+}
+
+thread_local! {
+    /// How many exported calls are running on this thread (a C caller's thread when > 0).
+    static C_CALLS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks this thread as a C caller's while an exported call runs on it.
+struct CallerThread;
+
+impl CallerThread {
+    fn enter() -> CallerThread {
+        C_CALLS.with(|c| c.set(c.get().saturating_add(1)));
+        CallerThread
+    }
+}
+
+impl Drop for CallerThread {
+    fn drop(&mut self) {
+        C_CALLS.with(|c| c.set(c.get().saturating_sub(1)));
+    }
+}
+
+/// Whether this thread is running an exported call for a C caller (so a C callback may be
+/// called here).
+pub(crate) fn on_caller_thread() -> bool {
+    C_CALLS.with(|c| c.get() > 0)
 }
 
 /// The boundary of infallible functions (accessors, frees): runs `f` and returns `fallback` if
@@ -324,8 +370,9 @@ pub unsafe extern "C" fn ocireg_error_registry_code(err: *const ocireg_error) ->
     }
 }
 
-/// For `OCIREG_RATE_LIMITED`: how many seconds the registry asked to wait (`Retry-After`), or -1
-/// when it did not say (or for any other error, or when `err` is NULL).
+/// For `OCIREG_RATE_LIMITED` and `OCIREG_REGISTRY` (a 503): how many seconds the registry asked
+/// to wait (`Retry-After`), or -1 when it did not say (or for any other error, or when `err` is
+/// NULL).
 ///
 /// # Safety
 ///
@@ -334,6 +381,94 @@ pub unsafe extern "C" fn ocireg_error_registry_code(err: *const ocireg_error) ->
 pub unsafe extern "C" fn ocireg_error_retry_after_secs(err: *const ocireg_error) -> i64 {
     // SAFETY: the caller guarantees `err` is NULL or a live error object.
     unsafe { read_or(err, -1, |e| e.retry_after_secs) }
+}
+
+/// How many entries the registry's `{"errors": [...]}` answer had (0 when none, or `err` is
+/// NULL). Each is read with ocireg_error_registry_error_code(), `_message()` and `_detail()`.
+///
+/// # Safety
+///
+/// `err` must be NULL or an error object from this library that has not been freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ocireg_error_registry_error_count(err: *const ocireg_error) -> usize {
+    // SAFETY: the caller guarantees `err` is NULL or a live error object.
+    unsafe { read_or(err, 0, |e| e.entries.len()) }
+}
+
+/// The code of entry `i` of the registry's `errors[]` (e.g. `"MANIFEST_UNKNOWN"`; `""` when the
+/// entry had none), or NULL when `i` is out of range. Borrowed from `err`.
+///
+/// # Safety
+///
+/// `err` must be NULL or an error object from this library that has not been freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ocireg_error_registry_error_code(
+    err: *const ocireg_error,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: the caller guarantees `err` is NULL or a live error object.
+    unsafe { entry_field(err, i, |e| Some(&e.0)) }
+}
+
+/// The message of entry `i` of the registry's `errors[]` (`""` when it had none), or NULL when
+/// `i` is out of range. Borrowed from `err`.
+///
+/// # Safety
+///
+/// `err` must be NULL or an error object from this library that has not been freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ocireg_error_registry_error_message(
+    err: *const ocireg_error,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: the caller guarantees `err` is NULL or a live error object.
+    unsafe { entry_field(err, i, |e| Some(&e.1)) }
+}
+
+/// The detail of entry `i` of the registry's `errors[]` as JSON text (e.g.
+/// `{"name":"team/app"}`), or NULL when the entry had none (or `null`) or `i` is out of range.
+/// Borrowed from `err`.
+///
+/// # Safety
+///
+/// `err` must be NULL or an error object from this library that has not been freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ocireg_error_registry_error_detail(
+    err: *const ocireg_error,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: the caller guarantees `err` is NULL or a live error object.
+    unsafe { entry_field(err, i, |e| e.2.as_ref()) }
+}
+
+/// The body of the registry's error answer as it came (at most 64 KiB, invalid UTF-8 replaced),
+/// or NULL when there was none. Borrowed from `err`.
+///
+/// # Safety
+///
+/// `err` must be NULL or an error object from this library that has not been freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ocireg_error_body(err: *const ocireg_error) -> *const c_char {
+    // SAFETY: the caller guarantees `err` is NULL or a live error object.
+    match unsafe { err.as_ref() }.and_then(|e| e.body.as_ref()) {
+        Some(b) => b.as_ptr(),
+        None => ptr::null(),
+    }
+}
+
+/// A field of entry `i` of an error object's `errors[]`, or NULL.
+///
+/// # Safety
+///
+/// `err` must be NULL or live.
+unsafe fn entry_field(
+    err: *const ocireg_error,
+    i: usize,
+    field: impl FnOnce(&(CString, CString, Option<CString>)) -> Option<&CString>,
+) -> *const c_char {
+    // SAFETY: forwarded.
+    let entry = unsafe { err.as_ref() }.and_then(|e| e.entries.get(i));
+    entry.and_then(field).map_or(ptr::null(), |c| c.as_ptr())
 }
 
 /// Frees an error object. NULL is a no-op.

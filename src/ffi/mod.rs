@@ -43,6 +43,8 @@ pub mod manifest;
 pub mod callbacks;
 // Blobs.
 pub mod blob;
+// Cancellation, bound clients, blobs read as a stream.
+pub mod call;
 // Images to push (from a layout, or built).
 pub mod image;
 // Pushing images, and push results.

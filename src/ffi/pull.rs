@@ -5,7 +5,7 @@ use std::ffi::{CString, c_char, c_void};
 use serde_json::{Value, json};
 
 use super::callbacks::{UserData, ocireg_progress_fn, with_progress};
-use super::client::{arg_client_repo, ocireg_client};
+use super::client::{arg_client_repo, notifying, ocireg_client, retry_of};
 use super::error::{Failure, boundary, free_box, ocireg_error, ocireg_status};
 use super::push::ocireg_pushed;
 use super::strings::{
@@ -110,12 +110,13 @@ pub unsafe extern "C" fn ocireg_pull_image(
                 base.threads = threads as usize;
             }
             base.platform = platform;
-            let pulled = with_progress(progress, UserData(userdata), move |p| {
+            let retry = retry_of(client);
+            let pulled = with_progress(progress, UserData(userdata), retry, move |p, hook| {
                 let options = PullOptions {
                     progress: p,
                     ..base
                 };
-                c.pull_image(repo, reference, dir, &options)
+                notifying(c, hook).pull_image(repo, reference, dir, &options)
             })?;
             if !out.is_null() {
                 write_box(out, ocireg_pulled::new(pulled)?);

@@ -4,8 +4,9 @@ use std::ffi::{CString, c_char, c_int, c_void};
 
 use serde_json::{Value, json};
 
+use super::callbacks::CRetry;
 use super::callbacks::{UserData, ocireg_progress_fn, with_progress};
-use super::client::{arg_client_repo, ocireg_client};
+use super::client::{arg_client_repo, notifying, ocireg_client, retry_of};
 use super::error::{
     Failure, boundary, free_box, new_default, ocireg_error, ocireg_status, with_mut,
 };
@@ -213,14 +214,15 @@ fn push(
     opts: Option<&ocireg_push_options>,
     progress: ocireg_progress_fn,
     userdata: *mut c_void,
+    retry: Option<CRetry>,
 ) -> Result<ocireg_pushed, Failure> {
     let base = opts.map(|o| o.options.clone()).unwrap_or_default();
-    let pushed = with_progress(progress, UserData(userdata), move |p| {
+    let pushed = with_progress(progress, UserData(userdata), retry, move |p, hook| {
         let options = PushOptions {
             progress: p,
             ..base
         };
-        client.push_image(repository, reference, image, &options)
+        notifying(client, hook).push_image(repository, reference, image, &options)
     })?;
     ocireg_pushed::new(pushed)
 }
@@ -268,6 +270,7 @@ pub unsafe extern "C" fn ocireg_push_image(
                 opts.as_ref(),
                 progress,
                 userdata,
+                retry_of(client),
             )?;
             write_box(out, pushed);
             Ok(())
@@ -310,7 +313,17 @@ pub unsafe extern "C" fn ocireg_push_layout(
                 Ok(i) => i,
                 Err(_) => layout.image(None)?,
             };
-            let pushed = push(c, repo, tag, &image, opts.as_ref(), progress, userdata)?;
+            let retry = retry_of(client);
+            let pushed = push(
+                c,
+                repo,
+                tag,
+                &image,
+                opts.as_ref(),
+                progress,
+                userdata,
+                retry,
+            )?;
             write_box(out, pushed);
             Ok(())
         })

@@ -523,7 +523,7 @@ mod progress {
     fn callbacks_run_on_the_calling_thread_and_can_cancel() {
         let mut log = Log::here();
         let ud = UserData((&mut log as *mut Log).cast());
-        let r = with_progress(Some(cb), ud, fake_transfer).unwrap();
+        let r = with_progress(Some(cb), ud, None, |p, _| fake_transfer(p)).unwrap();
         assert_eq!(r, 7);
         assert_eq!(log.calls, 100);
         assert!(!log.wrong_thread);
@@ -536,7 +536,7 @@ mod progress {
                 log.calls = 0;
                 log.cancel_at = cancel_at;
                 let ud = UserData((&mut log as *mut Log).cast());
-                let e = with_progress(Some(cb), ud, fake_transfer).unwrap_err();
+                let e = with_progress(Some(cb), ud, None, |p, _| fake_transfer(p)).unwrap_err();
                 assert!(matches!(e, crate::Error::Cancelled(_)), "{e}");
                 assert_eq!(
                     log.calls, cancel_at,
@@ -547,8 +547,8 @@ mod progress {
         }
 
         // Without a callback the operation runs here, with no progress function.
-        let r = with_progress(None, UserData(std::ptr::null_mut()), |p| {
-            assert!(p.is_none());
+        let r = with_progress(None, UserData(std::ptr::null_mut()), None, |p, r| {
+            assert!(p.is_none() && r.is_none());
             Ok(1)
         });
         assert_eq!(r.unwrap(), 1);
@@ -561,7 +561,7 @@ mod progress {
         let mut err = std::ptr::null_mut();
         let st = unsafe {
             super::boundary(&mut err, || {
-                with_progress(Some(cb), ud, |_p| -> crate::Result<()> {
+                with_progress(Some(cb), ud, None, |_p, _r| -> crate::Result<()> {
                     panic!("worker boom")
                 })?;
                 Ok(())

@@ -4,7 +4,8 @@ use std::ffi::c_char;
 
 use serde_json::{Value, json};
 
-use super::client::{arg_client_repo, ocireg_client};
+use super::callbacks::{UserData, with_progress};
+use super::client::{arg_client_repo, notifying, ocireg_client, retry_of};
 use super::error::{Failure, boundary, free_box, ocireg_error, ocireg_status};
 use super::push::ocireg_pushed;
 use super::strings::{arg_out, arg_ref, read_or, write_box, write_cstring};
@@ -105,7 +106,13 @@ pub unsafe extern "C" fn ocireg_verify(
             let p = arg_ref(pushed, "pushed")?;
             arg_out(out, "out")?;
             crate::Repository::parse(repo)?;
-            let report = c.verify(repo, &p.pushed);
+            let expected = p.pushed.clone();
+            let report = with_progress(
+                None,
+                UserData(std::ptr::null_mut()),
+                retry_of(client),
+                |_, hook| Ok(notifying(c, hook).verify(repo, &expected)),
+            )?;
             let failure = (!report.is_verified()).then(|| {
                 Failure::new(
                     ocireg_status::OCIREG_VERIFY_FAILED,

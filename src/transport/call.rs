@@ -127,6 +127,9 @@ pub(crate) struct Call {
     pub(crate) deadline: Option<Instant>,
     /// An agent of this call's own, when cancellable: shutting it down affects nothing else.
     pub(crate) agent: Option<Agent>,
+    /// Told of this call's retries instead of the client's callback (the C ABI routes retries
+    /// of worker threads to the calling thread this way).
+    pub(crate) on_retry: Option<super::RetryCallback>,
 }
 
 impl Call {
@@ -145,6 +148,7 @@ impl Call {
             cancel,
             deadline,
             agent,
+            on_retry: None,
         }
     }
 

@@ -218,7 +218,8 @@ impl Retrier {
         reason: String,
     ) {
         self.attempt += 1;
-        if let Some(cb) = &t.on_retry {
+        let call_cb = self.call.as_ref().and_then(|c| c.on_retry.as_ref());
+        if let Some(cb) = call_cb.or(t.on_retry.as_ref()) {
             cb(&RetryEvent {
                 method: self.method,
                 path: self.path.clone(),

@@ -4,9 +4,8 @@ use std::ffi::{CString, c_char, c_int, c_void};
 
 use serde_json::{Value, json};
 
-use super::callbacks::CRetry;
 use super::callbacks::{UserData, ocireg_progress_fn, with_progress};
-use super::client::{arg_client_repo, notifying, ocireg_client, retry_of};
+use super::client::{notifying, ocireg_client};
 use super::error::{
     Failure, boundary, free_box, new_default, ocireg_error, ocireg_status, with_mut,
 };
@@ -207,23 +206,28 @@ pub unsafe extern "C" fn ocireg_push_options_free(opts: *mut ocireg_push_options
 /// Pushes `image` (read through `opts`, which may be NULL for the defaults) to `repository`
 /// under `reference` (a tag, or the image's digest to push untagged), reporting progress.
 fn push(
-    client: &crate::Client,
+    handle: &ocireg_client,
     repository: &str,
     reference: &str,
     image: &Image,
     opts: Option<&ocireg_push_options>,
     progress: ocireg_progress_fn,
     userdata: *mut c_void,
-    retry: Option<CRetry>,
 ) -> Result<ocireg_pushed, Failure> {
     let base = opts.map(|o| o.options.clone()).unwrap_or_default();
-    let pushed = with_progress(progress, UserData(userdata), retry, move |p, hook| {
-        let options = PushOptions {
-            progress: p,
-            ..base
-        };
-        notifying(client, hook).push_image(repository, reference, image, &options)
-    })?;
+    let client = &handle.client;
+    let pushed = with_progress(
+        progress,
+        UserData(userdata),
+        handle.retry,
+        move |p, hook| {
+            let options = PushOptions {
+                progress: p,
+                ..base
+            };
+            notifying(client, hook).push_image(repository, reference, image, &options)
+        },
+    )?;
     ocireg_pushed::new(pushed)
 }
 
@@ -258,19 +262,19 @@ pub unsafe extern "C" fn ocireg_push_image(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let (c, repo) = arg_client_repo(client, repository)?;
+            let handle = arg_ref(client, "client")?;
+            let repo = arg_str(repository, "repository")?;
             let reference = arg_str(reference, "reference")?;
             let image = arg_ref(image, "image")?;
             arg_out(out, "out")?;
             let pushed = push(
-                c,
+                handle,
                 repo,
                 reference,
                 &image.image,
                 opts.as_ref(),
                 progress,
                 userdata,
-                retry_of(client),
             )?;
             write_box(out, pushed);
             Ok(())
@@ -304,7 +308,8 @@ pub unsafe extern "C" fn ocireg_push_layout(
     // SAFETY: forwarded from this function's contract.
     unsafe {
         boundary(err, || {
-            let (c, repo) = arg_client_repo(client, repository)?;
+            let handle = arg_ref(client, "client")?;
+            let repo = arg_str(repository, "repository")?;
             let tag = arg_str(tag, "tag")?;
             let dir = arg_str(layout_dir, "layout_dir")?;
             arg_out(out, "out")?;
@@ -313,17 +318,7 @@ pub unsafe extern "C" fn ocireg_push_layout(
                 Ok(i) => i,
                 Err(_) => layout.image(None)?,
             };
-            let retry = retry_of(client);
-            let pushed = push(
-                c,
-                repo,
-                tag,
-                &image,
-                opts.as_ref(),
-                progress,
-                userdata,
-                retry,
-            )?;
+            let pushed = push(handle, repo, tag, &image, opts.as_ref(), progress, userdata)?;
             write_box(out, pushed);
             Ok(())
         })

@@ -34,7 +34,7 @@ use ureq::http::Response;
 use crate::client::Client;
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
-use crate::manifest::header_digest;
+use crate::manifest::{header_digest, with_scopes};
 use crate::reference::Repository;
 use crate::transport::{
     Method, ReqBody, Request, Transport, content_length, drain, percent_encode,
@@ -244,6 +244,17 @@ impl Client {
         digest: &Digest,
         actions: &str,
     ) -> Result<Option<Option<u64>>> {
+        self.head_blob_scoped(repository, digest, actions, &[])
+    }
+
+    /// [`Client::head_blob`] asking for `extra` token scopes too.
+    pub(crate) fn head_blob_scoped(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        actions: &str,
+        extra: &[String],
+    ) -> Result<Option<Option<u64>>> {
         let t = self.transport();
         let req = Request::new(
             Method::Head,
@@ -251,7 +262,7 @@ impl Client {
             format!("HEAD blob {repository}@{digest}"),
         )
         .repo(repository, actions);
-        let resp = t.send_expect(req, &[200, 404])?;
+        let resp = t.send_expect(with_scopes(req, extra), &[200, 404])?;
         let status = resp.status().as_u16();
         let len = content_length(&resp);
         drain(resp);

@@ -67,8 +67,11 @@ pub use error::{Error, ErrorInfo, Result};
 pub use image::layout::OciLayout;
 pub use image::{Image, ImageBuilder, ManifestFormat};
 pub use login::{LoginOptions, LoginStored, Logout, login, logout};
-pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, Platform, media_types};
-pub use pull::{PullOptions, PullStats, Pulled};
+pub use manifest::{
+    DeleteTagOptions, DeletedTag, Descriptor, ImageIndex, ImageManifest, Manifest, Platform,
+    media_types,
+};
+pub use pull::{LayerFile, PullOptions, PullStats, Pulled, PulledLayers, layer_file_name};
 pub use push::{PushOptions, PushStats, Pushed};
 pub use reference::{Reference, Repository, Tag};
 pub use transfer::{DEFAULT_THREADS, Progress, ProgressEvent, ProgressFn};

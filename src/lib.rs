@@ -33,6 +33,7 @@ mod auth;
 mod blob;
 mod catalog;
 mod client;
+mod copy;
 pub mod credentials;
 mod digest;
 mod error;
@@ -62,6 +63,7 @@ pub use blob::{
 };
 pub use catalog::Page;
 pub use client::{Client, ClientBuilder};
+pub use copy::CopyOptions;
 pub use digest::{Algorithm, Digest, Hasher};
 pub use error::{Error, ErrorInfo, Result};
 pub use image::layout::OciLayout;

@@ -1,9 +1,14 @@
 //! Delete by tag and delete by digest, pinned exchange by exchange against mockito: the tag form
 //! first, the fallback to the digest when the registry refuses it (distribution 2.x: 400
-//! `DIGEST_INVALID`; others 405), and deletes disabled (405 `UNSUPPORTED`).
+//! `DIGEST_INVALID`; others 405), and deletes disabled (405 `UNSUPPORTED`). And a copy from a
+//! source that serves a corrupt blob.
 
 use mockito::{Matcher, Mock, Server, ServerGuard};
-use ocireg::{Client, Credentials, DeleteTagOptions, Digest, Error, media_types};
+use ocireg::testing::Registry;
+use ocireg::{
+    Client, CopyOptions, Credentials, DeleteTagOptions, Descriptor, Digest, Error, ImageManifest,
+    media_types,
+};
 
 fn client(server: &ServerGuard) -> Client {
     Client::builder(&server.url())
@@ -207,4 +212,83 @@ fn delete_manifest_by_digest_maps_405_to_unsupported() {
         .unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
     m.assert();
+}
+
+#[test]
+fn a_corrupt_source_blob_fails_the_copy_and_lands_nowhere() {
+    let mut server = Server::new();
+    let config = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();
+    let layer = vec![42u8; 300_000];
+    let mut corrupt = layer.clone();
+    corrupt[299_999] ^= 1;
+    let m = ImageManifest {
+        schema_version: 2,
+        media_type: Some(media_types::OCI_MANIFEST.into()),
+        artifact_type: None,
+        config: Descriptor::new(
+            media_types::OCI_CONFIG,
+            Digest::sha256_of(&config),
+            config.len() as u64,
+        ),
+        layers: vec![Descriptor::new(
+            media_types::OCI_LAYER_GZIP,
+            Digest::sha256_of(&layer),
+            layer.len() as u64,
+        )],
+        subject: None,
+        annotations: None,
+    };
+    let mb = serde_json::to_vec(&m).unwrap();
+    let _manifest = server
+        .mock("GET", "/v2/src/app/manifests/v1")
+        .with_status(200)
+        .with_header("content-type", media_types::OCI_MANIFEST)
+        .with_header("docker-content-digest", &Digest::sha256_of(&mb).to_string())
+        .with_body(&mb)
+        .create();
+    let _config = server
+        .mock(
+            "GET",
+            format!("/v2/src/app/blobs/{}", m.config.digest).as_str(),
+        )
+        .with_status(200)
+        .with_body(&config)
+        .create();
+    let bad = server
+        .mock(
+            "GET",
+            format!("/v2/src/app/blobs/{}", m.layers[0].digest).as_str(),
+        )
+        .with_status(200)
+        .with_body(&corrupt)
+        .expect(1)
+        .create();
+    let dst = Registry::start().unwrap();
+    let cb = Client::builder(&dst.url())
+        .credentials(Credentials::Anonymous)
+        .build()
+        .unwrap();
+    let err = client(&server)
+        .copy_to(
+            "src/app",
+            "v1",
+            &cb,
+            "dst/app",
+            "v1",
+            &CopyOptions::default(),
+        )
+        .unwrap_err();
+    // The source's error, not what the upload made of the stream breaking off.
+    assert!(matches!(err, Error::DigestMismatch { .. }), "{err:?}");
+    assert!(err.to_string().contains("src/app"), "{err}");
+    bad.assert();
+    assert_eq!(
+        cb.blob_exists("dst/app", &m.layers[0].digest.to_string())
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        cb.manifest("dst/app", "v1"),
+        Err(Error::NotFound { .. })
+    ));
 }

@@ -34,7 +34,7 @@ use ureq::http::Response;
 use crate::client::Client;
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
-use crate::manifest::header_digest;
+use crate::manifest::{header_digest, with_scopes};
 use crate::reference::Repository;
 use crate::transport::{Method, ReqBody, Request, Tx, content_length, drain, percent_encode};
 
@@ -242,6 +242,17 @@ impl Client {
         digest: &Digest,
         actions: &str,
     ) -> Result<Option<Option<u64>>> {
+        self.head_blob_scoped(repository, digest, actions, &[])
+    }
+
+    /// [`Client::head_blob`] asking for `extra` token scopes too.
+    pub(crate) fn head_blob_scoped(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        actions: &str,
+        extra: &[String],
+    ) -> Result<Option<Option<u64>>> {
         let t = self.transport();
         let req = Request::new(
             Method::Head,
@@ -249,7 +260,7 @@ impl Client {
             format!("HEAD blob {repository}@{digest}"),
         )
         .repo(repository, actions);
-        let resp = t.send_expect(req, &[200, 404])?;
+        let resp = t.send_expect(with_scopes(req, extra), &[200, 404])?;
         let status = resp.status().as_u16();
         let len = content_length(&resp);
         drain(resp);
@@ -551,7 +562,7 @@ pub(crate) struct Prepared<'s> {
 
 /// Turns a [`BlobSource`] into a [`Prepared`] blob (hashing a file or bytes without a digest)
 /// and runs `f` on it. `expected` is a digest the source must have (a mount's digest).
-fn with_prepared<T>(
+pub(crate) fn with_prepared<T>(
     source: BlobSource<'_>,
     expected: Option<&Digest>,
     f: impl FnOnce(Prepared<'_>) -> Result<T>,
@@ -671,6 +682,9 @@ pub(crate) struct Uploader<'c> {
     repo: &'c str,
     options: &'c UploadOptions,
     watch: Watch<'c>,
+    /// Token scopes every request asks for besides this repository's `pull,push` (a copy's
+    /// source repository: one token for the whole copy).
+    extra: &'c [String],
 }
 
 /// An open upload session.
@@ -692,7 +706,14 @@ impl<'c> Uploader<'c> {
             repo,
             options,
             watch: Watch::default(),
+            extra: &[],
         }
+    }
+
+    /// Asks for these token scopes too in every request.
+    pub(crate) fn with_scopes(mut self, extra: &'c [String]) -> Self {
+        self.extra = extra;
+        self
     }
 
     pub(crate) fn with_watch(mut self, watch: Watch<'c>) -> Self {
@@ -719,7 +740,9 @@ impl<'c> Uploader<'c> {
     /// `mount_from` is given).
     pub(crate) fn push(&self, p: Prepared<'_>, mount_from: Option<&str>) -> Result<PushedBlob> {
         if let (Some(d), true) = (p.digest, self.options.skip_existing)
-            && let Some(len) = self.client.head_blob(self.repo, d, "pull,push")?
+            && let Some(len) =
+                self.client
+                    .head_blob_scoped(self.repo, d, "pull,push", self.extra)?
             && len.is_none_or(|l| l == p.size)
         {
             return Ok(PushedBlob {
@@ -813,7 +836,10 @@ impl<'c> Uploader<'c> {
         let url = append_query(&location, "digest", &digest.to_string());
         let what = format!("PUT blob {}@{digest}", self.repo);
         let stopped = Cell::new(false);
-        let req = Request::new(Method::Put, url, what.clone()).repo(self.repo, "pull,push");
+        let req = with_scopes(
+            Request::new(Method::Put, url, what.clone()).repo(self.repo, "pull,push"),
+            self.extra,
+        );
         let resp = if monolithic {
             let mut opener = || -> io::Result<Box<dyn Read + '_>> {
                 let inner = p.data.open_at(0, p.size)?;
@@ -895,14 +921,17 @@ impl<'c> Uploader<'c> {
                     stopped: &stopped,
                 }))
             };
-            let req = Request::new(Method::Patch, location.clone(), what.clone())
-                .repo(self.repo, "pull,push")
-                .header("content-type", "application/octet-stream")
-                .header("content-range", format!("{offset}-{}", end - 1))
-                .body(ReqBody::Stream {
-                    open: &mut opener,
-                    len: n,
-                });
+            let req = with_scopes(
+                Request::new(Method::Patch, location.clone(), what.clone())
+                    .repo(self.repo, "pull,push"),
+                self.extra,
+            )
+            .header("content-type", "application/octet-stream")
+            .header("content-range", format!("{offset}-{}", end - 1))
+            .body(ReqBody::Stream {
+                open: &mut opener,
+                len: n,
+            });
             let r = self.t().send(req);
             if stopped.get() {
                 if let Ok(resp) = r {
@@ -963,10 +992,13 @@ impl<'c> Uploader<'c> {
                 format!("POST blob upload {}", self.repo),
             ),
         };
-        let mut req =
-            Request::new(Method::Post, url.clone(), what.clone()).repo(self.repo, "pull,push");
-        if let Some((_, from)) = mount {
-            req = req.scope(format!("repository:{from}:pull"));
+        let mut req = with_scopes(
+            Request::new(Method::Post, url.clone(), what.clone()).repo(self.repo, "pull,push"),
+            self.extra,
+        );
+        let from_scope = mount.map(|(_, from)| format!("repository:{from}:pull"));
+        if let Some(scope) = from_scope.filter(|s| !self.extra.contains(s)) {
+            req = req.scope(scope);
         }
         let resp = self.t().send(req)?;
         let resp = self.expect(resp, &[201, 202], &what)?;
@@ -991,12 +1023,15 @@ impl<'c> Uploader<'c> {
 
     /// Best-effort `DELETE` of an upload session.
     fn cancel_session(&self, location: &str) {
-        let req = Request::new(
-            Method::Delete,
-            location.to_string(),
-            format!("DELETE blob upload {}", self.repo),
-        )
-        .repo(self.repo, "pull,push");
+        let req = with_scopes(
+            Request::new(
+                Method::Delete,
+                location.to_string(),
+                format!("DELETE blob upload {}", self.repo),
+            )
+            .repo(self.repo, "pull,push"),
+            self.extra,
+        );
         if let Ok(resp) = self.t().send(req) {
             drain(resp);
         }

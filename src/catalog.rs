@@ -2,11 +2,14 @@
 //! `n` / `last`).
 
 use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
 
 use crate::client::Client;
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::headers;
-use crate::reference::Repository;
+use crate::reference::{Repository, Tag, TagOrDigest};
+use crate::transfer::{DEFAULT_THREADS, run_parallel};
 use crate::transport::{Method, Request, percent_decode, percent_encode};
 
 /// The catalog page size ocireg asks for (distribution's maximum).
@@ -69,6 +72,59 @@ impl Client {
             Ok(())
         })?;
         Ok(all)
+    }
+
+    /// Every tag of `repository` with the digest of the manifest it points at, in the
+    /// registry's tag order: the tag list (every page), then a `HEAD` per tag, in parallel on
+    /// [`DEFAULT_THREADS`] threads (docker_registry2's `tags(repo, …, with_hashes = true)`).
+    ///
+    /// A tag deleted between the listing and its `HEAD`, and a listed name that is not a valid
+    /// tag, are left out. An unknown repository is [`Error::NotFound`].
+    ///
+    /// ```no_run
+    /// # fn main() -> ocireg::Result<()> {
+    /// let client = ocireg::Client::new("registry.example.com")?;
+    /// for (tag, digest) in client.tags_with_digests("team/app")? {
+    ///     println!("{tag} {digest}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn tags_with_digests(&self, repository: &str) -> Result<Vec<(String, Digest)>> {
+        let repository = &Repository::parse(repository)?;
+        self.tag_digests(repository, DEFAULT_THREADS, &[])
+    }
+
+    /// [`Client::tags_with_digests`] with the name already checked, `threads` parallel `HEAD`s
+    /// and `extra` token scopes on them.
+    pub(crate) fn tag_digests(
+        &self,
+        repository: &str,
+        threads: usize,
+        extra: &[String],
+    ) -> Result<Vec<(String, Digest)>> {
+        let mut tags = Vec::new();
+        self.walk(&Listing::Tags(repository), None, &mut |page| {
+            tags.extend(page);
+            Ok(())
+        })?;
+        let never = AtomicBool::new(false);
+        let digests = run_parallel(&tags, threads, &never, |tag| {
+            // A listed name that is not a valid tag cannot be asked for: left out.
+            let Ok(t) = Tag::parse(tag) else {
+                return Ok(None);
+            };
+            let r = TagOrDigest::Tag(t);
+            match self.resolve_digest(repository, &r, extra) {
+                Ok(d) => Ok(Some(d)),
+                Err(Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })?;
+        Ok(tags
+            .into_iter()
+            .zip(digests)
+            .filter_map(|(t, d)| d.map(|d| (t, d)))
+            .collect())
     }
 
     /// One page of tags: at most `n` (the registry may ignore it), after `last`.

@@ -10,6 +10,7 @@ use crate::client::Client;
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::headers;
+use crate::manifest::with_scopes;
 use crate::reference::Repository;
 use crate::transport::{Guarded, Method, Request, Retrier, content_length};
 
@@ -50,6 +51,8 @@ pub struct BlobReader {
     pos: u64,
     hasher: Option<Hasher>,
     retries: Retrier,
+    /// Token scopes asked for besides `pull` on the repository (a copy's destination).
+    extra: Vec<String>,
     deadline: Option<std::time::Instant>,
     done: bool,
 }
@@ -84,6 +87,17 @@ impl BlobReader {
         digest: Digest,
         expected_size: Option<u64>,
     ) -> Result<BlobReader> {
+        Self::open_scoped(client, repository, digest, expected_size, &[])
+    }
+
+    /// [`BlobReader::open`], asking for `extra` token scopes too.
+    pub(crate) fn open_scoped(
+        client: &Client,
+        repository: Repository,
+        digest: Digest,
+        expected_size: Option<u64>,
+        extra: &[String],
+    ) -> Result<BlobReader> {
         let t = client.transport();
         let path = format!("/v2/{repository}/blobs/{digest}");
         let deadline = t.deadline_from_now();
@@ -91,6 +105,7 @@ impl BlobReader {
             client: client.clone(),
             hasher: Some(Hasher::new(digest.algorithm())),
             retries: t.retrier("GET", &t.url(&path), deadline),
+            extra: extra.to_vec(),
             repository,
             digest,
             size: expected_size.unwrap_or(0),
@@ -142,6 +157,7 @@ impl BlobReader {
         )
         .repo(&self.repository, "pull")
         .large_body();
+        req = with_scopes(req, &self.extra);
         req.deadline = self.deadline;
         let resuming = self.pos > 0;
         if resuming {
@@ -181,7 +197,7 @@ impl BlobReader {
                 (None, false) => {
                     let head = self
                         .client
-                        .head_blob(&self.repository, &self.digest, "pull")?
+                        .head_blob_scoped(&self.repository, &self.digest, "pull", &self.extra)?
                         .flatten();
                     self.size = head.ok_or_else(|| {
                         t.protocol(format!(

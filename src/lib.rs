@@ -33,6 +33,7 @@ mod auth;
 mod blob;
 mod catalog;
 mod client;
+mod copy;
 pub mod credentials;
 mod digest;
 mod download;
@@ -63,14 +64,18 @@ pub use blob::{
 };
 pub use catalog::Page;
 pub use client::{Client, ClientBuilder};
+pub use copy::CopyOptions;
 pub use digest::{Algorithm, Digest, Hasher};
 pub use download::BlobReader;
 pub use error::{Error, ErrorInfo, Result};
 pub use image::layout::OciLayout;
 pub use image::{Image, ImageBuilder, ManifestFormat};
 pub use login::{LoginOptions, LoginStored, Logout, login, logout};
-pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, Platform, media_types};
-pub use pull::{PullOptions, PullStats, Pulled};
+pub use manifest::{
+    DeleteTagOptions, DeletedTag, Descriptor, ImageIndex, ImageManifest, Manifest, Platform,
+    media_types,
+};
+pub use pull::{LayerFile, PullOptions, PullStats, Pulled, PulledLayers, layer_file_name};
 pub use push::{PushOptions, PushStats, Pushed};
 pub use reference::{Reference, Repository, Tag};
 pub use transfer::{DEFAULT_THREADS, Progress, ProgressEvent, ProgressFn};

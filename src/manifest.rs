@@ -125,6 +125,53 @@ impl std::str::FromStr for Platform {
     }
 }
 
+impl Platform {
+    /// The platform images for this machine are built for: `linux` on every OS but Windows
+    /// (macOS and the BSDs run containers in a Linux VM), `windows` on Windows, with this CPU's
+    /// architecture in the OCI spelling (`amd64`, `arm64`, `arm`, `386`, `ppc64le`, `s390x`,
+    /// `riscv64`, …) and no variant (so that an index entry of any variant matches).
+    ///
+    /// ```
+    /// let p = ocireg::Platform::current();
+    /// assert!(p.os == "linux" || p.os == "windows");
+    /// assert!(!p.architecture.is_empty() && p.variant.is_none());
+    /// ```
+    pub fn current() -> Platform {
+        let os = if cfg!(windows) { "windows" } else { "linux" };
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+            "powerpc64" => "ppc64",
+            "mips64" if cfg!(target_endian = "little") => "mips64le",
+            "loongarch64" => "loong64",
+            other => other,
+        };
+        Platform {
+            os: os.to_string(),
+            architecture: arch.to_string(),
+            ..Platform::default()
+        }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    /// `os/arch` or `os/arch/variant` (what [`Platform::from_str`](std::str::FromStr) reads).
+    ///
+    /// ```
+    /// let p: ocireg::Platform = "linux/arm64/v8".parse()?;
+    /// assert_eq!(p.to_string(), "linux/arm64/v8");
+    /// # Ok::<(), ocireg::Error>(())
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.variant {
+            Some(v) => write!(f, "{}/{}/{v}", self.os, self.architecture),
+            None => write!(f, "{}/{}", self.os, self.architecture),
+        }
+    }
+}
+
 /// A content descriptor: media type, digest and size of a blob or manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -194,6 +241,37 @@ pub struct ImageManifest {
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
+impl ImageManifest {
+    /// The size of the image: the config blob plus every layer, in bytes (what a full pull
+    /// downloads, manifest aside).
+    ///
+    /// ```
+    /// let m = ocireg::Manifest::from_bytes(br#"{"schemaVersion":2,
+    ///   "mediaType":"application/vnd.oci.image.manifest.v1+json",
+    ///   "config":{"mediaType":"application/vnd.oci.image.config.v1+json",
+    ///     "digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},
+    ///   "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip",
+    ///     "digest":"sha256:4bf5122f344554c53bde2ebb8cd2b7e3d1600ad631c385a5d7cce23c7785459a","size":100}]}"#
+    ///     .to_vec(), None)?;
+    /// let image = m.image()?;
+    /// assert_eq!(image.image_size(), 102);
+    /// assert_eq!(image.layers_size(), 100);
+    /// assert_eq!(m.image_size()?, 102);
+    /// # Ok::<(), ocireg::Error>(())
+    /// ```
+    pub fn image_size(&self) -> u64 {
+        self.config.size.saturating_add(self.layers_size())
+    }
+
+    /// The sum of the layer sizes alone, config excluded: what docker_registry2's
+    /// `manifest_sum` returns.
+    pub fn layers_size(&self) -> u64 {
+        self.layers
+            .iter()
+            .fold(0u64, |sum, l| sum.saturating_add(l.size))
+    }
+}
+
 /// An image index (OCI index or Docker manifest list): manifests per platform.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -218,6 +296,85 @@ pub struct ImageIndex {
     /// Fields this version does not model, kept so that rewriting an index loses nothing.
     #[serde(flatten, default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// How [`Client::delete_tag_with`] deletes a tag.
+///
+/// ```
+/// let like_rmtag = ocireg::DeleteTagOptions { tag_first: false, ..Default::default() };
+/// assert!(ocireg::DeleteTagOptions::default().tag_first);
+/// # let _ = like_rmtag;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeleteTagOptions {
+    /// Try `DELETE /v2/<name>/manifests/<tag>` first (OCI distribution 1.1: the registry removes
+    /// only that tag), and delete the manifest by digest when the registry refuses that form.
+    /// `false`: always delete the manifest by digest, taking every tag on it, as
+    /// docker_registry2's `rmtag` does. Default `true`.
+    pub tag_first: bool,
+    /// Before deleting, list the other tags that point at the same manifest (the tag list and a
+    /// `HEAD` per tag, as [`Client::tags_with_digests`]), to report them in
+    /// [`DeletedTag::other_tags`]. Default `false`: that walk costs a request per tag.
+    pub list_other_tags: bool,
+    /// Parallel `HEAD`s of that walk (default [`DEFAULT_THREADS`](crate::DEFAULT_THREADS)).
+    pub threads: usize,
+}
+
+impl Default for DeleteTagOptions {
+    fn default() -> Self {
+        DeleteTagOptions {
+            tag_first: true,
+            list_other_tags: false,
+            threads: crate::transfer::DEFAULT_THREADS,
+        }
+    }
+}
+
+/// What [`Client::delete_tag`] removed.
+///
+/// Read [`DeletedTag::manifest_deleted`]: when the manifest itself was deleted, **every tag
+/// that pointed at it is gone too** (registries keep no tag without its manifest).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeletedTag {
+    /// The repository.
+    pub repository: String,
+    /// The tag asked for.
+    pub tag: String,
+    /// The digest of the manifest the tag pointed at.
+    pub digest: Digest,
+    /// `true`: the manifest is deleted, and with it every tag that pointed at it (the tag
+    /// asked for and all of [`DeletedTag::other_tags`]). `false`: the registry removed only
+    /// this tag (OCI 1.1 `DELETE` by tag); the manifest and its other tags remain.
+    pub manifest_deleted: bool,
+    /// The other tags that pointed at the same manifest before the delete, when
+    /// [`DeleteTagOptions::list_other_tags`] asked for them (`None` otherwise).
+    pub other_tags: Option<Vec<String>>,
+}
+
+impl DeletedTag {
+    /// The tags known to be gone: this one, and the listed other tags when the manifest
+    /// was deleted.
+    ///
+    /// ```
+    /// # let d = ocireg::Digest::sha256_of(b"m");
+    /// let gone = ocireg::DeletedTag {
+    ///     repository: "team/app".into(),
+    ///     tag: "v1".into(),
+    ///     digest: d,
+    ///     manifest_deleted: true,
+    ///     other_tags: Some(vec!["latest".into()]),
+    /// };
+    /// assert_eq!(gone.removed_tags(), ["v1", "latest"]);
+    /// ```
+    pub fn removed_tags(&self) -> Vec<String> {
+        let mut out = vec![self.tag.clone()];
+        if self.manifest_deleted
+            && let Some(others) = &self.other_tags
+        {
+            out.extend(others.iter().cloned());
+        }
+        out
+    }
 }
 
 /// A manifest as the registry holds it: the raw bytes, their media type and digest.
@@ -303,6 +460,23 @@ impl Manifest {
         })
     }
 
+    /// The size of the image this manifest describes: config plus layers
+    /// ([`ImageManifest::image_size`]).
+    ///
+    /// An index has no size of its own (each child is a different image, for another
+    /// platform): it is [`Error::InvalidInput`]. Choose the child first, e.g. with
+    /// [`Client::platform_descriptor`], and fetch it.
+    pub fn image_size(&self) -> Result<u64> {
+        if self.is_index() {
+            return Err(Error::InvalidInput(format!(
+                "manifest {} is an index ({}): an index has no image size; pick one platform's \
+                 manifest first",
+                self.digest, self.media_type
+            )));
+        }
+        Ok(self.image()?.image_size())
+    }
+
     /// A descriptor of this manifest.
     pub fn descriptor(&self) -> Descriptor {
         Descriptor::new(
@@ -344,6 +518,17 @@ impl Client {
     pub fn manifest(&self, repository: &str, reference: &str) -> Result<Manifest> {
         let repository = &Repository::parse(repository)?;
         let r = TagOrDigest::parse(reference)?;
+        self.get_manifest(repository, &r, &[])
+    }
+
+    /// [`Client::manifest`] with names already checked, asking for `extra` token scopes too
+    /// (a copy asks for the source's and the destination's in every request: one token).
+    pub(crate) fn get_manifest(
+        &self,
+        repository: &str,
+        r: &TagOrDigest,
+        extra: &[String],
+    ) -> Result<Manifest> {
         let t = self.transport();
         let what = format!("manifest {repository}:{}", r.url_part());
         let req = Request::new(
@@ -353,6 +538,7 @@ impl Client {
         )
         .repo(repository, "pull")
         .header("accept", media_types::MANIFEST_ACCEPT);
+        let req = with_scopes(req, extra);
         let (resp, bytes) = t.fetch(req, &[200], MAX_MANIFEST_SIZE)?;
         let header_digest = header_digest(&resp);
         let content_type = resp
@@ -392,6 +578,16 @@ impl Client {
     pub fn manifest_digest(&self, repository: &str, reference: &str) -> Result<Digest> {
         let repository = &Repository::parse(repository)?;
         let r = TagOrDigest::parse(reference)?;
+        self.resolve_digest(repository, &r, &[])
+    }
+
+    /// [`Client::manifest_digest`] with names already checked and `extra` token scopes.
+    pub(crate) fn resolve_digest(
+        &self,
+        repository: &str,
+        r: &TagOrDigest,
+        extra: &[String],
+    ) -> Result<Digest> {
         let req = Request::new(
             Method::Head,
             format!("/v2/{repository}/manifests/{}", r.url_part()),
@@ -399,7 +595,9 @@ impl Client {
         )
         .repo(repository, "pull")
         .header("accept", media_types::MANIFEST_ACCEPT);
-        let resp = self.transport().send_expect(req, &[200])?;
+        let resp = self
+            .transport()
+            .send_expect(with_scopes(req, extra), &[200])?;
         match header_digest(&resp) {
             Some(d) => {
                 crate::transport::drain(resp);
@@ -416,7 +614,7 @@ impl Client {
             }
             None => {
                 crate::transport::drain(resp);
-                Ok(self.manifest(repository, reference)?.digest)
+                Ok(self.get_manifest(repository, r, extra)?.digest)
             }
         }
     }
@@ -436,6 +634,18 @@ impl Client {
     ) -> Result<Digest> {
         let repository = &Repository::parse(repository)?;
         let r = TagOrDigest::parse(reference)?;
+        self.put_manifest_as(repository, &r, media_type, bytes, &[])
+    }
+
+    /// [`Client::put_manifest`] with names already checked and `extra` token scopes.
+    pub(crate) fn put_manifest_as(
+        &self,
+        repository: &str,
+        r: &TagOrDigest,
+        media_type: &str,
+        bytes: &[u8],
+        extra: &[String],
+    ) -> Result<Digest> {
         if media_type.trim().is_empty() || media_type.contains(['\r', '\n']) {
             return Err(Error::InvalidInput(format!(
                 "manifest media type {media_type:?} is empty or malformed"
@@ -462,7 +672,7 @@ impl Client {
         if let Some(d) = r.digest() {
             d.verify(bytes, "manifest pushed by digest")?;
         }
-        let url_ref = match &r {
+        let url_ref = match r {
             TagOrDigest::Digest(d) => d.to_string(),
             TagOrDigest::Tag(t) | TagOrDigest::TagAndDigest(t, _) => t.to_string(),
         };
@@ -475,7 +685,9 @@ impl Client {
         .repo(repository, "pull,push")
         .header("content-type", media_type)
         .body(ReqBody::Bytes(bytes));
-        let resp = self.transport().send_expect(req, &[200, 201, 202, 204])?;
+        let resp = self
+            .transport()
+            .send_expect(with_scopes(req, extra), &[200, 201, 202, 204])?;
         let theirs = header_digest(&resp);
         crate::transport::drain(resp);
         if let Some(theirs) = theirs
@@ -492,19 +704,179 @@ impl Client {
     }
 
     /// Deletes a manifest by digest (registries remove every tag pointing at it).
+    ///
+    /// A registry with deletes disabled (distribution's 405 `UNSUPPORTED`) is
+    /// [`Error::Unsupported`]; an unknown manifest is [`Error::NotFound`].
     pub fn delete_manifest(&self, repository: &str, digest: &str) -> Result<()> {
         let repository = &Repository::parse(repository)?;
         let d: Digest = digest.parse()?;
+        self.delete_manifest_ref(repository, &d.to_string(), &[])
+            .map_err(|e| self.deletes_unsupported(e))
+    }
+
+    /// Deletes a tag: resolves its digest with a `HEAD`, then `DELETE`s by tag, falling back to
+    /// deleting the manifest by digest when the registry refuses the tag form (the default
+    /// [`DeleteTagOptions`]).
+    ///
+    /// **Deleting by digest deletes the manifest, and every tag that points at it goes with
+    /// it**: that is what registries do (and what docker_registry2's `rmtag` does). The result
+    /// says which happened ([`DeletedTag::manifest_deleted`]); see [`Client::delete_tag_with`]
+    /// to always delete by digest or to list the other tags first.
+    ///
+    /// Requests: `HEAD manifests/<tag>`, `DELETE manifests/<tag>`, then either `HEAD
+    /// manifests/<digest>` (the tag form was accepted: is the manifest still there?) or, when
+    /// the tag form was refused, `DELETE manifests/<digest>`. The tag form counts as refused on
+    /// 400 (distribution 2.x: `DIGEST_INVALID`), 405, 501 (the OCI spec lets a registry answer
+    /// 400 or 405 when it does not delete tags), and 404 (the `HEAD` just found the tag, so a
+    /// 404 means the registry does not know manifests by tag in a `DELETE`).
+    ///
+    /// A registry with deletes disabled (distribution's 405 `UNSUPPORTED` without
+    /// `storage.delete.enabled`) is [`Error::Unsupported`]; an unknown tag is
+    /// [`Error::NotFound`]. Under Bearer auth every request asks for `pull` and `delete`, so one
+    /// token serves them all.
+    ///
+    /// ```no_run
+    /// # fn main() -> ocireg::Result<()> {
+    /// let client = ocireg::Client::new("registry.example.com")?;
+    /// let gone = client.delete_tag("team/app", "v1")?;
+    /// if gone.manifest_deleted {
+    ///     println!("deleted manifest {}: every tag on it is gone", gone.digest);
+    /// } else {
+    ///     println!("removed tag v1; manifest {} stays", gone.digest);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn delete_tag(&self, repository: &str, tag: &str) -> Result<DeletedTag> {
+        self.delete_tag_with(repository, tag, &DeleteTagOptions::default())
+    }
+
+    /// [`Client::delete_tag`] with explicit [`DeleteTagOptions`]: always by digest
+    /// (`tag_first: false`: `HEAD`, then `DELETE manifests/<digest>`), and/or with the other
+    /// tags on the manifest listed first.
+    ///
+    /// ```no_run
+    /// # fn main() -> ocireg::Result<()> {
+    /// use ocireg::DeleteTagOptions;
+    /// let client = ocireg::Client::new("registry.example.com")?;
+    /// let options = DeleteTagOptions { tag_first: false, list_other_tags: true, ..Default::default() };
+    /// let gone = client.delete_tag_with("team/app", "v1", &options)?;
+    /// println!("gone: {:?}", gone.removed_tags());
+    /// # Ok(()) }
+    /// ```
+    pub fn delete_tag_with(
+        &self,
+        repository: &str,
+        tag: &str,
+        options: &DeleteTagOptions,
+    ) -> Result<DeletedTag> {
+        let repository = &Repository::parse(repository)?;
+        let tag = crate::reference::Tag::parse(tag)?;
+        let delete_scope = [format!("repository:{repository}:delete")];
+        let pull_scope = [format!("repository:{repository}:pull")];
+        let digest =
+            self.resolve_digest(repository, &TagOrDigest::Tag(tag.clone()), &delete_scope)?;
+        let other_tags = if options.list_other_tags {
+            let all = self.tag_digests(repository, options.threads, &delete_scope)?;
+            Some(
+                all.into_iter()
+                    .filter(|(t, d)| d == &digest && t.as_str() != tag.as_str())
+                    .map(|(t, _)| t)
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        let by_digest = || -> Result<bool> {
+            self.delete_manifest_ref(repository, &digest.to_string(), &pull_scope)
+                .map_err(|e| self.deletes_unsupported(e))?;
+            Ok(true)
+        };
+        let manifest_deleted = if options.tag_first {
+            match self.delete_manifest_ref(repository, tag.as_str(), &pull_scope) {
+                Ok(()) => {
+                    // Only the tag, by the spec; but some registries take the manifest along.
+                    let r = TagOrDigest::Digest(digest.clone());
+                    match self.resolve_digest(repository, &r, &delete_scope) {
+                        Ok(_) => false,
+                        Err(Error::NotFound { .. }) => true,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(e) if tag_form_refused(&e) => by_digest()?,
+                Err(e) => return Err(self.deletes_unsupported(e)),
+            }
+        } else {
+            by_digest()?
+        };
+        Ok(DeletedTag {
+            repository: repository.to_string(),
+            tag: tag.to_string(),
+            digest,
+            manifest_deleted,
+            other_tags,
+        })
+    }
+
+    /// `DELETE /v2/<repo>/manifests/<reference>` (a digest, or a tag where the registry takes
+    /// one), with `extra` token scopes. Errors are the transport's, unmapped.
+    fn delete_manifest_ref(
+        &self,
+        repository: &str,
+        reference: &str,
+        extra: &[String],
+    ) -> Result<()> {
+        let sep = if reference.contains(':') { "@" } else { ":" };
         let req = Request::new(
             Method::Delete,
-            format!("/v2/{repository}/manifests/{d}"),
-            format!("DELETE manifest {repository}@{d}"),
+            format!("/v2/{repository}/manifests/{reference}"),
+            format!("DELETE manifest {repository}{sep}{reference}"),
         )
         .repo(repository, "delete");
-        let resp = self.transport().send_expect(req, &[200, 202, 204])?;
+        let resp = self
+            .transport()
+            .send_expect(with_scopes(req, extra), &[200, 202, 204])?;
         crate::transport::drain(resp);
         Ok(())
     }
+
+    /// 405 to a manifest `DELETE` means the registry has deletes disabled (distribution answers
+    /// 405 `UNSUPPORTED` unless `storage.delete.enabled`): [`Error::Unsupported`].
+    fn deletes_unsupported(&self, e: Error) -> Error {
+        match e {
+            Error::Registry {
+                status: 405,
+                operation,
+                errors,
+                ..
+            } => Error::Unsupported {
+                registry: self.registry().to_string(),
+                what: format!(
+                    "deleting manifests ({operation} answered 405{}: deletes are disabled there)",
+                    crate::error::InfoList(&errors)
+                ),
+            },
+            e => e,
+        }
+    }
+}
+
+/// Whether a registry's answer to `DELETE manifests/<tag>` means "not by tag": 400 (distribution
+/// 2.x parses the tag as a digest: `DIGEST_INVALID`), 404 (the tag was just found by `HEAD`),
+/// 405 and 501.
+fn tag_form_refused(e: &Error) -> bool {
+    match e {
+        Error::NotFound { .. } => true,
+        Error::Registry { status, .. } => matches!(status, 400 | 405 | 501),
+        _ => false,
+    }
+}
+
+/// Adds `extra` token scopes to a request.
+pub(crate) fn with_scopes<'a>(mut req: Request<'a>, extra: &[String]) -> Request<'a> {
+    for s in extra {
+        req = req.scope(s.clone());
+    }
+    req
 }
 
 fn has_media_type_field(bytes: &[u8]) -> bool {

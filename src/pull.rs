@@ -29,7 +29,7 @@ use crate::digest::{Digest, HashingWriter};
 use crate::download::BlobReader;
 use crate::error::{Error, Result};
 use crate::image::layout::{self, OciLayout};
-use crate::manifest::{Descriptor, Manifest, Platform, media_types};
+use crate::manifest::{Descriptor, ImageIndex, Manifest, Platform, media_types};
 use crate::push::Pushed;
 use crate::reference::{Repository, TagOrDigest};
 use crate::transfer::{DEFAULT_THREADS, Progress, ProgressEvent, ProgressFn, run_parallel};
@@ -39,6 +39,9 @@ const COPY_BUFFER: usize = 128 * 1024;
 
 /// How deep indexes may nest.
 const MAX_DEPTH: usize = 8;
+
+/// The largest image config [`Client::platform_descriptor`] reads.
+const MAX_CONFIG_SIZE: u64 = 8 * 1024 * 1024;
 
 /// How [`Client::pull_image`] pulls.
 ///
@@ -98,18 +101,49 @@ impl PullOptions {
     }
 }
 
-fn platform_matches(want: &Platform, have: &Platform) -> bool {
+/// Whether `have` (an index entry's or a config's platform) is what `want` asks for: same OS
+/// and architecture, and the same variant and OS version when `want` names them.
+pub(crate) fn platform_matches(want: &Platform, have: &Platform) -> bool {
     want.os == have.os
         && want.architecture == have.architecture
         && (want.variant.is_none() || want.variant == have.variant)
         && (want.os_version.is_none() || want.os_version == have.os_version)
 }
 
-fn show_platform(p: &Platform) -> String {
-    match &p.variant {
-        Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
-        None => format!("{}/{}", p.os, p.architecture),
-    }
+/// The first entry of `index` for `want`, or [`Error::NotFound`] naming the platforms the
+/// index has.
+pub(crate) fn pick_platform<'i>(
+    client: &Client,
+    repository: &str,
+    index: &'i ImageIndex,
+    index_digest: &Digest,
+    want: &Platform,
+) -> Result<&'i Descriptor> {
+    let chosen = index.manifests.iter().find(|d| {
+        d.platform
+            .as_ref()
+            .is_some_and(|p| platform_matches(want, p))
+    });
+    chosen.ok_or_else(|| {
+        let have: Vec<String> = index
+            .manifests
+            .iter()
+            .filter_map(|d| d.platform.as_ref().map(Platform::to_string))
+            .collect();
+        Error::NotFound {
+            registry: client.registry().to_string(),
+            what: format!(
+                "platform {want} in index {repository}@{index_digest} (it has: {})",
+                if have.is_empty() {
+                    "no platforms".to_string()
+                } else {
+                    have.join(", ")
+                }
+            ),
+            errors: Vec::new(),
+            body: None,
+        }
+    })
 }
 
 /// Counts of what a pull did.
@@ -176,6 +210,50 @@ impl Pulled {
             stats: Default::default(),
         }
     }
+}
+
+/// One layer written by [`Client::pull_layers`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerFile {
+    /// The layer's descriptor, as in the manifest.
+    pub descriptor: Descriptor,
+    /// Where it is: `<dir>/<algorithm>-<hex>` (e.g. `sha256-4bf5…`).
+    pub path: PathBuf,
+    /// `false` when the file was already there with the right digest (not downloaded again).
+    pub downloaded: bool,
+}
+
+/// What [`Client::pull_layers`] wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PulledLayers {
+    /// The repository.
+    pub repository: String,
+    /// The digest of the image manifest whose layers these are.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// Its platform, when it was chosen from an index.
+    pub platform: Option<Platform>,
+    /// The index it was chosen from, if any.
+    pub from_index: Option<Descriptor>,
+    /// The config descriptor (not downloaded).
+    pub config: Descriptor,
+    /// The layers, in manifest order (base first).
+    pub layers: Vec<LayerFile>,
+    /// Counts.
+    pub stats: PullStats,
+}
+
+/// The file name [`Client::pull_layers`] gives a blob: `<algorithm>-<hex>`, valid on every
+/// file system (a digest's `:` is not allowed on Windows).
+///
+/// ```
+/// let d = ocireg::Digest::sha256_of(b"layer");
+/// let name = ocireg::layer_file_name(&d);
+/// assert_eq!(name, format!("sha256-{}", d.hex()));
+/// ```
+pub fn layer_file_name(digest: &Digest) -> String {
+    format!("{}-{}", digest.algorithm().as_str(), digest.hex())
 }
 
 /// A manifest fetched during a pull, with its children.
@@ -245,7 +323,7 @@ impl Client {
 
     /// GET a blob into `w` through a [`BlobReader`]: hashed, verified, never longer than its
     /// size, resumed after a broken connection. Returns the number of bytes.
-    fn fetch_blob(
+    pub(crate) fn fetch_blob(
         &self,
         repository: &str,
         digest: &Digest,
@@ -253,9 +331,23 @@ impl Client {
         w: &mut dyn Write,
         progress: &dyn Fn(u64) -> bool,
     ) -> Result<u64> {
+        self.fetch_blob_scoped(repository, digest, expected_size, w, progress, &[])
+    }
+
+    /// [`Client::fetch_blob`] asking for `extra` token scopes too.
+    pub(crate) fn fetch_blob_scoped(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        expected_size: Option<u64>,
+        w: &mut dyn Write,
+        progress: &dyn Fn(u64) -> bool,
+        extra: &[String],
+    ) -> Result<u64> {
         let what = format!("blob {repository}@{digest}");
         let repository = Repository::parse(repository)?;
-        let mut reader = BlobReader::open(self, repository, digest.clone(), expected_size)?;
+        let mut reader =
+            BlobReader::open_scoped(self, repository, digest.clone(), expected_size, extra)?;
         let mut buf = vec![0u8; COPY_BUFFER];
         let mut total = 0u64;
         loop {
@@ -350,6 +442,241 @@ impl Client {
         pulled.from_index = from_index;
         pulled.stats = stats;
         Ok(pulled)
+    }
+
+    /// The descriptor of the manifest for `platform` that `reference` names (docker_registry2's
+    /// `digest(repo, tag, arch, os, variant)`):
+    ///
+    /// * for an index (or Docker manifest list), the first child whose platform matches: same
+    ///   OS and architecture, and the same variant and OS version when `platform` names them
+    ///   (`linux/arm64` matches `linux/arm64/v8`; `linux/arm64/v8` does not match an entry with
+    ///   no variant); nested indexes are followed. The descriptor is the index entry's, with
+    ///   its platform. Requests: one manifest `GET` (one more per nested index).
+    /// * for a plain image manifest, its own descriptor when its config's `os` and
+    ///   `architecture` (and `variant`, `os.version` when asked) match: the config blob is
+    ///   read (one more `GET`). The descriptor carries the config's platform.
+    ///
+    /// No match is [`Error::NotFound`], whose message names the platforms that exist
+    /// (`platform linux/s390x in index team/app@sha256:… (it has: linux/amd64, linux/arm64/v8)`).
+    ///
+    /// ```no_run
+    /// # fn main() -> ocireg::Result<()> {
+    /// let client = ocireg::Client::new("registry.example.com")?;
+    /// let d = client.platform_descriptor("team/app", "v1", &"linux/arm64".parse()?)?;
+    /// println!("{} {} ({} bytes)", d.digest, d.media_type, d.size);
+    /// # Ok(()) }
+    /// ```
+    pub fn platform_descriptor(
+        &self,
+        repository: &str,
+        reference: &str,
+        platform: &Platform,
+    ) -> Result<Descriptor> {
+        let repository = &Repository::parse(repository)?;
+        let r = TagOrDigest::parse(reference)?;
+        let mut m = self.get_manifest(repository, &r, &[])?;
+        for _ in 0..=MAX_DEPTH {
+            if m.is_index() {
+                let index = m.index()?;
+                let chosen = pick_platform(self, repository, &index, &m.digest, platform)?;
+                if !media_types::is_index(&chosen.media_type) {
+                    return Ok(chosen.clone());
+                }
+                m = self.fetch_child(repository, chosen)?;
+                continue;
+            }
+            let image = m.image()?;
+            let have = self.config_platform(repository, &image.config)?;
+            return match have {
+                Some(have) if platform_matches(platform, &have) => {
+                    let mut d = m.descriptor();
+                    d.platform = Some(have);
+                    Ok(d)
+                }
+                have => Err(Error::NotFound {
+                    registry: self.registry().to_string(),
+                    what: format!(
+                        "platform {platform} in manifest {repository}@{} (it has: {})",
+                        m.digest,
+                        have.map_or_else(|| "no platform".to_string(), |p| p.to_string())
+                    ),
+                    errors: Vec::new(),
+                    body: None,
+                }),
+            };
+        }
+        Err(self.transport().protocol(format!(
+            "{repository}: indexes nest more than {MAX_DEPTH} deep"
+        )))
+    }
+
+    /// The platform an image config declares (`os`, `architecture`, `variant`, `os.version`),
+    /// `None` for a config that is not an image config or declares none.
+    fn config_platform(&self, repository: &str, config: &Descriptor) -> Result<Option<Platform>> {
+        if config.media_type != media_types::OCI_CONFIG
+            && config.media_type != media_types::DOCKER_CONFIG
+        {
+            return Ok(None);
+        }
+        if config.size > MAX_CONFIG_SIZE {
+            return Err(Error::InvalidInput(format!(
+                "the config {} of {repository} is {} bytes, more than the {MAX_CONFIG_SIZE} \
+                 bytes ocireg reads",
+                config.digest, config.size
+            )));
+        }
+        let mut bytes = Vec::new();
+        self.fetch_blob(
+            repository,
+            &config.digest,
+            Some(config.size),
+            &mut bytes,
+            &|_| true,
+        )?;
+        Ok(serde_json::from_slice::<Platform>(&bytes)
+            .ok()
+            .filter(|p| !p.os.is_empty() && !p.architecture.is_empty()))
+    }
+
+    /// Downloads the layers of an image into `dir` as docker_registry2's `pull(repo, tag, dir)`
+    /// does: one file per layer blob, named by its digest ([`layer_file_name`]:
+    /// `<dir>/sha256-<hex>`), each verified (written to a temporary file and renamed only once
+    /// its size and digest match), in parallel on [`PullOptions::threads`] threads. The config
+    /// and the manifest are not written (use [`Client::pull_image`] for a whole OCI layout).
+    ///
+    /// A file already at its path with the right digest is kept (not downloaded again). For an
+    /// index, the image of [`PullOptions::platform`] is chosen, by default
+    /// [`Platform::current`]; for a plain manifest the platform option is not checked.
+    ///
+    /// Requests: the manifest `GET` (and the chosen child's, for an index), then one blob `GET`
+    /// per layer to download.
+    ///
+    /// ```no_run
+    /// # fn main() -> ocireg::Result<()> {
+    /// let client = ocireg::Client::new("registry.example.com")?;
+    /// let pulled = client.pull_layers("team/app", "v1", "./layers", &Default::default())?;
+    /// for l in &pulled.layers {
+    ///     println!("{} -> {}", l.descriptor.digest, l.path.display());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn pull_layers(
+        &self,
+        repository: &str,
+        reference: &str,
+        dir: impl AsRef<Path>,
+        options: &PullOptions,
+    ) -> Result<PulledLayers> {
+        let repository = &Repository::parse(repository)?;
+        let r = TagOrDigest::parse(reference)?;
+        let dir = dir.as_ref();
+        let requests_before = self.request_count();
+        let top = self.get_manifest(repository, &r, &[])?;
+        let (node, from_index) = if top.is_index() {
+            let want = options.platform.clone().unwrap_or_else(Platform::current);
+            let (node, index) = self.choose_platform(repository, top, &want, 0)?;
+            (node, Some(index))
+        } else {
+            let entry = top.descriptor();
+            (self.fetch_tree(repository, top, entry, 0)?, None)
+        };
+        let config = node.config.clone().ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "manifest {repository}@{} has no config",
+                node.manifest.digest
+            ))
+        })?;
+        fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        // Each digest once (a manifest may list a layer twice).
+        let mut seen = BTreeSet::new();
+        let unique: Vec<&Descriptor> = node
+            .layers
+            .iter()
+            .filter(|d| seen.insert(&d.digest))
+            .collect();
+        let abort = AtomicBool::new(false);
+        let downloaded = run_parallel(&unique, options.threads, &abort, |d| {
+            self.pull_layer_file(repository, dir, d, options, &abort)
+        })?;
+        let mut stats = PullStats::default();
+        for (d, was) in unique.iter().zip(&downloaded) {
+            if *was {
+                stats.blobs_downloaded += 1;
+                stats.bytes_downloaded += d.size;
+            } else {
+                stats.blobs_reused += 1;
+            }
+        }
+        let layers = node
+            .layers
+            .iter()
+            .map(|d| {
+                let i = unique.iter().position(|u| u.digest == d.digest);
+                LayerFile {
+                    descriptor: d.clone(),
+                    path: dir.join(layer_file_name(&d.digest)),
+                    downloaded: i.is_some_and(|i| downloaded[i]),
+                }
+            })
+            .collect();
+        stats.requests = self.request_count().saturating_sub(requests_before);
+        Ok(PulledLayers {
+            repository: repository.to_string(),
+            digest: node.manifest.digest.clone(),
+            media_type: node.manifest.media_type.clone(),
+            platform: if from_index.is_some() {
+                node.entry.platform.clone()
+            } else {
+                None
+            },
+            from_index,
+            config,
+            layers,
+            stats,
+        })
+    }
+
+    /// Downloads one layer to `<dir>/<algorithm>-<hex>` unless it is there with the right
+    /// digest; true when downloaded.
+    fn pull_layer_file(
+        &self,
+        repository: &str,
+        dir: &Path,
+        d: &Descriptor,
+        options: &PullOptions,
+        abort: &AtomicBool,
+    ) -> Result<bool> {
+        if abort.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled(format!("download of blob {}", d.digest)));
+        }
+        let report = |done: u64, event: ProgressEvent| -> bool {
+            if abort.load(Ordering::Relaxed) {
+                return false;
+            }
+            match &options.progress {
+                Some(cb) => cb(&Progress {
+                    digest: d.digest.clone(),
+                    done,
+                    total: d.size,
+                    event,
+                }),
+                None => true,
+            }
+        };
+        let path = dir.join(layer_file_name(&d.digest));
+        if file_has_digest(&path, &d.digest) {
+            if !report(d.size, ProgressEvent::Reused) {
+                return Err(Error::Cancelled(format!("pull from {repository}")));
+            }
+            return Ok(false);
+        }
+        self.fetch_blob_to_path(repository, &d.digest, Some(d.size), &path, &|done| {
+            report(done, ProgressEvent::Downloading)
+        })?;
+        if !report(d.size, ProgressEvent::Downloaded) {
+            return Err(Error::Cancelled(format!("pull from {repository}")));
+        }
+        Ok(true)
     }
 
     /// Downloads one blob into the layout unless it is there with the right digest; true when
@@ -467,33 +794,7 @@ impl Client {
             )));
         }
         let index = index_manifest.index()?;
-        let chosen = index.manifests.iter().find(|d| {
-            d.platform
-                .as_ref()
-                .is_some_and(|p| platform_matches(want, p))
-        });
-        let Some(chosen) = chosen else {
-            let have: Vec<String> = index
-                .manifests
-                .iter()
-                .filter_map(|d| d.platform.as_ref().map(show_platform))
-                .collect();
-            return Err(Error::NotFound {
-                registry: self.registry().to_string(),
-                what: format!(
-                    "platform {} in index {repository}@{} (it has: {})",
-                    show_platform(want),
-                    index_manifest.digest,
-                    if have.is_empty() {
-                        "no platforms".to_string()
-                    } else {
-                        have.join(", ")
-                    }
-                ),
-                errors: Vec::new(),
-                body: None,
-            });
-        };
+        let chosen = pick_platform(self, repository, &index, &index_manifest.digest, want)?;
         let m = self.fetch_child(repository, chosen)?;
         if m.is_index() {
             let (node, _) = self.choose_platform(repository, m, want, depth + 1)?;

@@ -1907,6 +1907,156 @@ ocireg_status ocireg_pulled_to_pushed(const ocireg_pulled *pulled,
 void ocireg_pulled_free(ocireg_pulled *pulled);
 
 /**
+ * Copies the image `repository:reference` (a manifest, or an index with all its children) to
+ * `to_repository:to_reference` (a tag, or the image's digest): on the same registry when `to`
+ * is NULL (blobs are mounted across repositories: no byte travels), else to `to`'s registry
+ * (each blob streamed from this registry to that one, with bounded memory and no temporary
+ * file). Blobs go in parallel (`threads`, 0: the default of 4), blobs already there are
+ * skipped, manifests go last, every byte is unchanged (the digests are the same). `platform`
+ * (NULL: all) copies one platform of an index. `progress` as in ocireg_push_image(). On success
+ * `*out` receives what was pushed to the destination (verify it with ocireg_verify() through a
+ * client of the destination); free it with ocireg_pushed_free().
+ *
+ * # Safety
+ *
+ * `client` live, `to` NULL or live; the strings NUL-terminated (`platform` may be NULL);
+ * `progress` NULL or valid with `userdata`; `out` valid for writing; `err` NULL or writable.
+ */
+ocireg_status ocireg_copy(const ocireg_client *client,
+                          const char *repository,
+                          const char *reference,
+                          const ocireg_client *to,
+                          const char *to_repository,
+                          const char *to_reference,
+                          uint32_t threads,
+                          const char *platform,
+                          ocireg_progress_fn progress,
+                          void *userdata,
+                          ocireg_pushed **out,
+                          ocireg_error **err);
+
+/**
+ * Gives the manifest `repository:reference` the tag `to_tag` in `to_repository` (the same
+ * repository: the manifest's bytes are fetched and put under the new tag; another one: a copy
+ * within the registry). On success `*out` (may be NULL) receives what was tagged.
+ *
+ * # Safety
+ *
+ * `client` live; the strings NUL-terminated; `out` NULL or valid for writing; `err` NULL or
+ * writable.
+ */
+ocireg_status ocireg_retag(const ocireg_client *client,
+                           const char *repository,
+                           const char *reference,
+                           const char *to_repository,
+                           const char *to_tag,
+                           ocireg_pushed **out,
+                           ocireg_error **err);
+
+/**
+ * Deletes the tag `tag` of `repository`. The registry is asked to delete the tag alone first
+ * (OCI 1.1) unless `tag_first` is 0; a registry that refuses that form (distribution 2.8) gets
+ * its manifest deleted by digest — and **every tag on that manifest goes with it**, which is
+ * what the registry does and what docker_registry2's `rmtag` does. `list_other_tags` non-zero
+ * finds those other tags first (one HEAD per tag of the repository). A registry with deletes
+ * disabled is `OCIREG_UNSUPPORTED`.
+ *
+ * On success `*out_json` (may be NULL) receives `{"repository", "tag", "digest",
+ * "manifestDeleted": bool, "otherTags": [..] | null, "removedTags": [..]}` (free with
+ * ocireg_string_free()).
+ *
+ * # Safety
+ *
+ * `client` live; the strings NUL-terminated; `out_json` NULL or valid for writing; `err` NULL
+ * or writable.
+ */
+ocireg_status ocireg_delete_tag(const ocireg_client *client,
+                                const char *repository,
+                                const char *tag,
+                                int32_t tag_first,
+                                int32_t list_other_tags,
+                                char **out_json,
+                                ocireg_error **err);
+
+/**
+ * The descriptor (OCI JSON: `mediaType`, `digest`, `size`, `platform`) of the image for
+ * `platform` (`os/arch[/variant]`) that `repository:reference` names: the matching child of an
+ * index, or the manifest itself when its config's platform matches; `OCIREG_NOT_FOUND` naming
+ * the platforms there are otherwise. docker_registry2's `digest(repo, tag, arch, os, variant)`.
+ * `*out_json` is freed with ocireg_string_free().
+ *
+ * # Safety
+ *
+ * `client` live; the strings NUL-terminated; `out_json` valid for writing; `err` NULL or
+ * writable.
+ */
+ocireg_status ocireg_platform_descriptor(const ocireg_client *client,
+                                         const char *repository,
+                                         const char *reference,
+                                         const char *platform,
+                                         char **out_json,
+                                         ocireg_error **err);
+
+/**
+ * Every tag of `repository` with the digest it points at (one HEAD per tag, in parallel):
+ * `*out_json` receives `[{"tag": "v1", "digest": "sha256:…"}, …]` in the registry's tag order
+ * (free with ocireg_string_free()). docker_registry2's `tags(repo, …, with_hashes = true)`.
+ *
+ * # Safety
+ *
+ * `client` live; `repository` NUL-terminated; `out_json` valid for writing; `err` NULL or
+ * writable.
+ */
+ocireg_status ocireg_tags_with_digests(const ocireg_client *client,
+                                       const char *repository,
+                                       char **out_json,
+                                       ocireg_error **err);
+
+/**
+ * The sizes of an image manifest (`bytes`, `len`; its media type read from it, or given as
+ * `media_type`, which may be NULL): `*out_image_size` config + layers, `*out_layers_size` the
+ * layers only (docker_registry2's `manifest_sum`). Either out-parameter may be NULL. An index
+ * has no image size: `OCIREG_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `bytes` valid for `len` bytes; `media_type` NULL or NUL-terminated; the outs NULL or valid;
+ * `err` NULL or writable.
+ */
+ocireg_status ocireg_manifest_sizes(const uint8_t *bytes,
+                                    size_t len,
+                                    const char *media_type,
+                                    uint64_t *out_image_size,
+                                    uint64_t *out_layers_size,
+                                    ocireg_error **err);
+
+/**
+ * Downloads the layers of the image `repository:reference` into directory `dir` (created if
+ * needed), each a file named `<algorithm>-<hex>` of its digest, verified before it is renamed
+ * into place; a file already there with the right digest is kept. For an index, `platform`
+ * picks the image (NULL: this machine's). docker_registry2's `pull(repo, tag, dir)`.
+ * `threads` (0: 4) and `progress` as in ocireg_pull_image(). On success `*out_json` (may be
+ * NULL) receives `{"repository", "digest", "mediaType", "platform", "config", "layers":
+ * [{"digest", "size", "mediaType", "path", "downloaded"}], "stats"}` (free with
+ * ocireg_string_free()).
+ *
+ * # Safety
+ *
+ * `client` live; the strings NUL-terminated (`platform` may be NULL); `progress` NULL or valid
+ * with `userdata`; `out_json` NULL or valid for writing; `err` NULL or writable.
+ */
+ocireg_status ocireg_pull_layers(const ocireg_client *client,
+                                 const char *repository,
+                                 const char *reference,
+                                 const char *dir,
+                                 const char *platform,
+                                 uint32_t threads,
+                                 ocireg_progress_fn progress,
+                                 void *userdata,
+                                 char **out_json,
+                                 ocireg_error **err);
+
+/**
  * Checks `username` / `password` against `registry` (`GET /v2/` through the whole Basic or
  * Bearer challenge), then stores them: in the credential helper the docker config names for
  * the registry (`credHelpers`, else `credsStore`), else base64 in the config's `auths`, keeping

@@ -1387,6 +1387,79 @@ static void test_cancel_stream_retry_and_error_data(ocireg_test_registry *reg, c
     ocireg_client_free(client);
 }
 
+static void test_registry_operations(ocireg_test_registry *reg, const char *url) {
+    ocireg_error *err = NULL;
+    ocireg_client *client = make_client(url, NULL, NULL);
+    static const uint8_t cfg[] = "{\"architecture\":\"amd64\",\"os\":\"linux\"}";
+    const uint8_t *layers[1] = {(const uint8_t *)"ops layer"};
+    size_t lens[1] = {9};
+    char *digest = NULL;
+    EXPECT(OCIREG_OK, ocireg_test_registry_add_image(reg, "ops/src", "v1", cfg, sizeof cfg - 1, layers, lens, 1, &digest, &err));
+
+    /* Copy within the registry (mounts), then retag. */
+    ocireg_pushed *copied = NULL;
+    EXPECT(OCIREG_OK, ocireg_copy(client, "ops/src", "v1", NULL, "ops/dst", "v1", 0, NULL, NULL, NULL, &copied, &err));
+    CHECK(streq(ocireg_pushed_digest(copied), digest));
+    ocireg_pushed_free(copied);
+    EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_copy(client, "ops/src", "v1", NULL, "ops/dst", "v1", 65, NULL, NULL, NULL, &copied, &err));
+    /* To another client (streamed): the same registry through a second client. */
+    ocireg_client *other = make_client(url, NULL, NULL);
+    EXPECT(OCIREG_OK, ocireg_copy(client, "ops/src", "v1", other, "ops/far", "v2", 2, "linux/amd64", NULL, NULL, &copied, &err));
+    CHECK(streq(ocireg_pushed_digest(copied), digest));
+    ocireg_pushed_free(copied);
+    ocireg_client_free(other);
+    EXPECT(OCIREG_OK, ocireg_retag(client, "ops/src", "v1", "ops/src", "v1-again", NULL, &err));
+    ocireg_pushed *tagged = NULL;
+    EXPECT(OCIREG_OK, ocireg_retag(client, "ops/src", "v1", "ops/src", "v1-third", &tagged, &err));
+    CHECK(streq(ocireg_pushed_digest(tagged), digest));
+    ocireg_pushed_free(tagged);
+
+    /* Tags with digests. */
+    char *json = NULL;
+    EXPECT(OCIREG_OK, ocireg_tags_with_digests(client, "ops/src", &json, &err));
+    CHECK(json != NULL && strstr(json, "\"tag\":\"v1-again\"") != NULL && strstr(json, digest) != NULL);
+    ocireg_string_free(json);
+    json = NULL;
+
+    /* The descriptor of a platform: the manifest itself, its config being linux/amd64. */
+    EXPECT(OCIREG_OK, ocireg_platform_descriptor(client, "ops/src", "v1", "linux/amd64", &json, &err));
+    CHECK(json != NULL && strstr(json, digest) != NULL);
+    ocireg_string_free(json);
+    json = NULL;
+    EXPECT(OCIREG_NOT_FOUND, ocireg_platform_descriptor(client, "ops/src", "v1", "linux/s390x", &json, &err));
+    EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_platform_descriptor(client, "ops/src", "v1", "linux", &json, &err));
+
+    /* Sizes of a manifest. */
+    uint8_t *manifest = NULL;
+    size_t mlen = 0;
+    EXPECT(OCIREG_OK, ocireg_manifest_get(client, "ops/src", "v1", &manifest, &mlen, NULL, NULL, &err));
+    uint64_t image_size = 0, layers_size = 0;
+    EXPECT(OCIREG_OK, ocireg_manifest_sizes(manifest, mlen, NULL, &image_size, &layers_size, &err));
+    CHECK(layers_size == 9 && image_size == 9 + sizeof cfg - 1);
+    EXPECT(OCIREG_OK, ocireg_manifest_sizes(manifest, mlen, NULL, NULL, NULL, &err));
+    ocireg_bytes_free(manifest, mlen);
+    EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_manifest_sizes((const uint8_t *)"nope", 4, NULL, &image_size, NULL, &err));
+
+    /* Layers into a directory. */
+    char dir[256];
+    tmp_path(dir, sizeof dir, "layers");
+    EXPECT(OCIREG_OK, ocireg_pull_layers(client, "ops/src", "v1", dir, NULL, 0, NULL, NULL, &json, &err));
+    CHECK(json != NULL && strstr(json, "\"downloaded\":true") != NULL);
+    ocireg_string_free(json);
+    json = NULL;
+    EXPECT(OCIREG_OK, ocireg_pull_layers(client, "ops/src", "v1", dir, "linux/amd64", 1, NULL, NULL, NULL, &err));
+
+    /* Delete by tag: the test registry deletes the tag alone (OCI 1.1). */
+    EXPECT(OCIREG_OK, ocireg_delete_tag(client, "ops/src", "v1-again", 1, 1, &json, &err));
+    CHECK(json != NULL && strstr(json, "\"removedTags\":[\"v1-again\"") != NULL);
+    ocireg_string_free(json);
+    json = NULL;
+    EXPECT(OCIREG_OK, ocireg_delete_tag(client, "ops/src", "v1-third", 1, 0, NULL, &err));
+    EXPECT(OCIREG_NOT_FOUND, ocireg_delete_tag(client, "ops/src", "no-such-tag", 1, 0, NULL, &err));
+    ocireg_string_free(digest);
+    ocireg_client_free(client);
+}
+
 static void test_login_logout(void) {
     ocireg_error *err = NULL;
     ocireg_test_registry *reg = NULL;
@@ -1515,6 +1588,7 @@ int main(void) {
     test_blobs(url);
     test_push_verify_pull(reg, url);
     test_cancel_stream_retry_and_error_data(reg, url);
+    test_registry_operations(reg, url);
     test_auth(OCIREG_TEST_AUTH_BASIC);
     test_auth(OCIREG_TEST_AUTH_BEARER);
     test_login_logout();

@@ -53,6 +53,8 @@ pub mod push;
 pub mod verify;
 // Pulling images.
 pub mod pull;
+// Copy, retag, delete by tag, platform descriptors, tags with digests, sizes, layers.
+pub mod ops;
 // Login and logout.
 pub mod credentials;
 // The in-memory test registry (feature `test-server`).

@@ -10,7 +10,7 @@
 //!   `docker-credential-*` helper protocol, the resolution chain, [`login`] and [`logout`].
 //! * **Listing**: [`Client::tags`], [`Client::catalog`], [`Client::search`] over every page.
 //! * **Manifests**: [`Client::manifest`] (digest-verified), [`Client::put_manifest`].
-//! * **Testing**: [`testing::Registry`], an in-memory registry (feature `test-server`).
+//! * **Testing**: `testing::Registry`, an in-memory registry (feature `test-server`).
 //!
 //! ```no_run
 //! # fn main() -> ocireg::Result<()> {
@@ -36,7 +36,10 @@ pub mod client;
 pub mod credentials;
 pub mod digest;
 pub mod error;
-/// The C ABI (`extern "C"` functions described by `include/ocireg.h`).
+/// The C ABI (`extern "C"` functions described by `include/ocireg.h`), with the `capi`
+/// feature. Hidden from these docs: C callers read the header, Rust callers the Rust API.
+#[cfg(feature = "capi")]
+#[doc(hidden)]
 pub mod ffi;
 pub mod headers;
 pub mod image;

@@ -142,10 +142,14 @@ var testServerOnce = sync.OnceValue(func() error {
 	if len(missing) == 0 {
 		return nil
 	}
+	what := "missing " + strings.Join(missing, ", ")
+	if len(missing) == len(testServerFunctions) {
+		what = "it has no ocireg_test_* function"
+	}
 	return &Error{
 		Status: StatusUnsupported,
-		Message: "ocireg: the loaded libocireg was built without the test-server feature (missing " +
-			strings.Join(missing, ", ") + "); install it with `cargo cinstall --features test-server`",
+		Message: "ocireg: the loaded libocireg was built without the test-server feature (" + what +
+			"); the test registry needs a library built with `--features capi,test-server`",
 		RetryAfter: NoRetryAfter,
 	}
 })

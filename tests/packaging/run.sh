@@ -277,8 +277,17 @@ for line in open(sys.argv[1]):
             bad.append(kinds)
 sys.exit(1 if bad else 0)
 EOF
-crate_size="$(cd "$repo" && cargo package --quiet --no-verify --allow-dirty --target-dir "$work/package" >/dev/null 2>&1 && size "$work"/package/package/ocireg-*.crate)"
-cost "Rust (dependent, debug)" "$(secs "$t0" "$t1")" ".crate $crate_size"
+# What `cargo publish` would upload: only what a Rust user needs, well under 1 MB.
+(cd "$repo" && cargo package --quiet --no-verify --allow-dirty --target-dir "$work/package" 2>/dev/null) ||
+    fail "cargo package failed"
+crate="$(ls "$work"/package/package/ocireg-*.crate)"
+if tar -tzf "$crate" | grep -E '^[^/]+/(bindings|tests|bench|target)/'; then
+    fail "the .crate holds files a Rust user does not need"
+fi
+if tar -tvzf "$crate" | grep '^l'; then fail "the .crate holds symlinks"; fi
+[ "$(stat -c %s "$crate")" -lt 1000000 ] || fail "the .crate weighs $(size "$crate")"
+echo "$(basename "$crate"): $(tar -tzf "$crate" | grep -vc '/$') files, $(size "$crate")"
+cost "Rust (dependent, debug)" "$(secs "$t0" "$t1")" ".crate $(size "$crate")"
 
 # --------------------------------------------------------------- capi without test-server
 say "a C library built without test-server: every binding loads it"

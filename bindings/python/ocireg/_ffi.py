@@ -321,9 +321,13 @@ def require_test_server() -> None:
     """Raises :class:`ocireg.UnsupportedError` when the loaded library was built without the
     ``test-server`` feature (and so has no test registry)."""
     if missing_test_functions:
+        if len(missing_test_functions) == len(TEST_SERVER_FUNCTIONS):
+            what = "it has no ocireg_test_* function"
+        else:
+            what = "missing " + ", ".join(sorted(missing_test_functions))
         raise errors.UnsupportedError(
-            "ocireg: %s was built without the test-server feature (missing %s)"
-            % (lib_path, ", ".join(sorted(missing_test_functions)))
+            "ocireg: %s was built without the test-server feature (%s); the test registry needs "
+            "a library built with `--features capi,test-server`" % (lib_path, what)
         )
 
 

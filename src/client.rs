@@ -150,6 +150,7 @@ impl Client {
 
     /// This client, with `f` told of the retries of calls made through it instead of the
     /// client's own retry callback.
+    #[cfg_attr(not(feature = "capi"), allow(dead_code))]
     pub(crate) fn with_retry_notify(&self, f: RetryCallback) -> Client {
         let (cancel, deadline, agent) = match &self.call {
             Some(c) => (c.cancel.clone(), c.deadline, c.agent.clone()),
@@ -391,6 +392,7 @@ impl ClientBuilder {
     }
 
     /// [`ClientBuilder::on_retry`] with a shared callback.
+    #[cfg_attr(not(feature = "capi"), allow(dead_code))]
     pub(crate) fn on_retry_callback(mut self, f: RetryCallback) -> Self {
         self.on_retry = Some(f);
         self

@@ -10,7 +10,7 @@
 //!   `docker-credential-*` helper protocol, the resolution chain, [`login`] and [`logout`].
 //! * **Listing**: [`Client::tags`], [`Client::catalog`], [`Client::search`] over every page.
 //! * **Manifests**: [`Client::manifest`] (digest-verified), [`Client::put_manifest`].
-//! * **Testing**: [`testing::Registry`], an in-memory registry (feature `test-server`).
+//! * **Testing**: `testing::Registry`, an in-memory registry (feature `test-server`).
 //!
 //! ```no_run
 //! # fn main() -> ocireg::Result<()> {
@@ -38,7 +38,9 @@ pub mod credentials;
 mod digest;
 mod download;
 mod error;
-/// The C ABI (`extern "C"` functions described by `include/ocireg.h`): not part of the Rust API.
+/// The C ABI (`extern "C"` functions described by `include/ocireg.h`), with the `capi`
+/// feature. Hidden from these docs: C callers read the header, Rust callers the Rust API.
+#[cfg(feature = "capi")]
 #[doc(hidden)]
 pub mod ffi;
 pub mod fuzzing;

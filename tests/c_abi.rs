@@ -1,5 +1,10 @@
 //! Runs the C example and the C test program (`bindings/c/run.sh`): compiled with gcc against
-//! the freshly built `libocireg.so`, under AddressSanitizer + UBSan, then under valgrind.
+//! the shared library, under AddressSanitizer + UBSan, then under valgrind.
+//!
+//! The library: `$OCIREG_LIB_DIR/libocireg.so` when set (tests/run-all.sh points it at a
+//! `cargo cinstall` prefix), otherwise run.sh builds one with `cargo rustc --lib --crate-type
+//! cdylib --features capi,test-server` into its own target directory (`<target>/c-abi`): the
+//! crate itself only builds an rlib, and the running `cargo test` holds the lock of its own.
 //!
 //! Skipped (with a note) when gcc is missing, unless `OCIREG_REQUIRE_C=1`.
 
@@ -25,20 +30,22 @@ fn c_example_and_tests_pass_under_asan_and_valgrind() {
         return;
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    // This test binary lives in <target>/<profile>/deps/. `cargo test` rebuilds the cdylib there
-    // (deps/libocireg.so) along with the rlib, but does not refresh the copy in
-    // <target>/<profile>/, so the fresh library is the one next to us.
+    // This test binary lives in <target>/<profile>/deps/.
     let exe = std::env::current_exe().expect("current_exe");
-    let deps = exe.parent().expect("deps directory").to_path_buf();
+    let target = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .and_then(|profile| profile.parent())
+        .expect("target directory")
+        .to_path_buf();
     let mut cmd = Command::new("bash");
     cmd.arg(root.join("bindings/c/run.sh")).current_dir(&root);
-    if deps.join("libocireg.so").exists() {
-        cmd.env("OCIREG_LIB_DIR", &deps)
-            .env("OCIREG_C_BUILD_DIR", deps.with_file_name("c-abi"))
-            .env("OCIREG_SKIP_BUILD", "1");
-    } else if let Some(target) = deps.parent().and_then(|profile| profile.parent()) {
-        // Let run.sh build the library with `cargo build --lib`.
-        cmd.env("CARGO_TARGET_DIR", target);
+    if std::env::var_os("OCIREG_LIB_DIR").is_some_and(|d| !d.is_empty()) {
+        // run.sh reads OCIREG_LIB_DIR itself.
+        cmd.env("OCIREG_SKIP_BUILD", "1")
+            .env("OCIREG_C_BUILD_DIR", target.join("c-abi-programs"));
+    } else {
+        cmd.env("CARGO_TARGET_DIR", target.join("c-abi"));
     }
     if required {
         cmd.env("OCIREG_REQUIRE_VALGRIND", "1");

@@ -21,7 +21,7 @@ fn committed_header_is_fresh() {
             );
         panic!(
             "include/ocireg.h is stale (first difference at line {line}).\n\
-             Regenerate it with:\n    OCIREG_UPDATE_HEADER=1 cargo build\n\
+             Regenerate it with:\n    OCIREG_UPDATE_HEADER=1 cargo build --features capi\n\
              and commit the result."
         );
     }

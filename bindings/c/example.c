@@ -2,8 +2,9 @@
  * A small tour of the ocireg C ABI: start the in-memory test registry, push a tiny image
  * (two blobs and a manifest), list the tags, fetch the manifest back and print it.
  *
- *   cargo build --lib && ln -sf libocireg.so target/debug/libocireg.so.0   # the SONAME
- *   gcc -std=c11 -Iinclude bindings/c/example.c -Ltarget/debug -Wl,-rpath,target/debug -locireg
+ *   cargo cinstall --release --features capi,test-server --prefix="$HOME/.local" --libdir=lib
+ *   cc example.c $(PKG_CONFIG_PATH="$HOME/.local/lib/pkgconfig" pkg-config --cflags --libs ocireg)
+ *   LD_LIBRARY_PATH="$HOME/.local/lib" ./a.out
  *
  * (bindings/c/run.sh does this, plus ASan, UBSan and valgrind runs.)
  *

@@ -6,9 +6,10 @@
 # Exits non-zero on any failure.
 #
 # Environment:
-#   OCIREG_LIB_DIR       directory holding libocireg.so (default: $CARGO_TARGET_DIR/debug or
-#                        target/debug), built first with `cargo build --lib` unless
-#                        OCIREG_SKIP_BUILD=1
+#   OCIREG_LIB_DIR       directory holding libocireg.so: a `cargo cinstall` prefix's lib/, or
+#                        (default) $CARGO_TARGET_DIR/debug or target/debug, where the library is
+#                        built first with `cargo rustc --lib --crate-type cdylib --features
+#                        capi,test-server` unless OCIREG_SKIP_BUILD=1
 #   OCIREG_C_BUILD_DIR   where the programs are built (default: $OCIREG_LIB_DIR/c-abi)
 #   OCIREG_REQUIRE_VALGRIND=1  fail (rather than skip the valgrind step) when valgrind is missing
 set -euo pipefail
@@ -21,8 +22,9 @@ build_dir="${OCIREG_C_BUILD_DIR:-$lib_dir/c-abi}"
 cc="${CC:-gcc}"
 
 if [ "${OCIREG_SKIP_BUILD:-0}" != 1 ]; then
-    echo "== cargo build --lib"
-    (cd "$root" && CARGO_TARGET_DIR="$target" cargo build --lib --quiet)
+    echo "== cargo rustc --lib --crate-type cdylib --features capi,test-server"
+    (cd "$root" && CARGO_TARGET_DIR="$target" cargo rustc --lib --crate-type cdylib \
+        --features capi,test-server --quiet)
 fi
 lib="$lib_dir/libocireg.so"
 if [ ! -f "$lib" ]; then
@@ -31,16 +33,16 @@ if [ ! -f "$lib" ]; then
 fi
 
 mkdir -p "$build_dir"
-# The library's SONAME is libocireg.so.0, so programs linked with -locireg ask the loader for
-# libocireg.so.0: give it one, pointing at the freshly built library, in our build directory.
+# A library installed by `cargo cinstall` has the SONAME libocireg.so.0.1, and the symlink of
+# that name next to it; a plain `cargo rustc` cdylib has none (programs then ask for
+# libocireg.so). Either way the program finds it through its run path.
 if command -v readelf >/dev/null 2>&1; then
     soname="$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')"
-    if [ "$soname" != "libocireg.so.0" ]; then
-        echo "run.sh: expected SONAME libocireg.so.0 in $lib, found '${soname}'" >&2
+    if [ -n "$soname" ] && [ ! -e "$lib_dir/$soname" ]; then
+        echo "run.sh: $lib has the SONAME $soname, but $lib_dir/$soname does not exist" >&2
         exit 1
     fi
 fi
-ln -sf "$lib" "$build_dir/libocireg.so.0"
 
 # Every function the library exports is declared in the header (cbindgen saw it), and every
 # declared function is exercised by the C test program.
@@ -63,7 +65,7 @@ done
 echo "== $(echo "$declared" | wc -l) functions, all declared, exported and tested"
 
 common=(-std=c11 -Wall -Wextra -Werror -Wpedantic -g -pthread -I"$root/include")
-link=(-L"$lib_dir" -Wl,-rpath,"$build_dir" -Wl,-rpath,"$lib_dir" -locireg -pthread)
+link=(-L"$lib_dir" -Wl,-rpath,"$lib_dir" -locireg -pthread)
 asan=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 
 echo "== compile (ASan + UBSan)"

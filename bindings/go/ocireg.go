@@ -12,16 +12,17 @@
 // rule. Calls block the calling goroutine (its OS thread) until the C call returns; the library
 // keeps no thread-local state, so goroutines may move between threads freely.
 //
-// Linking: cgo links against ../../target/debug/libocireg.so (built by `cargo build` at the
-// repository root). The library's SONAME is libocireg.so.0, which cargo does not create, so the
-// run path has both ../../target/debug and lib/, whose committed symlink libocireg.so.0 points
-// at ../../../target/debug/libocireg.so. Override with CGO_LDFLAGS and LD_LIBRARY_PATH to use a
-// library elsewhere. The licence is MIT OR Apache-2.0.
+// Linking: cgo finds the C library with pkg-config (`#cgo pkg-config: ocireg`): install it
+// with cargo-c (`cargo cinstall --release --features capi,test-server --prefix=PREFIX
+// --libdir=lib` at the repository root), point PKG_CONFIG_PATH at PREFIX/lib/pkgconfig when
+// building, and put PREFIX/lib on the loader path (LD_LIBRARY_PATH, or ldconfig) when running.
+// The test registry (StartTestRegistry) needs a library built with the `test-server` feature;
+// without it everything else works and StartTestRegistry returns ErrUnsupported. The licence
+// is MIT OR Apache-2.0.
 package ocireg
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../target/debug -locireg -Wl,-rpath,${SRCDIR}/../../target/debug -Wl,-rpath,${SRCDIR}/lib
+#cgo pkg-config: ocireg
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -132,8 +133,11 @@ func TriggerTestPanic(message string) error {
 	if a.err != nil {
 		return a.err
 	}
+	if err := TestServerAvailable(); err != nil {
+		return err
+	}
 	var cerr *C.ocireg_error
-	return check(C.ocireg_test_panic(cmsg, &cerr), cerr)
+	return check(triggerTestPanic(cmsg, &cerr), cerr)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,8 +1,111 @@
 package ocireg
 
 /*
+#cgo linux LDFLAGS: -ldl
+#include <dlfcn.h>
 #include <stdlib.h>
 #include "ocireg.h"
+
+// The ocireg_test_* functions exist only in a library built with the `test-server` feature.
+// They are looked up when called (in the process's global scope, where the linked libocireg
+// is), never linked against, so that a library without them still loads and links. A missing
+// one answers OCIREG_UNSUPPORTED (or NULL / 0); StartTestRegistry says why first.
+static void *gocireg_test_sym(const char *name) {
+	void *self = dlopen(NULL, RTLD_LAZY);
+	void *fn = self ? dlsym(self, name) : NULL;
+	if (self) dlclose(self);
+	return fn;
+}
+static int gocireg_test_has(const char *name) { return gocireg_test_sym(name) != NULL; }
+
+#define GOCIREG_TEST_FN(name) ((__typeof__(&name))gocireg_test_sym(#name))
+#define GOCIREG_TEST_CALL(name, missing, ...) \
+	__typeof__(&name) fn = GOCIREG_TEST_FN(name); \
+	return fn ? fn(__VA_ARGS__) : (missing)
+
+static ocireg_status gocireg_test_registry_start(uint32_t auth_mode, const char *users,
+                                                 ocireg_test_registry **out, ocireg_error **err) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_start, OCIREG_UNSUPPORTED, auth_mode, users, out, err);
+}
+static const char *gocireg_test_registry_url(const ocireg_test_registry *reg) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_url, NULL, reg);
+}
+static const char *gocireg_test_registry_host(const ocireg_test_registry *reg) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_host, NULL, reg);
+}
+static uint64_t gocireg_test_registry_request_count(const ocireg_test_registry *reg) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_request_count, 0, reg);
+}
+static ocireg_status gocireg_test_registry_add_blob(const ocireg_test_registry *reg,
+                                                    const char *repository, const uint8_t *data,
+                                                    size_t len, char **out_digest,
+                                                    ocireg_error **err) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_add_blob, OCIREG_UNSUPPORTED, reg, repository, data, len,
+	                  out_digest, err);
+}
+static ocireg_status gocireg_test_registry_add_manifest(const ocireg_test_registry *reg,
+                                                        const char *repository, const char *tag,
+                                                        const char *media_type,
+                                                        const uint8_t *data, size_t len,
+                                                        char **out_digest, ocireg_error **err) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_add_manifest, OCIREG_UNSUPPORTED, reg, repository, tag,
+	                  media_type, data, len, out_digest, err);
+}
+static ocireg_status gocireg_test_registry_add_image(const ocireg_test_registry *reg,
+                                                     const char *repository, const char *tag,
+                                                     const uint8_t *config, size_t config_len,
+                                                     const uint8_t *const *layers,
+                                                     const size_t *layer_lens, size_t n_layers,
+                                                     char **out_digest, ocireg_error **err) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_add_image, OCIREG_UNSUPPORTED, reg, repository, tag,
+	                  config, config_len, layers, layer_lens, n_layers, out_digest, err);
+}
+static ocireg_status gocireg_test_registry_delete_blob(const ocireg_test_registry *reg,
+                                                       const char *repository, const char *digest,
+                                                       int *out_found, ocireg_error **err) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_delete_blob, OCIREG_UNSUPPORTED, reg, repository, digest,
+	                  out_found, err);
+}
+static ocireg_status gocireg_test_registry_fail_next(const ocireg_test_registry *reg, uint32_t n,
+                                                     uint16_t status, int64_t retry_after_secs,
+                                                     ocireg_error **err) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_fail_next, OCIREG_UNSUPPORTED, reg, n, status,
+	                  retry_after_secs, err);
+}
+static ocireg_status gocireg_test_registry_stop(ocireg_test_registry *reg, ocireg_error **err) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_stop, OCIREG_UNSUPPORTED, reg, err);
+}
+static void gocireg_test_registry_free(ocireg_test_registry *reg) {
+	__typeof__(&ocireg_test_registry_free) fn = GOCIREG_TEST_FN(ocireg_test_registry_free);
+	if (fn) fn(reg);
+}
+static ocireg_status gocireg_test_registry_set_delay_ms(const ocireg_test_registry *reg,
+                                                        uint64_t ms, ocireg_error **err) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_set_delay_ms, OCIREG_UNSUPPORTED, reg, ms, err);
+}
+static ocireg_status gocireg_test_registry_drop_next(const ocireg_test_registry *reg, uint32_t n,
+                                                     ocireg_error **err) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_drop_next, OCIREG_UNSUPPORTED, reg, n, err);
+}
+static ocireg_status gocireg_test_registry_redirect_blobs(const ocireg_test_registry *reg, int on,
+                                                          ocireg_error **err) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_redirect_blobs, OCIREG_UNSUPPORTED, reg, on, err);
+}
+static ocireg_status gocireg_test_registry_set_hostile(const ocireg_test_registry *reg,
+                                                       const char *scenario, ocireg_error **err) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_set_hostile, OCIREG_UNSUPPORTED, reg, scenario, err);
+}
+static ocireg_status gocireg_test_registry_requests_json(const ocireg_test_registry *reg,
+                                                         char **out_json, ocireg_error **err) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_requests_json, OCIREG_UNSUPPORTED, reg, out_json, err);
+}
+static ocireg_status gocireg_test_registry_clear_requests(const ocireg_test_registry *reg,
+                                                          ocireg_error **err) {
+	GOCIREG_TEST_CALL(ocireg_test_registry_clear_requests, OCIREG_UNSUPPORTED, reg, err);
+}
+static ocireg_status gocireg_test_panic(const char *message, ocireg_error **err) {
+	GOCIREG_TEST_CALL(ocireg_test_panic, OCIREG_UNSUPPORTED, message, err);
+}
 */
 import "C"
 
@@ -10,9 +113,55 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 )
+
+// testServerFunctions are the C functions of the test registry (feature `test-server`).
+var testServerFunctions = []string{
+	"ocireg_test_registry_start", "ocireg_test_registry_url", "ocireg_test_registry_host",
+	"ocireg_test_registry_request_count", "ocireg_test_registry_add_blob",
+	"ocireg_test_registry_add_manifest", "ocireg_test_registry_add_image",
+	"ocireg_test_registry_delete_blob", "ocireg_test_registry_fail_next",
+	"ocireg_test_registry_stop", "ocireg_test_registry_free", "ocireg_test_registry_set_delay_ms",
+	"ocireg_test_registry_drop_next", "ocireg_test_registry_redirect_blobs",
+	"ocireg_test_registry_set_hostile", "ocireg_test_registry_requests_json",
+	"ocireg_test_registry_clear_requests", "ocireg_test_panic",
+}
+
+var testServerOnce = sync.OnceValue(func() error {
+	var missing []string
+	for _, name := range testServerFunctions {
+		cname := C.CString(name)
+		if C.gocireg_test_has(cname) == 0 {
+			missing = append(missing, name)
+		}
+		C.free(unsafe.Pointer(cname))
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	what := "missing " + strings.Join(missing, ", ")
+	if len(missing) == len(testServerFunctions) {
+		what = "it has no ocireg_test_* function"
+	}
+	return &Error{
+		Status: StatusUnsupported,
+		Message: "ocireg: the loaded libocireg was built without the test-server feature (" + what +
+			"); the test registry needs a library built with `--features capi,test-server`",
+		RetryAfter: NoRetryAfter,
+	}
+})
+
+// TestServerAvailable reports nil when the loaded library has the test registry (it was built
+// with the `test-server` feature), else an *Error matching ErrUnsupported that says so.
+func TestServerAvailable() error { return testServerOnce() }
+
+// triggerTestPanic calls ocireg_test_panic (for TriggerTestPanic in ocireg.go).
+func triggerTestPanic(message *C.char, cerr **C.ocireg_error) C.ocireg_status {
+	return C.gocireg_test_panic(message, cerr)
+}
 
 // AuthMode is the authentication a TestRegistry demands.
 type AuthMode uint32
@@ -49,6 +198,9 @@ func StartTestRegistry(auth AuthMode, users map[string]string) (*TestRegistry, e
 	if abiErr != nil {
 		return nil, abiErr
 	}
+	if err := TestServerAvailable(); err != nil {
+		return nil, err
+	}
 	var a cargs
 	defer a.free()
 	var cusers *C.char
@@ -69,7 +221,7 @@ func StartTestRegistry(auth AuthMode, users map[string]string) (*TestRegistry, e
 	}
 	var p *C.ocireg_test_registry
 	var cerr *C.ocireg_error
-	if err := check(C.ocireg_test_registry_start(C.uint32_t(auth), cusers, &p, &cerr), cerr); err != nil {
+	if err := check(C.gocireg_test_registry_start(C.uint32_t(auth), cusers, &p, &cerr), cerr); err != nil {
 		return nil, err
 	}
 	r := &TestRegistry{}
@@ -84,7 +236,7 @@ func (r *TestRegistry) Close() error {
 		return nil
 	}
 	runtime.SetFinalizer(r, nil)
-	C.ocireg_test_registry_free(r.h.take())
+	C.gocireg_test_registry_free(r.h.take())
 	return nil
 }
 
@@ -98,7 +250,7 @@ func (r *TestRegistry) Stop() error {
 		defer r.h.releaseExclusive()
 	}
 	var cerr *C.ocireg_error
-	err := check(C.ocireg_test_registry_stop(p, &cerr), cerr)
+	err := check(C.gocireg_test_registry_stop(p, &cerr), cerr)
 	keepAlive(r)
 	return err
 }
@@ -121,14 +273,14 @@ func (r *TestRegistry) release() {
 func (r *TestRegistry) URL() string {
 	p := r.acquire()
 	defer r.release()
-	return C.GoString(C.ocireg_test_registry_url(p))
+	return C.GoString(C.gocireg_test_registry_url(p))
 }
 
 // Host is "127.0.0.1:PORT", the registry part of image references.
 func (r *TestRegistry) Host() string {
 	p := r.acquire()
 	defer r.release()
-	return C.GoString(C.ocireg_test_registry_host(p))
+	return C.GoString(C.gocireg_test_registry_host(p))
 }
 
 // RequestCount is the number of requests the registry answered so far (token endpoint
@@ -136,7 +288,7 @@ func (r *TestRegistry) Host() string {
 func (r *TestRegistry) RequestCount() uint64 {
 	p := r.acquire()
 	defer r.release()
-	return uint64(C.ocireg_test_registry_request_count(p))
+	return uint64(C.gocireg_test_registry_request_count(p))
 }
 
 // AddBlob stores a blob in repository directly (no HTTP) and returns its digest.
@@ -151,7 +303,7 @@ func (r *TestRegistry) AddBlob(repository string, data []byte) (string, error) {
 	defer r.release()
 	var digest *C.char
 	var cerr *C.ocireg_error
-	if err := check(C.ocireg_test_registry_add_blob(p, crepo, bytesIn(data), C.size_t(len(data)), &digest, &cerr), cerr); err != nil {
+	if err := check(C.gocireg_test_registry_add_blob(p, crepo, bytesIn(data), C.size_t(len(data)), &digest, &cerr), cerr); err != nil {
 		return "", err
 	}
 	return takeString(digest), nil
@@ -172,7 +324,7 @@ func (r *TestRegistry) AddManifest(repository, tag, mediaType string, manifest [
 	defer r.release()
 	var digest *C.char
 	var cerr *C.ocireg_error
-	st := C.ocireg_test_registry_add_manifest(p, crepo, ctag, cmt, bytesIn(manifest), C.size_t(len(manifest)), &digest, &cerr)
+	st := C.gocireg_test_registry_add_manifest(p, crepo, ctag, cmt, bytesIn(manifest), C.size_t(len(manifest)), &digest, &cerr)
 	if err := check(st, cerr); err != nil {
 		return "", err
 	}
@@ -213,7 +365,7 @@ func (r *TestRegistry) AddImage(repository, tag string, config []byte, layers ..
 	defer r.release()
 	var digest *C.char
 	var cerr *C.ocireg_error
-	st := C.ocireg_test_registry_add_image(p, crepo, ctag, bytesIn(config), C.size_t(len(config)),
+	st := C.gocireg_test_registry_add_image(p, crepo, ctag, bytesIn(config), C.size_t(len(config)),
 		cLayers, cLens, C.size_t(len(layers)), &digest, &cerr)
 	if err := check(st, cerr); err != nil {
 		return "", err
@@ -235,7 +387,7 @@ func (r *TestRegistry) DeleteBlob(repository, digest string) (bool, error) {
 	defer r.release()
 	var found C.int
 	var cerr *C.ocireg_error
-	if err := check(C.ocireg_test_registry_delete_blob(p, crepo, cdig, &found, &cerr), cerr); err != nil {
+	if err := check(C.gocireg_test_registry_delete_blob(p, crepo, cdig, &found, &cerr), cerr); err != nil {
 		return false, err
 	}
 	return found != 0, nil
@@ -255,7 +407,7 @@ func (r *TestRegistry) FailNext(n int, status int, retryAfter time.Duration) err
 	p := r.acquire()
 	defer r.release()
 	var cerr *C.ocireg_error
-	return check(C.ocireg_test_registry_fail_next(p, C.uint32_t(n), C.uint16_t(status), C.int64_t(secs), &cerr), cerr)
+	return check(C.gocireg_test_registry_fail_next(p, C.uint32_t(n), C.uint16_t(status), C.int64_t(secs), &cerr), cerr)
 }
 
 // SetDelay delays every answer of the registry (token endpoint included) by d, to the
@@ -267,7 +419,7 @@ func (r *TestRegistry) SetDelay(d time.Duration) error {
 	p := r.acquire()
 	defer r.release()
 	var cerr *C.ocireg_error
-	return check(C.ocireg_test_registry_set_delay_ms(p, C.uint64_t(d.Milliseconds()), &cerr), cerr)
+	return check(C.gocireg_test_registry_set_delay_ms(p, C.uint64_t(d.Milliseconds()), &cerr), cerr)
 }
 
 // DropNext makes the next n blob downloads send their headers with the full Content-Length,
@@ -279,7 +431,7 @@ func (r *TestRegistry) DropNext(n int) error {
 	p := r.acquire()
 	defer r.release()
 	var cerr *C.ocireg_error
-	return check(C.ocireg_test_registry_drop_next(p, C.uint32_t(n), &cerr), cerr)
+	return check(C.gocireg_test_registry_drop_next(p, C.uint32_t(n), &cerr), cerr)
 }
 
 // RedirectBlobs true makes blob downloads answer 307 to a second, unauthenticated listener on
@@ -288,7 +440,7 @@ func (r *TestRegistry) RedirectBlobs(on bool) error {
 	p := r.acquire()
 	defer r.release()
 	var cerr *C.ocireg_error
-	return check(C.ocireg_test_registry_redirect_blobs(p, cbool(on), &cerr), cerr)
+	return check(C.gocireg_test_registry_redirect_blobs(p, cbool(on), &cerr), cerr)
 }
 
 // SetHostile makes the registry play one hostile scenario from the next request on, e.g.
@@ -304,7 +456,7 @@ func (r *TestRegistry) SetHostile(spec string) error {
 	p := r.acquire()
 	defer r.release()
 	var cerr *C.ocireg_error
-	return check(C.ocireg_test_registry_set_hostile(p, cspec, &cerr), cerr)
+	return check(C.gocireg_test_registry_set_hostile(p, cspec, &cerr), cerr)
 }
 
 // RequestsJSON is every request the registry answered so far, oldest first, as a JSON array of
@@ -315,7 +467,7 @@ func (r *TestRegistry) RequestsJSON() (string, error) {
 	defer r.release()
 	var out *C.char
 	var cerr *C.ocireg_error
-	if err := check(C.ocireg_test_registry_requests_json(p, &out, &cerr), cerr); err != nil {
+	if err := check(C.gocireg_test_registry_requests_json(p, &out, &cerr), cerr); err != nil {
 		return "", err
 	}
 	return takeString(out), nil
@@ -326,5 +478,5 @@ func (r *TestRegistry) ClearRequests() error {
 	p := r.acquire()
 	defer r.release()
 	var cerr *C.ocireg_error
-	return check(C.ocireg_test_registry_clear_requests(p, &cerr), cerr)
+	return check(C.gocireg_test_registry_clear_requests(p, &cerr), cerr)
 }

@@ -2,19 +2,38 @@
 
 require_relative "lib/ocireg/version"
 
+# The gem compiles libocireg when it is installed (ext/ocireg/extconf.rb runs cargo), from the
+# Rust crate it carries in ext/ocireg/crate/. Built from the repository (`gem build
+# ocireg.gemspec` in bindings/ruby), this gemspec first refreshes that copy with `cargo package`.
+repo = File.expand_path("../..", __dir__)
+if File.file?(File.join(repo, "Cargo.toml")) && File.file?(File.join(repo, "src", "ffi", "mod.rs"))
+  require_relative "ext/ocireg/stage_crate"
+  OciregStageCrate.stage(repo, File.join(__dir__, "ext", "ocireg", "crate"))
+end
+
 Gem::Specification.new do |spec|
   spec.name = "ocireg"
   spec.version = Ocireg::VERSION
   spec.summary = "OCI / Docker registry client (Ruby binding of libocireg)"
   spec.description = "Push, pull, verify and inspect images and blobs in OCI and Docker registries, " \
                      "through the C ABI of the ocireg Rust library (ruby-ffi). Includes an in-memory " \
-                     "test registry."
+                     "test registry. The library is compiled from the bundled Rust crate at install " \
+                     "time: cargo (Rust >= 1.89) must be on PATH."
   spec.authors = ["The ocireg authors"]
-  spec.licenses = ["MIT", "Apache-2.0"]
+  spec.homepage = "https://example.invalid/ocireg"
+  spec.licenses = ["MIT", "Apache-2.0"] # at your option
   spec.required_ruby_version = ">= 2.7"
-  spec.files = Dir["lib/**/*.rb"] + Dir["lib/ocireg/libocireg.{so,dylib}"] + ["README.md", "ocireg.gemspec"]
+  spec.requirements << "Rust toolchain (cargo, rustc >= 1.89) at install time"
+  spec.files = Dir.chdir(__dir__) do
+    Dir["lib/**/*.rb"] + Dir["ext/ocireg/*.rb"] +
+      Dir["ext/ocireg/crate/**/*"].select { |f| File.file?(f) } +
+      ["README.md", "ocireg.gemspec", "Gemfile", "Rakefile"]
+  end
+  spec.extensions = ["ext/ocireg/extconf.rb"]
   spec.require_paths = ["lib"]
-  spec.add_dependency "ffi", ">= 1.15"
-  spec.add_development_dependency "minitest", ">= 5.14"
+  spec.add_dependency "ffi", ">= 1.15", "< 2"
+  spec.add_development_dependency "minitest", ">= 5.14", "< 6"
+  spec.add_development_dependency "rake", ">= 13", "< 14"
+  spec.metadata["source_code_uri"] = "https://example.invalid/ocireg"
   spec.metadata["rubygems_mfa_required"] = "true"
 end

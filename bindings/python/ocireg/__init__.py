@@ -13,8 +13,9 @@
         pushed = client.push_image("team/app", "v1", image)
         assert client.verify("team/app", pushed).ok
 
-The library is found through ``$OCIREG_LIB``, then a copy next to this package, then the
-repository's ``target/debug`` and ``target/release``. Every call releases the GIL; a
+The library is the one ``pip install`` built into this package; ``$OCIREG_LIB`` overrides it
+(development), and in a source checkout the repository's ``target/debug`` and
+``target/release`` are tried last. Every call releases the GIL; a
 :class:`Client` may be shared by many threads.
 """
 

@@ -228,11 +228,15 @@ if sys.platform == "darwin":
 elif sys.platform == "win32":
     _LIB_NAMES = ["ocireg.dll"]
 else:
-    _LIB_NAMES = ["libocireg.so", "libocireg.so.0"]
+    _LIB_NAMES = ["libocireg.so"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-# bindings/python/ocireg -> the repository root
+# bindings/python/ocireg -> the repository root (meaningful only in a source checkout)
 _REPO_ROOT = os.path.normpath(os.path.join(_HERE, os.pardir, os.pardir, os.pardir))
+
+#: The functions that exist only when the library is built with the `test-server` feature.
+#: A library without them loads; :mod:`ocireg.testing` then raises :class:`UnsupportedError`.
+TEST_SERVER_FUNCTIONS = frozenset(n for n in SIGNATURES if n.startswith("ocireg_test_"))
 
 
 def _mtime(path: str) -> float:
@@ -242,17 +246,25 @@ def _mtime(path: str) -> float:
         return -1.0
 
 
+def _packaged_paths() -> List[str]:
+    """The library installed inside the package by ``pip install`` (setuptools-rust names it
+    ``_libocireg`` plus one of Python's extension suffixes, e.g. ``_libocireg.abi3.so``)."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    return [os.path.join(_HERE, "_libocireg" + suffix) for suffix in EXTENSION_SUFFIXES]
+
+
 def candidate_paths() -> List[str]:
-    """Where the library is looked for, in order: ``$OCIREG_LIB``, a copy next to this package,
-    then the repository's ``target/debug`` and ``target/release``. Within a profile the newer of
-    ``target/<profile>/libocireg.so`` and ``target/<profile>/deps/libocireg.so`` comes first:
-    ``cargo test`` refreshes only the latter."""
+    """Where the library is looked for, in order: ``$OCIREG_LIB``; the library installed in
+    this package (``ocireg/_libocireg.abi3.so``, put there by ``pip install``); then, for work
+    in a source checkout, the repository's ``target/debug`` and ``target/release`` (built by
+    ``cargo rustc --lib --crate-type cdylib --features capi,test-server``; within a profile the
+    newer of ``target/<profile>/libocireg.so`` and ``target/<profile>/deps/libocireg.so``)."""
     paths = []
     env = os.environ.get("OCIREG_LIB")
     if env:
         paths.append(env)
-    for name in _LIB_NAMES:
-        paths.append(os.path.join(_HERE, name))
+    paths.extend(_packaged_paths())
     for profile in ("debug", "release"):
         found = []
         for name in _LIB_NAMES:
@@ -275,9 +287,15 @@ def _load() -> Tuple[ctypes.CDLL, str]:
             return ctypes.CDLL(path), path
         tried.append(path)
     raise OSError(
-        "ocireg: libocireg not found (build it with `cargo build --lib`, or set OCIREG_LIB); "
+        "ocireg: libocireg not found: install the package with `pip install ./bindings/python` "
+        "(it builds the library), or set OCIREG_LIB to a libocireg.so built with "
+        "`cargo rustc --lib --crate-type cdylib --features capi,test-server`; "
         "looked in: " + ", ".join(tried)
     )
+
+
+#: The test-server functions the loaded library lacks (empty when built with `test-server`).
+missing_test_functions: List[str] = []
 
 
 def _declare(cdll: ctypes.CDLL, path: str) -> None:
@@ -286,13 +304,30 @@ def _declare(cdll: ctypes.CDLL, path: str) -> None:
         try:
             fn = getattr(cdll, name)
         except AttributeError:
-            missing.append(name)
+            if name in TEST_SERVER_FUNCTIONS:
+                missing_test_functions.append(name)
+            else:
+                missing.append(name)
             continue
         fn.restype = restype
         fn.argtypes = argtypes
     if missing:
         raise OSError(
             "ocireg: %s lacks %s (a stale build? rebuild it)" % (path, ", ".join(sorted(missing)))
+        )
+
+
+def require_test_server() -> None:
+    """Raises :class:`ocireg.UnsupportedError` when the loaded library was built without the
+    ``test-server`` feature (and so has no test registry)."""
+    if missing_test_functions:
+        if len(missing_test_functions) == len(TEST_SERVER_FUNCTIONS):
+            what = "it has no ocireg_test_* function"
+        else:
+            what = "missing " + ", ".join(sorted(missing_test_functions))
+        raise errors.UnsupportedError(
+            "ocireg: %s was built without the test-server feature (%s); the test registry needs "
+            "a library built with `--features capi,test-server`" % (lib_path, what)
         )
 
 

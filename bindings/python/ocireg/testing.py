@@ -6,7 +6,9 @@
         with ocireg.Client(reg.url, "alice", "secret") as client:
             client.ping()
 
-Plain HTTP, everything in memory; requests are served by the registry's own threads.
+Plain HTTP, everything in memory; requests are served by the registry's own threads. Needs a
+library built with the ``test-server`` feature (``pip install`` builds it so); with another one
+:class:`Registry` and :func:`panic` raise :class:`ocireg.UnsupportedError`.
 """
 
 import ctypes
@@ -56,6 +58,7 @@ class Registry(Handle):
     def __init__(
         self, auth: Union[str, int] = "none", users: Union[None, str, Dict[str, str]] = None
     ) -> None:
+        _ffi.require_test_server()
         super().__init__()
         if isinstance(auth, str):
             if auth not in _AUTH_MODES:
@@ -233,4 +236,5 @@ class Registry(Handle):
 def panic(message: Optional[str] = None) -> None:
     """Makes the library panic on purpose (``ocireg_test_panic``): always raises
     :class:`ocireg.PanicError` with the message ``"panic: <message>"``."""
+    _ffi.require_test_server()
     _ffi.call(lib.ocireg_test_panic, _ffi.cstr(message, "message", optional=True))

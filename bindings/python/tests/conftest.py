@@ -2,8 +2,8 @@
 
 The tests import the package from this source tree (bindings/python), whatever the current
 directory, and start their own in-memory registries on 127.0.0.1 through the C ABI: no network,
-no external registry. The library is found as the package finds it: $OCIREG_LIB, else the
-repository's target/debug (or target/release).
+no external registry. The library is found as the package finds it: $OCIREG_LIB (tests/run-all.sh
+points it at a `cargo cinstall` prefix), else the repository's target/debug (or target/release).
 """
 
 import gzip

@@ -2,6 +2,7 @@
 
 import builtins
 import gc
+import os
 import pickle
 
 import pytest
@@ -14,7 +15,9 @@ def test_versions():
     assert ocireg.abi_version() == ocireg.ABI_VERSION == 2
     assert ocireg.version() == "0.1.0"
     assert ocireg.__version__ == "0.1.0"
-    assert ocireg.library_path().endswith(("libocireg.so", "libocireg.so.0", "libocireg.dylib", "ocireg.dll"))
+    # $OCIREG_LIB or target/*/libocireg.so, or the package's own _libocireg.abi3.so
+    name = os.path.basename(ocireg.library_path())
+    assert name.startswith(("libocireg.", "_libocireg.", "ocireg.")), name
 
 
 def test_status_names():

@@ -22,9 +22,11 @@ module Ocireg
 
     LIB_NAME = "libocireg.#{FFI::Platform::LIBSUFFIX}"
 
-    # Where the shared library is looked for, in order: $OCIREG_LIB, a copy next to this file
-    # (lib/ocireg/libocireg.so, for packaged gems), then the repository's target/debug and
-    # target/release (bindings/ruby/lib/ocireg -> repository root).
+    # Where the shared library is looked for, in order: $OCIREG_LIB; the library `gem install`
+    # compiled and put next to this file (lib/ocireg/libocireg.so), or into the gem's extension
+    # directory (found through $LOAD_PATH); then, for work in a source checkout, the
+    # repository's target/debug and target/release (bindings/ruby/lib/ocireg -> repository
+    # root), built with `cargo rustc --lib --crate-type cdylib --features capi,test-server`.
     def self.candidate_paths
       here = File.expand_path(__dir__)
       root = File.expand_path("../../../..", here)
@@ -32,18 +34,28 @@ module Ocireg
       env = ENV["OCIREG_LIB"]
       paths << env if env && !env.empty?
       paths << File.join(here, LIB_NAME)
+      $LOAD_PATH.each { |dir| paths << File.join(File.expand_path(dir.to_s), "ocireg", LIB_NAME) }
       paths << File.join(root, "target", "debug", LIB_NAME)
       paths << File.join(root, "target", "release", LIB_NAME)
-      paths
+      paths.uniq
     end
 
     def self.locate_library
+      env = ENV["OCIREG_LIB"]
+      if env && !env.empty?
+        # An explicit choice is never silently replaced by another library.
+        return env if File.file?(env)
+
+        raise LoadError, "ocireg: OCIREG_LIB=#{env} does not exist"
+      end
       candidates = candidate_paths
       found = candidates.find { |p| File.file?(p) }
       return found if found
 
-      raise LoadError, "ocireg: #{LIB_NAME} not found; set OCIREG_LIB to its path or build it " \
-                       "with `cargo build --lib`. Looked in: #{candidates.join(', ')}"
+      raise LoadError, "ocireg: #{LIB_NAME} not found: install the gem (gem build ocireg.gemspec && " \
+                       "gem install ocireg-#{VERSION}.gem compiles it), or set OCIREG_LIB to a library " \
+                       "built with `cargo rustc --lib --crate-type cdylib --features capi,test-server`. " \
+                       "Looked in: #{candidates.join(', ')}"
     end
 
     LIBRARY_PATH = locate_library
@@ -199,7 +211,7 @@ module Ocireg
     attach_blocking :ocireg_login, %i[string string string string handle pointer pointer], :ocireg_status
     attach_blocking :ocireg_logout, %i[string string pointer pointer], :ocireg_status
 
-    # --- test registry (built with the `test-server` feature, the default) --------------------
+    # --- test registry (built with the `test-server` feature; `gem install` builds it so) -------
     # A library built without it still loads; Ocireg::Testing then raises UnsupportedError.
     TEST_FUNCTIONS = [
       [:ocireg_test_registry_start, %i[uint32 string pointer pointer], :ocireg_status, true],

@@ -14,8 +14,15 @@ module Ocireg
     def self.require_test_server!
       return if available?
 
+      missing = Native::MISSING_TEST_FUNCTIONS
+      what = if missing.size == Native::TEST_FUNCTIONS.size
+               "it has no ocireg_test_* function"
+             else
+               "missing #{missing.join(', ')}"
+             end
       raise UnsupportedError.new("ocireg: #{Native::LIBRARY_PATH} was built without the test-server feature " \
-                                 "(missing #{Native::MISSING_TEST_FUNCTIONS.join(', ')})",
+                                 "(#{what}); the test registry needs a library built with " \
+                                 "`--features capi,test-server`",
                                  status: UnsupportedError::STATUS)
     end
 

@@ -9,7 +9,20 @@
 //! * **Credentials**: docker `config.json` (`auths`, `credsStore`, `credHelpers`), the
 //!   `docker-credential-*` helper protocol, the resolution chain, [`login`] and [`logout`].
 //! * **Listing**: [`Client::tags`], [`Client::catalog`], [`Client::search`] over every page.
-//! * **Manifests**: [`Client::manifest`] (digest-verified), [`Client::put_manifest`].
+//! * **Manifests**: [`Client::manifest`] (digest-verified), [`Client::put_manifest`],
+//!   [`Client::delete_tag`], [`Client::platform_descriptor`], [`Client::tags_with_digests`].
+//! * **Images**: [`Client::push_image`] (streamed, bounded memory, whole OCI layouts),
+//!   [`Client::verify`], [`Client::pull_image`] and [`Client::pull_layers`] (digest-verified),
+//!   [`Client::copy`] / [`Client::copy_to`] (within a registry by mount, across registries
+//!   streamed), [`Client::retag`].
+//! * **Blobs**: [`Client::blob_reader`] (a verified, resuming stream), [`Client::push_blob`],
+//!   [`Client::mount_blob`].
+//! * **Control**: [`Client::with_cancel`] ([`Cancel`], from any thread) and
+//!   [`Client::with_timeout`] bound whole calls; [`RetryPolicy`] and
+//!   [`ClientBuilder::on_retry`]; [`LowSpeedLimit`]; [`ClientBuilder::on_request`] logs every
+//!   exchange with its secrets redacted.
+//! * **Against hostile registries**: credentials never leave the registry's origin; answers are
+//!   bounded; errors never show a secret (see the README).
 //! * **Testing**: `testing::Registry`, an in-memory registry (feature `test-server`).
 //!
 //! ```no_run

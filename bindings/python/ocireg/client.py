@@ -369,8 +369,8 @@ class Client(Handle):
     average is abandoned with :class:`TimeoutError` (default ``(1024, 30)``; ``(0, 0)`` turns
     it off).
 
-    Retries: ``max_retries``, ``backoff`` (an :class:`ocireg.Backoff`: the waits between
-    retries) and ``retry_notify`` (called as ``retry_notify(error, delay_seconds)`` on the
+    Retries: ``max_retries``, ``backoff`` (an :class:`ocireg.Backoff`, or a dict of its fields:
+    the waits between retries) and ``retry_notify`` (called as ``retry_notify(error, delay_seconds)`` on the
     calling thread before each retry; see :mod:`ocireg.retry`).
 
     Every network method takes the keyword arguments ``cancel=`` (an :class:`ocireg.Cancel`:
@@ -409,7 +409,7 @@ class Client(Handle):
         write_timeout: Optional[float] = None,
         timeout: Optional[float] = None,
         low_speed_limit: Optional[Tuple[int, float]] = None,
-        backoff: Optional[Backoff] = None,
+        backoff: Union[None, Backoff, Mapping[str, Any]] = None,
         retry_notify: Optional[RetryCallback] = None,
     ) -> None:
         # Every parameter but ``registry`` is a setting of the options (see _option_settings).

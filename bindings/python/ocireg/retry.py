@@ -20,7 +20,7 @@ the C library.
 import threading
 import warnings
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, NamedTuple, Optional
+from typing import Any, Callable, Iterator, List, Mapping, NamedTuple, Optional
 
 from . import _ffi, errors
 
@@ -54,7 +54,7 @@ def _ms(value: Any, what: str) -> int:
 
 def set_backoff(opts: int, backoff: Any) -> None:
     """Applies a :class:`Backoff` (or a mapping of its fields) to a live ``ocireg_options *``."""
-    if isinstance(backoff, dict):
+    if isinstance(backoff, Mapping):
         backoff = Backoff(**backoff)
     if not isinstance(backoff, Backoff):
         raise TypeError("backoff must be an ocireg.Backoff, not %s" % type(backoff).__name__)

@@ -323,6 +323,22 @@ def test_the_retry_callback_sees_each_retry_of_a_503_storm(registry):
         assert isinstance(seen[0][0], ocireg.RateLimitedError) and seen[0][1] == 1.0
 
 
+def test_the_retry_callback_is_told_of_failures_without_an_answer(registry):
+    seen = []
+    with registry.client(
+        max_retries=1, response_timeout=0.2, retry_notify=lambda e, d: seen.append(e)
+    ) as client:
+        registry.set_delay(0.6)
+        with pytest.raises(ocireg.TimeoutError):
+            client.tags("team/app")
+        registry.set_delay(0)
+        registry.stop()
+        with pytest.raises(ocireg.NetworkError):
+            client.tags("team/app")
+    assert [type(e) for e in seen] == [ocireg.TimeoutError, ocireg.NetworkError]
+    assert all(e.http_status is None and e.attempt == 1 for e in seen)
+
+
 def test_retry_callbacks_of_an_operation_with_workers(registry, tmp_path):
     registry.add_image("team/app", "v1", make_config(1), [b"first", b"second"])
     seen = []

@@ -19,8 +19,9 @@ the C library.
 
 import threading
 import warnings
+from collections.abc import Mapping
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Mapping, NamedTuple, Optional
+from typing import Any, Callable, Iterator, List, NamedTuple, Optional
 
 from . import _ffi, errors
 

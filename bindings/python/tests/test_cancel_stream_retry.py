@@ -118,6 +118,7 @@ def test_a_call_stalled_mid_body_is_cancelled_from_another_thread(registry, tmp_
 
 def test_a_deadline_of_half_a_second_with_retries(registry):
     registry.add_image("team/app", "v1", make_config(1), [b"layer"])
+    blob = registry.add_blob("team/app", b"\x07" * 100_000)
     registry.fail_next(1000, 503)
     retries = []
     with registry.client(
@@ -147,6 +148,13 @@ def test_a_deadline_of_half_a_second_with_retries(registry):
         with client.bind(timeout=0.5) as bound:
             with pytest.raises(ocireg.TimeoutError):
                 bound.manifest("team/app", "v1")
+        # A blob reader's deadline covers its reads.
+        started = time.monotonic()
+        with client.open_blob("team/app", blob, timeout=0.5) as reader:
+            with pytest.raises(ocireg.TimeoutError):
+                while reader.read(65536):
+                    pass
+        assert time.monotonic() - started < 1.0
     registry.set_hostile("none")
 
 

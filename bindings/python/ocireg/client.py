@@ -27,7 +27,6 @@ from ._models import (
     DeletedTag,
     Descriptor,
     Manifest,
-    ManifestSizes,
     ProgressCallback,
     Pulled,
     PulledLayers,

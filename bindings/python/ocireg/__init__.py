@@ -21,14 +21,22 @@ The library is the one ``pip install`` built into this package; ``$OCIREG_LIB`` 
 
 from . import _ffi
 from ._models import (
+    DeletedTag,
+    Descriptor,
+    LayerFile,
     Manifest,
+    ManifestSizes,
     Outcome,
     Progress,
     ProgressEvent,
     Pulled,
+    PulledLayers,
     Pushed,
     VerifyReport,
+    manifest_sizes,
 )
+from .blob import BlobReader
+from .cancel import Cancel
 from .client import Client, login, logout
 from .errors import (
     AuthenticationError,
@@ -36,6 +44,7 @@ from .errors import (
     CancelledError,
     CredentialsError,
     DigestMismatchError,
+    ErrorEntry,
     InvalidArgumentError,
     InvalidReferenceError,
     IoError,
@@ -53,6 +62,7 @@ from .errors import (
     VerifyFailedError,
 )
 from .image import LAYER_TAR, LAYER_TAR_GZIP, Image, ImageBuilder
+from .retry import Backoff
 from . import testing  # noqa: E402  (ocireg.testing.Registry)
 
 __version__ = "0.1.0"
@@ -85,10 +95,16 @@ __all__ = [
     "ABI_VERSION",
     "AuthenticationError",
     "AuthorizationError",
+    "Backoff",
+    "BlobReader",
+    "Cancel",
     "CancelledError",
     "Client",
     "CredentialsError",
+    "DeletedTag",
+    "Descriptor",
     "DigestMismatchError",
+    "ErrorEntry",
     "Image",
     "ImageBuilder",
     "InvalidArgumentError",
@@ -96,7 +112,9 @@ __all__ = [
     "IoError",
     "LAYER_TAR",
     "LAYER_TAR_GZIP",
+    "LayerFile",
     "Manifest",
+    "ManifestSizes",
     "NetworkError",
     "NotFoundError",
     "OciregError",
@@ -106,6 +124,7 @@ __all__ = [
     "Progress",
     "ProgressEvent",
     "Pulled",
+    "PulledLayers",
     "Pushed",
     "RateLimitedError",
     "RegistryError",
@@ -119,6 +138,7 @@ __all__ = [
     "library_path",
     "login",
     "logout",
+    "manifest_sizes",
     "status_name",
     "testing",
     "version",

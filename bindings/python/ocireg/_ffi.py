@@ -22,7 +22,9 @@ from ctypes import (
     POINTER,
     byref,
     c_char_p,
+    c_double,
     c_int,
+    c_int32,
     c_int64,
     c_size_t,
     c_ssize_t,
@@ -75,6 +77,9 @@ WRITE_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
 #: ``int (*ocireg_progress_fn)(void *userdata, const char *digest, uint64_t done,
 #: uint64_t total, uint32_t event)``
 PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_uint64, c_uint64, c_uint32)
+#: ``void (*ocireg_retry_fn)(void *userdata, const char *method, const char *path,
+#: uint32_t attempt, uint16_t status, const char *reason, uint64_t delay_ms)``
+RETRY_FN = CFUNCTYPE(None, c_void_p, c_char_p, c_char_p, c_uint32, c_uint16, c_char_p, c_uint64)
 
 # ---------------------------------------------------------------------------------------------
 # Signatures: name -> (restype, argtypes). Every function of include/ocireg.h is here.
@@ -94,6 +99,11 @@ SIGNATURES = {
     "ocireg_error_http_status": (c_uint16, [_P]),
     "ocireg_error_registry_code": (_S, [_P]),
     "ocireg_error_retry_after_secs": (c_int64, [_P]),
+    "ocireg_error_registry_error_count": (c_size_t, [_P]),
+    "ocireg_error_registry_error_code": (_S, [_P, c_size_t]),
+    "ocireg_error_registry_error_message": (_S, [_P, c_size_t]),
+    "ocireg_error_registry_error_detail": (_S, [_P, c_size_t]),
+    "ocireg_error_body": (_S, [_P]),
     "ocireg_error_free": (None, [_P]),
     "ocireg_status_name": (_S, [c_uint32]),
     "ocireg_string_free": (None, [_P]),
@@ -118,6 +128,8 @@ SIGNATURES = {
     "ocireg_options_set_proxy_from_env": (_ST, [_P, c_int, _PP]),
     "ocireg_options_set_max_retries": (_ST, [_P, c_uint32, _PP]),
     "ocireg_options_set_low_speed_limit": (_ST, [_P, c_uint64, c_uint64, _PP]),
+    "ocireg_options_set_backoff": (_ST, [_P, c_uint64, c_double, c_uint64, c_uint64, c_double, _PP]),
+    "ocireg_options_set_retry_notify": (_ST, [_P, RETRY_FN, _P, _PP]),
     # client
     "ocireg_client_new": (_ST, [_S, _P, _PP, _PP]),
     "ocireg_client_free": (None, [_P]),
@@ -146,6 +158,16 @@ SIGNATURES = {
     "ocireg_blob_pull": (_ST, [_P, _S, _S, WRITE_FN, _P, POINTER(c_uint64), _PP]),
     "ocireg_blob_pull_to_path": (_ST, [_P, _S, _S, _S, POINTER(c_uint64), _PP]),
     "ocireg_blob_pull_bytes": (_ST, [_P, _S, _S, _PP, POINTER(c_size_t), _PP]),
+    # cancellation, bound clients, streamed blob reads
+    "ocireg_cancel_new": (_ST, [_PP, _PP]),
+    "ocireg_cancel_trigger": (None, [_P]),
+    "ocireg_cancel_is_triggered": (c_int32, [_P]),
+    "ocireg_cancel_free": (None, [_P]),
+    "ocireg_client_bind": (_ST, [_P, _P, c_uint64, _PP, _PP]),
+    "ocireg_blob_reader_open": (_ST, [_P, _S, _S, _P, _PP, _PP]),
+    "ocireg_blob_reader_read": (_ST, [_P, _P, c_size_t, POINTER(c_size_t), _PP]),
+    "ocireg_blob_reader_size": (c_uint64, [_P]),
+    "ocireg_blob_reader_free": (None, [_P]),
     # images
     "ocireg_image_from_layout": (_ST, [_S, _S, _PP, _PP]),
     "ocireg_image_digest": (_S, [_P]),
@@ -192,6 +214,23 @@ SIGNATURES = {
     "ocireg_pulled_to_json": (_ST, [_P, _PP, _PP]),
     "ocireg_pulled_to_pushed": (_ST, [_P, _PP, _PP]),
     "ocireg_pulled_free": (None, [_P]),
+    # registry operations
+    "ocireg_copy": (
+        _ST,
+        [_P, _S, _S, _P, _S, _S, c_uint32, _S, PROGRESS_FN, _P, _PP, _PP],
+    ),
+    "ocireg_retag": (_ST, [_P, _S, _S, _S, _S, _PP, _PP]),
+    "ocireg_delete_tag": (_ST, [_P, _S, _S, c_int32, c_int32, _PP, _PP]),
+    "ocireg_platform_descriptor": (_ST, [_P, _S, _S, _S, _PP, _PP]),
+    "ocireg_tags_with_digests": (_ST, [_P, _S, _PP, _PP]),
+    "ocireg_manifest_sizes": (
+        _ST,
+        [_P, c_size_t, _S, POINTER(c_uint64), POINTER(c_uint64), _PP],
+    ),
+    "ocireg_pull_layers": (
+        _ST,
+        [_P, _S, _S, _S, _S, c_uint32, PROGRESS_FN, _P, _PP, _PP],
+    ),
     # credentials
     "ocireg_login": (_ST, [_S, _S, _S, _S, _P, _PP, _PP]),
     "ocireg_logout": (_ST, [_S, _S, POINTER(c_int), _PP]),
@@ -389,6 +428,8 @@ def take_string_list(ptr: c_void_p) -> List[str]:
 
 def error_from_ptr(status: int, err: int) -> errors.OciregError:
     """Builds the exception of an ``ocireg_error *`` and frees the error object."""
+    entries: List[errors.ErrorEntry] = []
+    body: Optional[str] = None
     try:
         if err:
             status = lib.ocireg_error_status(err)
@@ -396,6 +437,15 @@ def error_from_ptr(status: int, err: int) -> errors.OciregError:
             http = lib.ocireg_error_http_status(err)
             code = decode(lib.ocireg_error_registry_code(err))
             retry = lib.ocireg_error_retry_after_secs(err)
+            for i in range(lib.ocireg_error_registry_error_count(err)):
+                entries.append(
+                    errors.ErrorEntry.from_c(
+                        decode(lib.ocireg_error_registry_error_code(err, i)) or "",
+                        decode(lib.ocireg_error_registry_error_message(err, i)) or "",
+                        decode(lib.ocireg_error_registry_error_detail(err, i)),
+                    )
+                )
+            body = decode(lib.ocireg_error_body(err))
         else:
             message, http, code, retry = "", 0, None, -1
     finally:
@@ -409,6 +459,8 @@ def error_from_ptr(status: int, err: int) -> errors.OciregError:
         registry_code=code,
         retry_after=retry if retry >= 0 else None,
         status_name=name,
+        errors=entries,
+        body=body,
     )
 
 

@@ -52,7 +52,11 @@ class Handle:
                     ptr, self._ptr = self._ptr, None
                 self._cond.notify_all()
             if ptr is not None:
-                getattr(_ffi.lib, self._free_name)(ptr)
+                self._free(ptr)
+
+    def _free(self, ptr: int) -> None:
+        """Frees the library object (exactly once, when no call uses it any more)."""
+        getattr(_ffi.lib, self._free_name)(ptr)
 
     @property
     def closed(self) -> bool:
@@ -73,7 +77,7 @@ class Handle:
             if self._active:
                 return  # the last running call frees it
             ptr, self._ptr = self._ptr, None
-        getattr(_ffi.lib, self._free_name)(ptr)
+        self._free(ptr)
 
     def __enter__(self):
         return self

@@ -2,7 +2,7 @@
 
 import enum
 import json
-from ctypes import byref, c_void_p
+from ctypes import byref, c_uint64, c_void_p
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Union
 
 from . import _ffi
@@ -87,6 +87,131 @@ class Manifest(NamedTuple):
     def json(self) -> Any:
         """The manifest parsed as JSON."""
         return json.loads(self.data)
+
+    def sizes(self) -> "ManifestSizes":
+        """The image's sizes (config + layers, and layers only): see :func:`manifest_sizes`."""
+        return manifest_sizes(self.data, self.media_type)
+
+    @property
+    def image_size(self) -> int:
+        """The image's size in bytes, config + layers (docker_registry2's ``manifest_sum``);
+        :class:`InvalidArgumentError` for an index, which has no single image."""
+        return self.sizes().image_size
+
+
+class ManifestSizes(NamedTuple):
+    """The sizes of an image, from its manifest: ``image_size`` (config + layers, the
+    docker_registry2 gem's ``manifest_sum``) and ``layers_size`` (the layers only)."""
+
+    image_size: int
+    layers_size: int
+
+
+def manifest_sizes(data: Any, media_type: Optional[str] = None) -> ManifestSizes:
+    """The :class:`ManifestSizes` of an image manifest given as bytes (its media type read from
+    it unless given). An index has no image size: :class:`InvalidArgumentError`."""
+    buf, n = _ffi.buffer(data, "data")
+    mt = _ffi.cstr(media_type, "media_type", optional=True)
+    image, layers = c_uint64(), c_uint64()
+    _ffi.call(lib.ocireg_manifest_sizes, buf, n, mt, byref(image), byref(layers))
+    return ManifestSizes(image.value, layers.value)
+
+
+class Descriptor(NamedTuple):
+    """An OCI content descriptor: ``media_type``, ``digest``, ``size``, ``platform`` (a dict
+    such as ``{"os": "linux", "architecture": "arm64", "variant": "v8"}``, or None) and the
+    whole descriptor as parsed JSON (``data``: annotations, urls, ...)."""
+
+    media_type: str
+    digest: str
+    size: int
+    platform: Optional[Dict[str, Any]]
+    data: Dict[str, Any]
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> "Descriptor":
+        return cls(
+            data.get("mediaType") or "",
+            data.get("digest") or "",
+            int(data.get("size") or 0),
+            data.get("platform"),
+            data,
+        )
+
+
+class DeletedTag(NamedTuple):
+    """What :meth:`Client.delete_tag` removed. When ``manifest_deleted`` is True the manifest
+    itself was deleted, and **every tag that pointed at it is gone too**: ``removed_tags``
+    lists the tags known gone (the one asked for, plus ``other_tags`` when they were
+    listed). When False the registry removed only this tag (OCI 1.1 delete by tag)."""
+
+    repository: str
+    tag: str
+    digest: str
+    manifest_deleted: bool
+    #: The other tags on the same manifest before the delete (None when not listed).
+    other_tags: Optional[List[str]]
+    removed_tags: List[str]
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> "DeletedTag":
+        return cls(
+            data.get("repository") or "",
+            data.get("tag") or "",
+            data.get("digest") or "",
+            bool(data.get("manifestDeleted")),
+            data.get("otherTags"),
+            list(data.get("removedTags") or []),
+        )
+
+
+class LayerFile(NamedTuple):
+    """One layer written by :meth:`Client.pull_layers`: its ``digest``, ``size`` and
+    ``media_type``, the ``path`` of its file, and whether it was ``downloaded`` (False: the
+    file was already there with the right digest)."""
+
+    digest: str
+    size: int
+    media_type: str
+    path: str
+    downloaded: bool
+
+
+class PulledLayers(NamedTuple):
+    """What :meth:`Client.pull_layers` did: the image's ``repository``, manifest ``digest``
+    and ``media_type``, its ``platform`` (a dict such as ``{"os": "linux", "architecture":
+    "amd64"}`` when it was chosen from an index, else None), the ``config``
+    :class:`Descriptor`, the ``layers`` (:class:`LayerFile`), and ``stats`` (a dict with
+    ``blobsDownloaded``, ``blobsReused``, ``bytesDownloaded``, ``requests``)."""
+
+    repository: str
+    digest: str
+    media_type: str
+    platform: Optional[Dict[str, Any]]
+    config: Descriptor
+    layers: List[LayerFile]
+    stats: Dict[str, Any]
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> "PulledLayers":
+        return cls(
+            data.get("repository") or "",
+            data.get("digest") or "",
+            data.get("mediaType") or "",
+            data.get("platform"),
+            Descriptor.from_json(data.get("config") or {}),
+            [
+                LayerFile(
+                    layer.get("digest") or "",
+                    int(layer.get("size") or 0),
+                    layer.get("mediaType") or "",
+                    layer.get("path") or "",
+                    bool(layer.get("downloaded")),
+                )
+                for layer in data.get("layers") or []
+            ],
+            dict(data.get("stats") or {}),
+        )
 
 
 def _take_json(fn, ptr: int) -> str:

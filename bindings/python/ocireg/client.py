@@ -1,22 +1,43 @@
 """The registry client, and login / logout."""
 
 import ctypes
+import functools
 import inspect
+import json
 import os
+from contextlib import ExitStack, contextmanager
 from ctypes import byref, c_int, c_size_t, c_uint64, c_void_p
-from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
-from . import _ffi, errors
+from . import _ffi, errors, retry
 from ._handle import Handle
 from ._models import (
+    DeletedTag,
+    Descriptor,
     Manifest,
     ProgressCallback,
     Pulled,
+    PulledLayers,
     Pushed,
     VerifyReport,
     progress_trampoline,
 )
+from .blob import BlobReader, open_reader
+from .cancel import Cancel
 from .image import Image
+from .retry import Backoff, RetryCallback
 
 lib = _ffi.lib
 
@@ -63,9 +84,42 @@ def _seconds_to_ms(value: float, what: str) -> int:
     return _ffi.uint(int(round(value * 1000)), 64, what)
 
 
-def _set_options(opts: int, settings: Mapping[str, Any]) -> None:
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _network(fn: _F) -> _F:
+    """Marks a public call: an exception a retry callback raised during it is raised from it
+    when it returns (see :mod:`ocireg.retry`)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with retry.callback_frame():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _deadline_ms(timeout: Any) -> int:
+    """A per-call ``timeout=`` (seconds, > 0) in milliseconds (at least 1)."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError("timeout must be a number of seconds, not %s" % type(timeout).__name__)
+    if not timeout > 0:
+        raise _invalid("timeout must be a positive number of seconds, not %r" % (timeout,))
+    return _ffi.uint(max(int(round(timeout * 1000)), 1), 64, "timeout")
+
+
+def _check_cancel(cancel: Any) -> Optional[Cancel]:
+    if cancel is not None and not isinstance(cancel, Cancel):
+        raise TypeError("cancel must be an ocireg.Cancel, not %s" % type(cancel).__name__)
+    return cancel
+
+
+def _set_options(opts: int, settings: Mapping[str, Any]) -> List[Any]:
     """Applies keyword settings (those of :class:`Client`, checked by :func:`_option_settings`) to
-    a live ``ocireg_options *``; a setting that is absent keeps its default."""
+    a live ``ocireg_options *``; a setting that is absent keeps its default. Returns the objects
+    that must stay referenced for as long as a client built from the options lives (the retry
+    callback)."""
+    keepalive: List[Any] = []
     get = settings.get
     if get("username") is not None or get("password") is not None:
         _ffi.call(
@@ -132,6 +186,13 @@ def _set_options(opts: int, settings: Mapping[str, Any]) -> None:
         value = get(name)
         if value is not None:
             _ffi.call(lib.ocireg_options_set_timeout_ms, opts, kind, _seconds_to_ms(value, name))
+    if get("backoff") is not None:
+        retry.set_backoff(opts, get("backoff"))
+    if get("retry_notify") is not None:
+        trampoline = retry.retry_trampoline(get("retry_notify"))
+        _ffi.call(lib.ocireg_options_set_retry_notify, opts, trampoline, None)
+        keepalive.append(trampoline)
+    return keepalive
 
 
 class _Options:
@@ -140,13 +201,15 @@ class _Options:
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.settings = settings
         self.ptr: Optional[int] = None
+        #: What must outlive the clients built from these options.
+        self.keepalive: List[Any] = []
 
     def __enter__(self) -> int:
         out = c_void_p()
         _ffi.call(lib.ocireg_options_new, byref(out))
         self.ptr = out.value
         try:
-            _set_options(self.ptr, self.settings)
+            self.keepalive = _set_options(self.ptr, self.settings)
         except BaseException:
             self.__exit__()
             raise
@@ -305,6 +368,16 @@ class Client(Handle):
     average is abandoned with :class:`TimeoutError` (default ``(1024, 30)``; ``(0, 0)`` turns
     it off).
 
+    Retries: ``max_retries``, ``backoff`` (an :class:`ocireg.Backoff`, or a dict of its fields:
+    the waits between retries) and ``retry_notify`` (called as ``retry_notify(error, delay_seconds)`` on the
+    calling thread before each retry; see :mod:`ocireg.retry`).
+
+    Every network method takes the keyword arguments ``cancel=`` (an :class:`ocireg.Cancel`:
+    triggering it from another thread makes the call raise :class:`CancelledError` promptly)
+    and ``timeout=`` (seconds: a deadline for the whole call, every request, retry, backoff
+    and body included; past it the call raises :class:`TimeoutError`). :meth:`bind` gives a
+    client whose every call is bound so.
+
     Use it as a context manager, or call :meth:`close`.
     """
 
@@ -335,15 +408,62 @@ class Client(Handle):
         write_timeout: Optional[float] = None,
         timeout: Optional[float] = None,
         low_speed_limit: Optional[Tuple[int, float]] = None,
+        backoff: Union[None, Backoff, Mapping[str, Any]] = None,
+        retry_notify: Optional[RetryCallback] = None,
     ) -> None:
         # Every parameter but ``registry`` is a setting of the options (see _option_settings).
         settings = {k: v for k, v in locals().items() if k not in ("self", "registry", "__class__")}
         super().__init__()
         reg = _ffi.cstr(registry, "registry")
         out = c_void_p()
-        with _Options(_option_settings(settings)) as opts:
+        options = _Options(_option_settings(settings))
+        with options as opts:
             _ffi.call(lib.ocireg_client_new, reg, opts, byref(out))
         self._ptr = out.value
+        # The retry callback must outlive this client and every client bound from it.
+        self._keepalive = options.keepalive
+
+    # -- binding to a cancel handle or a deadline -----------------------------------------------
+
+    @contextmanager
+    def _use(self, cancel: Optional[Cancel] = None, timeout: Optional[float] = None) -> Iterator[int]:
+        """The client pointer for one call: this client's, or (with ``cancel`` or ``timeout``)
+        a client bound to them for the duration of the call, freed after it."""
+        _check_cancel(cancel)
+        if cancel is None and timeout is None:
+            with self._borrow() as h:
+                yield h
+            return
+        ms = 0 if timeout is None else _deadline_ms(timeout)
+        with ExitStack() as stack:
+            h = stack.enter_context(self._borrow())
+            c = stack.enter_context(cancel._borrow()) if cancel is not None else None
+            out = c_void_p()
+            _ffi.call(lib.ocireg_client_bind, h, c, ms, byref(out))
+            try:
+                yield out.value
+            finally:
+                lib.ocireg_client_free(out.value)
+
+    def bind(self, cancel: Optional[Cancel] = None, timeout: Optional[float] = None) -> "Client":
+        """A client for the calls of one operation: this client's registry, credentials and
+        tokens, bound to ``cancel`` (an :class:`ocireg.Cancel`) and/or a deadline ``timeout``
+        seconds from now that covers every call made through it. A client bound to a cancel
+        handle has connections of its own: triggering it ends only its calls. Close it when
+        done (it may outlive this client)."""
+        _check_cancel(cancel)
+        ms = 0 if timeout is None else _deadline_ms(timeout)
+        out = c_void_p()
+        with self._borrow() as h:
+            if cancel is not None:
+                with cancel._borrow() as c:
+                    _ffi.call(lib.ocireg_client_bind, h, c, ms, byref(out))
+            else:
+                _ffi.call(lib.ocireg_client_bind, h, None, ms, byref(out))
+        bound = Client.__new__(Client)
+        Handle.__init__(bound, out.value)
+        bound._keepalive = self._keepalive
+        return bound
 
     # -- information ---------------------------------------------------------------------------
 
@@ -379,37 +499,52 @@ class Client(Handle):
 
     # -- registry, repositories, tags ----------------------------------------------------------
 
-    def ping(self) -> None:
+    @_network
+    def ping(self, *, cancel: Optional[Cancel] = None, timeout: Optional[float] = None) -> None:
         """Checks that the registry speaks the API v2 and accepts the credentials."""
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call(lib.ocireg_ping, h)
 
-    def tags(self, repository: str) -> List[str]:
+    @_network
+    def tags(
+        self, repository: str, *, cancel: Optional[Cancel] = None, timeout: Optional[float] = None
+    ) -> List[str]:
         """Every tag of ``repository``."""
         repo = _ffi.cstr(repository, "repository")
         out = c_void_p()
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call(lib.ocireg_tags, h, repo, byref(out))
         return _ffi.take_string_list(out)
 
-    def catalog(self) -> List[str]:
+    @_network
+    def catalog(self, *, cancel: Optional[Cancel] = None, timeout: Optional[float] = None) -> List[str]:
         """Every repository in the registry's catalog (:class:`UnsupportedError` when the
         registry has no catalog)."""
         out = c_void_p()
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call(lib.ocireg_catalog, h, byref(out))
         return _ffi.take_string_list(out)
 
-    def search(self, pattern: str) -> List[str]:
+    @_network
+    def search(
+        self, pattern: str, *, cancel: Optional[Cancel] = None, timeout: Optional[float] = None
+    ) -> List[str]:
         """The repositories whose name contains ``pattern`` (plain, case-sensitive)."""
         pat = _ffi.cstr(pattern, "pattern")
         out = c_void_p()
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call(lib.ocireg_search, h, pat, byref(out))
         return _ffi.take_string_list(out)
 
+    @_network
     def tags_page(
-        self, repository: str, n: int = 0, last: Optional[str] = None
+        self,
+        repository: str,
+        n: int = 0,
+        last: Optional[str] = None,
+        *,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
     ) -> Tuple[List[str], Optional[str]]:
         """One page of the tags of ``repository``: at most ``n`` tags (0: the registry's page
         size) after the tag ``last`` (None: from the start). Returns ``(tags, next_last)``,
@@ -418,7 +553,7 @@ class Client(Handle):
         count = _ffi.uint(n, 32, "n")
         after = _ffi.cstr(last, "last", optional=True)
         out, nxt = c_void_p(), c_void_p()
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call(lib.ocireg_tags_page, h, repo, count, after, byref(out), byref(nxt))
         try:
             page = _ffi.take_string_list(out)
@@ -426,14 +561,20 @@ class Client(Handle):
             following = _ffi.take_string(nxt)
         return page, following
 
+    @_network
     def catalog_page(
-        self, n: int = 0, last: Optional[str] = None
+        self,
+        n: int = 0,
+        last: Optional[str] = None,
+        *,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
     ) -> Tuple[List[str], Optional[str]]:
         """One page of the catalog, as :meth:`tags_page`: ``(repositories, next_last)``."""
         count = _ffi.uint(n, 32, "n")
         after = _ffi.cstr(last, "last", optional=True)
         out, nxt = c_void_p(), c_void_p()
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call(lib.ocireg_catalog_page, h, count, after, byref(out), byref(nxt))
         try:
             page = _ffi.take_string_list(out)
@@ -443,12 +584,15 @@ class Client(Handle):
 
     # -- manifests ------------------------------------------------------------------------------
 
-    def manifest(self, repository: str, reference: str) -> Manifest:
+    @_network
+    def manifest(
+        self, repository: str, reference: str, *, cancel: Optional[Cancel] = None, timeout: Optional[float] = None
+    ) -> Manifest:
         """Fetches a manifest by tag, digest or ``tag@digest``, verified against its digest."""
         repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(reference, "reference")
         data, length = c_void_p(), c_size_t()
         media_type, digest = c_void_p(), c_void_p()
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call(
                 lib.ocireg_manifest_get,
                 h,
@@ -465,16 +609,27 @@ class Client(Handle):
             mt, dg = _ffi.take_string(media_type), _ffi.take_string(digest)
         return Manifest(body, mt, dg)
 
-    def manifest_digest(self, repository: str, reference: str) -> str:
+    @_network
+    def manifest_digest(
+        self, repository: str, reference: str, *, cancel: Optional[Cancel] = None, timeout: Optional[float] = None
+    ) -> str:
         """The digest a tag (or digest) resolves to, by ``HEAD``."""
         repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(reference, "reference")
         out = c_void_p()
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call(lib.ocireg_manifest_digest, h, repo, ref, byref(out))
         return _ffi.take_string(out) or ""
 
+    @_network
     def put_manifest(
-        self, repository: str, reference: str, data: Any, media_type: Optional[str] = None
+        self,
+        repository: str,
+        reference: str,
+        data: Any,
+        media_type: Optional[str] = None,
+        *,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
     ) -> str:
         """Uploads manifest bytes as they are under ``reference`` (a tag, or its digest) and
         returns its digest. ``media_type`` None: read from the manifest (or guessed). Push the
@@ -483,34 +638,44 @@ class Client(Handle):
         mt = _ffi.cstr(media_type, "media_type", optional=True)
         buf, n = _ffi.buffer(data, "data")
         out = c_void_p()
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call(lib.ocireg_manifest_put, h, repo, ref, mt, buf, n, byref(out))
         return _ffi.take_string(out) or ""
 
-    def delete_manifest(self, repository: str, digest: str) -> None:
+    @_network
+    def delete_manifest(
+        self, repository: str, digest: str, *, cancel: Optional[Cancel] = None, timeout: Optional[float] = None
+    ) -> None:
         """Deletes a manifest by digest (with every tag pointing at it)."""
         repo, dg = _ffi.cstr(repository, "repository"), _ffi.cstr(digest, "digest")
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call(lib.ocireg_manifest_delete, h, repo, dg)
 
     # -- blobs ----------------------------------------------------------------------------------
 
-    def _blob_head(self, repository: str, digest: str):
+    def _blob_head(self, repository: str, digest: str, cancel: Optional[Cancel], timeout: Optional[float]):
         repo, dg = _ffi.cstr(repository, "repository"), _ffi.cstr(digest, "digest")
         exists, size = c_int(), c_uint64()
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call(lib.ocireg_blob_exists, h, repo, dg, byref(exists), byref(size))
         return bool(exists.value), size.value
 
-    def blob_exists(self, repository: str, digest: str) -> bool:
+    @_network
+    def blob_exists(
+        self, repository: str, digest: str, *, cancel: Optional[Cancel] = None, timeout: Optional[float] = None
+    ) -> bool:
         """Whether the blob is in the repository (``HEAD``)."""
-        return self._blob_head(repository, digest)[0]
+        return self._blob_head(repository, digest, cancel, timeout)[0]
 
-    def blob_size(self, repository: str, digest: str) -> Optional[int]:
+    @_network
+    def blob_size(
+        self, repository: str, digest: str, *, cancel: Optional[Cancel] = None, timeout: Optional[float] = None
+    ) -> Optional[int]:
         """The blob's size in bytes (by ``HEAD``), or None when the repository lacks it."""
-        exists, size = self._blob_head(repository, digest)
+        exists, size = self._blob_head(repository, digest, cancel, timeout)
         return size if exists else None
 
+    @_network
     def push_blob(
         self,
         repository: str,
@@ -518,6 +683,8 @@ class Client(Handle):
         *,
         digest: Optional[str] = None,
         size: Optional[int] = None,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
     ) -> str:
         """Uploads a blob unless the repository has it, and returns its digest. ``data`` is
         bytes-like, a file path (hashed, then streamed), or a readable binary stream (streamed;
@@ -527,18 +694,18 @@ class Client(Handle):
         out = c_void_p()
         if isinstance(data, (bytes, bytearray, memoryview)):
             buf, n = _ffi.buffer(data)
-            with self._borrow() as h:
+            with self._use(cancel, timeout) as h:
                 _ffi.call(lib.ocireg_blob_push_bytes, h, repo, buf, n, byref(out))
         elif isinstance(data, (str, os.PathLike)):
             path = _ffi.cstr(data, "path")
-            with self._borrow() as h:
+            with self._use(cancel, timeout) as h:
                 _ffi.call(lib.ocireg_blob_push_file, h, repo, path, byref(out))
         else:
             state = _ffi.CallbackState()
             reader = _read_trampoline(data, state)
             length = _stream_size(data) if size is None else _ffi.uint(size, 64, "size")
             dg = _ffi.cstr(digest, "digest", optional=True)
-            with self._borrow() as h:
+            with self._use(cancel, timeout) as h:
                 _ffi.call_with_callbacks(
                     state, lib.ocireg_blob_push_stream, h, repo, reader, None, length, dg, byref(out)
                 )
@@ -547,24 +714,39 @@ class Client(Handle):
             return result
         return _ffi.take_string(out) or ""
 
-    def mount_blob(self, repository: str, from_repository: str, digest: str) -> bool:
+    @_network
+    def mount_blob(
+        self,
+        repository: str,
+        from_repository: str,
+        digest: str,
+        *,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
+    ) -> bool:
         """Mounts a blob from another repository of the registry; False when the registry could
         not (nothing is stored then)."""
         repo = _ffi.cstr(repository, "repository")
         src = _ffi.cstr(from_repository, "from_repository")
         dg = _ffi.cstr(digest, "digest")
         mounted = c_int()
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call(lib.ocireg_blob_mount, h, repo, src, dg, byref(mounted))
         return bool(mounted.value)
 
-    def delete_blob(self, repository: str, digest: str) -> None:
+    @_network
+    def delete_blob(
+        self, repository: str, digest: str, *, cancel: Optional[Cancel] = None, timeout: Optional[float] = None
+    ) -> None:
         """Deletes a blob from a repository."""
         repo, dg = _ffi.cstr(repository, "repository"), _ffi.cstr(digest, "digest")
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call(lib.ocireg_blob_delete, h, repo, dg)
 
-    def pull_blob(self, repository: str, digest: str, dest: Any) -> int:
+    @_network
+    def pull_blob(
+        self, repository: str, digest: str, dest: Any, *, cancel: Optional[Cancel] = None, timeout: Optional[float] = None
+    ) -> int:
         """Downloads a blob and returns its size. ``dest`` is a file path (written under a
         temporary name and renamed into place once verified), a writable binary stream or a
         callable taking each chunk (these receive the bytes before the final digest check,
@@ -573,28 +755,32 @@ class Client(Handle):
         size = c_uint64()
         if isinstance(dest, (str, os.PathLike)):
             path = _ffi.cstr(dest, "dest")
-            with self._borrow() as h:
+            with self._use(cancel, timeout) as h:
                 _ffi.call(lib.ocireg_blob_pull_to_path, h, repo, dg, path, byref(size))
             return size.value
         state = _ffi.CallbackState()
         writer = _write_trampoline(dest, state)
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call_with_callbacks(
                 state, lib.ocireg_blob_pull, h, repo, dg, writer, None, byref(size)
             )
         state.reraise()
         return size.value
 
-    def pull_blob_bytes(self, repository: str, digest: str) -> bytes:
+    @_network
+    def pull_blob_bytes(
+        self, repository: str, digest: str, *, cancel: Optional[Cancel] = None, timeout: Optional[float] = None
+    ) -> bytes:
         """Downloads a (small) blob into memory, verified."""
         repo, dg = _ffi.cstr(repository, "repository"), _ffi.cstr(digest, "digest")
         data, length = c_void_p(), c_size_t()
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call(lib.ocireg_blob_pull_bytes, h, repo, dg, byref(data), byref(length))
         return _ffi.take_bytes(data, length)
 
     # -- images ---------------------------------------------------------------------------------
 
+    @_network
     def push_image(
         self,
         repository: str,
@@ -606,6 +792,8 @@ class Client(Handle):
         chunk_size: Optional[int] = None,
         mount_from: Optional[str] = None,
         skip_existing: Optional[bool] = None,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
     ) -> Pushed:
         """Pushes an :class:`Image` (or the image of an OCI image layout directory: its
         manifest tagged ``tag``, else its only one) and tags it ``tag`` (or pass the image's
@@ -621,7 +809,7 @@ class Client(Handle):
         out = c_void_p()
         if isinstance(image, Image):
             with _PushOptions(threads, chunk_size, mount_from, skip_existing) as popts:
-                with self._borrow() as h, image._borrow() as img:
+                with self._use(cancel, timeout) as h, image._borrow() as img:
                     _ffi.call_with_callbacks(
                         state,
                         lib.ocireg_push_image,
@@ -637,7 +825,7 @@ class Client(Handle):
         elif isinstance(image, (str, os.PathLike)):
             layout = _ffi.cstr(image, "layout_dir")
             with _PushOptions(threads, chunk_size, mount_from, skip_existing) as popts:
-                with self._borrow() as h:
+                with self._use(cancel, timeout) as h:
                     _ffi.call_with_callbacks(
                         state,
                         lib.ocireg_push_layout,
@@ -659,7 +847,16 @@ class Client(Handle):
         state.reraise()
         return pushed
 
-    def verify(self, repository: str, pushed: Pushed, check: bool = False) -> VerifyReport:
+    @_network
+    def verify(
+        self,
+        repository: str,
+        pushed: Pushed,
+        check: bool = False,
+        *,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
+    ) -> VerifyReport:
         """Checks that what was pushed is in ``repository`` (every blob, the manifest by tag and
         by digest) and returns the :class:`VerifyReport`. A failed or inconclusive verification
         is reported, not raised, unless ``check=True``: then it raises
@@ -668,7 +865,7 @@ class Client(Handle):
             raise TypeError("pushed must be an ocireg.Pushed, not %s" % type(pushed).__name__)
         repo = _ffi.cstr(repository, "repository")
         out, err = c_void_p(), c_void_p()
-        with self._borrow() as h, pushed._borrow() as p:
+        with self._use(cancel, timeout) as h, pushed._borrow() as p:
             status = lib.ocireg_verify(h, repo, p, byref(out), byref(err))
         if status not in (errors.Status.OK, errors.Status.VERIFY_FAILED) or not out.value:
             if out.value:  # never written on these statuses, but never leak either
@@ -691,6 +888,7 @@ class Client(Handle):
             raise failure
         return report
 
+    @_network
     def pull_image(
         self,
         repository: str,
@@ -700,6 +898,8 @@ class Client(Handle):
         *,
         platform: Optional[str] = None,
         threads: int = 0,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
     ) -> Pulled:
         """Pulls an image (or an index with its children, or one ``platform``'s image,
         ``"os/arch[/variant]"``) into the OCI image layout directory ``directory``, verifying
@@ -712,7 +912,7 @@ class Client(Handle):
         state = _ffi.CallbackState()
         callback = progress_trampoline(progress, state)
         out = c_void_p()
-        with self._borrow() as h:
+        with self._use(cancel, timeout) as h:
             _ffi.call_with_callbacks(
                 state,
                 lib.ocireg_pull_image,
@@ -730,6 +930,258 @@ class Client(Handle):
         state.reraise()
         return pulled
 
+    # -- streamed blob reads --------------------------------------------------------------------
+
+    @_network
+    def open_blob(
+        self,
+        repository: str,
+        digest: str,
+        *,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
+    ) -> BlobReader:
+        """Opens a blob for reading as a stream: a :class:`BlobReader` (a read-only binary
+        file, an :class:`io.RawIOBase`) verified as it streams — the read that reaches the end
+        raises :class:`DigestMismatchError` if the bytes do not match ``digest``. The request
+        is sent now: a missing blob raises :class:`NotFoundError` here. ``cancel`` and
+        ``timeout`` cover the open and every read. Close the reader when done (``with``)."""
+        _check_cancel(cancel)
+        # The client (or the client bound to the deadline) is needed for the open only: the
+        # reader keeps what it needs. The cancel handle stays borrowed by the reader.
+        with self._use(None, timeout) as h:
+            return open_reader(h, repository, digest, cancel, ExitStack())
+
+    # -- registry operations --------------------------------------------------------------------
+
+    @_network
+    def copy(
+        self,
+        repository: str,
+        reference: str,
+        to_repository: str,
+        to_reference: Optional[str] = None,
+        *,
+        to: Optional["Client"] = None,
+        platform: Optional[str] = None,
+        threads: int = 0,
+        progress: Optional[ProgressCallback] = None,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
+    ) -> Pushed:
+        """Copies the image ``repository:reference`` (a manifest, or an index with all its
+        children) to ``to_repository:to_reference`` (a tag, or the image's digest; None: the
+        same ``reference``): within this registry when ``to`` is None (blobs are mounted
+        across repositories, no byte travels), else to the registry of the client ``to`` (each
+        blob streamed from here to there, bounded memory, no temporary file). Blobs go in
+        parallel (``threads``, 0: 4), those already there are skipped, manifests go last, and
+        every byte is unchanged (same digests). ``platform`` (``"os/arch[/variant]"``) copies
+        one platform of an index. ``progress`` as in :meth:`push_image`. ``cancel`` and
+        ``timeout`` bind both clients.
+
+        Returns what was pushed to the destination: check it with
+        ``dest_client.verify(to_repository, pushed)``."""
+        if to is not None and not isinstance(to, Client):
+            raise TypeError("to must be an ocireg.Client, not %s" % type(to).__name__)
+        repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(reference, "reference")
+        to_repo = _ffi.cstr(to_repository, "to_repository")
+        to_ref = _ffi.cstr(reference if to_reference is None else to_reference, "to_reference")
+        plat = _ffi.cstr(platform, "platform", optional=True)
+        nthreads = _ffi.uint(threads, 32, "threads")
+        state = _ffi.CallbackState()
+        callback = progress_trampoline(progress, state)
+        out = c_void_p()
+        with ExitStack() as stack:
+            h = stack.enter_context(self._use(cancel, timeout))
+            dest = stack.enter_context(to._use(cancel, timeout)) if to is not None else None
+            _ffi.call_with_callbacks(
+                state,
+                lib.ocireg_copy,
+                h,
+                repo,
+                ref,
+                dest,
+                to_repo,
+                to_ref,
+                nthreads,
+                plat,
+                callback,
+                None,
+                byref(out),
+            )
+        pushed = Pushed(out.value)
+        state.reraise()
+        return pushed
+
+    @_network
+    def retag(
+        self,
+        repository: str,
+        reference: str,
+        to_tag: str,
+        *,
+        to_repository: Optional[str] = None,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
+    ) -> Pushed:
+        """Gives the manifest ``repository:reference`` the tag ``to_tag`` (in
+        ``to_repository``, by default the same repository: the manifest's bytes are fetched
+        and put under the new tag; in another repository of the registry it is a
+        :meth:`copy`). Returns what was tagged (check it with :meth:`verify`)."""
+        repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(reference, "reference")
+        to_repo = _ffi.cstr(
+            repository if to_repository is None else to_repository, "to_repository"
+        )
+        tag = _ffi.cstr(to_tag, "to_tag")
+        out = c_void_p()
+        with self._use(cancel, timeout) as h:
+            _ffi.call(lib.ocireg_retag, h, repo, ref, to_repo, tag, byref(out))
+        return Pushed(out.value)
+
+    @_network
+    def delete_tag(
+        self,
+        repository: str,
+        tag: str,
+        *,
+        tag_first: bool = True,
+        list_other_tags: bool = True,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
+    ) -> DeletedTag:
+        """Deletes the tag ``tag`` of ``repository``. The registry is asked to delete the tag
+        alone first (OCI 1.1; skipped with ``tag_first=False``); a registry that refuses that
+        (distribution 2.8) gets the manifest deleted by digest — and **every tag on that
+        manifest goes with it** (what the registry does, and what docker_registry2's
+        ``rmtag`` does). The returned :class:`DeletedTag` says which: ``manifest_deleted``,
+        and ``removed_tags`` (with ``list_other_tags``, the default, the other tags on the
+        manifest are found first, one ``HEAD`` per tag of the repository). A registry with
+        deletes disabled raises :class:`UnsupportedError`."""
+        repo, tg = _ffi.cstr(repository, "repository"), _ffi.cstr(tag, "tag")
+        out = c_void_p()
+        with self._use(cancel, timeout) as h:
+            _ffi.call(
+                lib.ocireg_delete_tag,
+                h,
+                repo,
+                tg,
+                1 if tag_first else 0,
+                1 if list_other_tags else 0,
+                byref(out),
+            )
+        return DeletedTag.from_json(json.loads(_ffi.take_string(out) or "{}"))
+
+    @_network
+    def platform_descriptor(
+        self,
+        repository: str,
+        reference: str,
+        platform: str,
+        *,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
+    ) -> Descriptor:
+        """The :class:`Descriptor` of the image for ``platform`` (``"os/arch[/variant]"``,
+        e.g. ``"linux/arm64/v8"``) that ``repository:reference`` names: the matching child of
+        an index, or the manifest itself when its config's platform matches. Otherwise
+        :class:`NotFoundError`, whose message names the platforms there are."""
+        repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(reference, "reference")
+        plat = _ffi.cstr(platform, "platform")
+        out = c_void_p()
+        with self._use(cancel, timeout) as h:
+            _ffi.call(lib.ocireg_platform_descriptor, h, repo, ref, plat, byref(out))
+        return Descriptor.from_json(json.loads(_ffi.take_string(out) or "{}"))
+
+    def platform_digest(
+        self,
+        repository: str,
+        reference: str,
+        platform: str,
+        *,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
+    ) -> str:
+        """The digest of the image for ``platform`` (see :meth:`platform_descriptor`);
+        docker_registry2's ``digest(repo, tag, arch, os, variant)``."""
+        return self.platform_descriptor(
+            repository, reference, platform, cancel=cancel, timeout=timeout
+        ).digest
+
+    @_network
+    def tags_with_digests(
+        self,
+        repository: str,
+        *,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
+    ) -> Dict[str, str]:
+        """Every tag of ``repository`` with the digest it points at, ``{tag: digest}`` in the
+        registry's tag order (one ``HEAD`` per tag, in parallel); docker_registry2's
+        ``tags(repo, with_hashes: true)``."""
+        repo = _ffi.cstr(repository, "repository")
+        out = c_void_p()
+        with self._use(cancel, timeout) as h:
+            _ffi.call(lib.ocireg_tags_with_digests, h, repo, byref(out))
+        entries = json.loads(_ffi.take_string(out) or "[]")
+        return {e["tag"]: e["digest"] for e in entries}
+
+    def image_size(
+        self,
+        repository: str,
+        reference: str,
+        *,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """The size in bytes of the image ``repository:reference``, config + layers, from its
+        manifest (docker_registry2's ``manifest_sum``; see :meth:`Manifest.sizes`). An index
+        has no single image size: pick a platform's digest first (:meth:`platform_digest`)."""
+        return self.manifest(repository, reference, cancel=cancel, timeout=timeout).image_size
+
+    @_network
+    def pull_layers(
+        self,
+        repository: str,
+        reference: str,
+        directory: PathLike,
+        platform: Optional[str] = None,
+        *,
+        threads: int = 0,
+        progress: Optional[ProgressCallback] = None,
+        cancel: Optional[Cancel] = None,
+        timeout: Optional[float] = None,
+    ) -> PulledLayers:
+        """Downloads the layers of the image ``repository:reference`` into ``directory``
+        (created if needed), each a file named ``<algorithm>-<hex>`` of its digest, verified
+        before it is renamed into place; a file already there with the right digest is kept.
+        For an index, ``platform`` (``"os/arch[/variant]"``) picks the image (None: this
+        machine's). docker_registry2's ``pull(repo, tag, dir)``. ``threads`` (0: 4) and
+        ``progress`` as in :meth:`pull_image`."""
+        repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(reference, "reference")
+        dirname = _ffi.cstr(directory, "directory")
+        plat = _ffi.cstr(platform, "platform", optional=True)
+        nthreads = _ffi.uint(threads, 32, "threads")
+        state = _ffi.CallbackState()
+        callback = progress_trampoline(progress, state)
+        out = c_void_p()
+        with self._use(cancel, timeout) as h:
+            _ffi.call_with_callbacks(
+                state,
+                lib.ocireg_pull_layers,
+                h,
+                repo,
+                ref,
+                dirname,
+                plat,
+                nthreads,
+                callback,
+                None,
+                byref(out),
+            )
+        text = _ffi.take_string(out)
+        state.reraise()
+        return PulledLayers.from_json(json.loads(text or "{}"))
+
 
 def _option_settings(settings: Mapping[str, Any], caller: str = "Client()") -> Mapping[str, Any]:
     """``settings`` once checked: the keywords of :class:`Client` are the option settings, and
@@ -744,6 +1196,7 @@ def _option_settings(settings: Mapping[str, Any], caller: str = "Client()") -> M
 _OPTION_NAMES = frozenset(inspect.signature(Client.__init__).parameters) - {"self", "registry"}
 
 
+@_network
 def login(
     registry: str,
     username: str,
@@ -768,6 +1221,7 @@ def login(
     return _ffi.take_string(out) or ""
 
 
+@_network
 def logout(registry: str, *, docker_config: Optional[PathLike] = None) -> bool:
     """Removes the stored credentials of ``registry``; True when something was removed, False
     when nothing was stored (not an error)."""

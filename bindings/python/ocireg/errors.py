@@ -4,7 +4,11 @@ Every exception raised for a library failure is an :class:`OciregError` and carr
 library's ``ocireg_error`` object held: ``message``, ``status`` (the numeric status code),
 ``status_name`` (e.g. ``"OCIREG_NOT_FOUND"``), ``http_status`` (``None`` when there was no HTTP
 answer), ``registry_code`` (the registry's first OCI error code such as ``"NAME_UNKNOWN"``, or
-``None``) and ``retry_after`` (seconds, for :class:`RateLimitedError`; otherwise ``None``).
+``None``), ``retry_after`` (seconds the registry asked to wait with ``Retry-After``, for
+:class:`RateLimitedError` and a 503 :class:`RegistryError`; otherwise ``None``), ``errors``
+(every entry of the registry's ``{"errors": [...]}`` answer, as :class:`ErrorEntry` tuples of
+``code``, ``message`` and ``detail``) and ``body`` (the registry's error answer as it came,
+at most 64 KiB, or ``None``).
 
 Where a built-in exception means the same thing, the class also derives from it, so that
 ``except TimeoutError`` or ``except ValueError`` keep working: :class:`TimeoutError` is a
@@ -14,10 +18,12 @@ Where a built-in exception means the same thing, the class also derives from it,
 """
 
 import builtins
-from typing import Optional
+import json
+from typing import Any, List, NamedTuple, Optional, Sequence
 
 __all__ = [
     "Status",
+    "ErrorEntry",
     "OciregError",
     "InvalidArgumentError",
     "InvalidReferenceError",
@@ -64,6 +70,28 @@ class Status:
     PANIC = 99
 
 
+class ErrorEntry(NamedTuple):
+    """One entry of a registry's ``{"errors": [{"code", "message", "detail"}]}`` answer:
+    ``code`` (e.g. ``"MANIFEST_UNKNOWN"``; ``""`` when the entry had none), ``message``
+    (``""`` when none) and ``detail`` (the entry's ``detail`` parsed from JSON, e.g.
+    ``{"name": "team/app"}``; ``None`` when it had none)."""
+
+    code: str
+    message: str
+    detail: Any = None
+
+    @classmethod
+    def from_c(cls, code: str, message: str, detail_json: Optional[str]) -> "ErrorEntry":
+        """An entry from the C accessors (``detail_json`` is JSON text or None)."""
+        detail: Any = None
+        if detail_json is not None:
+            try:
+                detail = json.loads(detail_json)
+            except ValueError:  # never expected: the library writes JSON; keep the text
+                detail = detail_json
+        return cls(code, message, detail)
+
+
 class OciregError(Exception):
     """Base class of every ocireg failure."""
 
@@ -78,6 +106,8 @@ class OciregError(Exception):
         registry_code: Optional[str] = None,
         retry_after: Optional[int] = None,
         status_name: Optional[str] = None,
+        errors: Optional[Sequence[ErrorEntry]] = None,
+        body: Optional[str] = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -86,6 +116,10 @@ class OciregError(Exception):
         self.http_status = http_status
         self.registry_code = registry_code
         self.retry_after = retry_after
+        #: Every entry of the registry's ``errors[]`` answer (empty when there was none).
+        self.errors: List[ErrorEntry] = [ErrorEntry(*e) for e in (errors or ())]
+        #: The registry's error answer as it came (capped at 64 KiB), or None.
+        self.body = body
 
     def __str__(self) -> str:
         return self.message
@@ -110,6 +144,8 @@ class OciregError(Exception):
                 self.registry_code,
                 self.retry_after,
                 self.status_name,
+                [tuple(e) for e in self.errors],
+                self.body,
             ),
         )
 
@@ -158,7 +194,7 @@ class NetworkError(OciregError, ConnectionError):
 
 
 class TimeoutError(OciregError, builtins.TimeoutError):  # noqa: A001 (shadows the built-in on purpose)
-    """A configured timeout expired."""
+    """A configured timeout, or a call's ``timeout=`` deadline, expired."""
 
     default_status = Status.TIMEOUT
 
@@ -201,7 +237,8 @@ class IoError(OciregError, OSError):
 
 
 class CancelledError(OciregError):
-    """The operation was cancelled (a callback asked to stop)."""
+    """The operation was cancelled: its :class:`ocireg.Cancel` was triggered, or a callback
+    asked to stop."""
 
     default_status = Status.CANCELLED
 

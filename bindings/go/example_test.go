@@ -1,6 +1,7 @@
 package ocireg_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
@@ -12,6 +13,7 @@ import (
 
 // Start the built-in registry with Bearer auth, push an image, list, verify, pull it back.
 func Example() {
+	ctx := context.Background()
 	reg, err := ocireg.StartTestRegistry(ocireg.AuthBearer, map[string]string{"alice": "secret"})
 	if err != nil {
 		log.Fatal(err)
@@ -41,7 +43,7 @@ func Example() {
 	}
 	defer img.Close()
 
-	pushed, err := client.PushImage("team/app", "v1", img, nil, func(p ocireg.Progress) error {
+	pushed, err := client.PushImage(ctx, "team/app", "v1", img, nil, func(p ocireg.Progress) error {
 		if p.Event == ocireg.ProgressUploaded {
 			fmt.Println("uploaded a blob of", p.Total, "bytes")
 		}
@@ -52,10 +54,10 @@ func Example() {
 	}
 	defer pushed.Close()
 
-	tags, _ := client.Tags("team/app")
+	tags, _ := client.Tags(ctx, "team/app")
 	fmt.Println("tags:", tags)
 
-	report, err := client.Verify("team/app", pushed)
+	report, err := client.Verify(ctx, "team/app", pushed)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -64,14 +66,14 @@ func Example() {
 
 	dir, _ := os.MkdirTemp("", "ocireg-example")
 	defer os.RemoveAll(dir)
-	pulled, err := client.PullImage("team/app", "v1", filepath.Join(dir, "layout"), nil, nil)
+	pulled, err := client.PullImage(ctx, "team/app", "v1", filepath.Join(dir, "layout"), nil, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("pulled the same image:", pulled.Digest() == pushed.Digest())
 	pulled.Close()
 
-	_, err = client.Tags("no/such/repo")
+	_, err = client.Tags(ctx, "no/such/repo")
 	var e *ocireg.Error
 	if errors.Is(err, ocireg.ErrNotFound) && errors.As(err, &e) {
 		fmt.Println("not found:", e.HTTPStatus, e.RegistryCode)

@@ -33,6 +33,8 @@ package ocireg
 extern int ociregGoProgress(uintptr_t h, char *digest, uint64_t done, uint64_t total, uint32_t event);
 extern ptrdiff_t ociregGoRead(uintptr_t h, uint8_t *buf, size_t cap);
 extern int ociregGoWrite(uintptr_t h, uint8_t *buf, size_t len);
+extern void ociregGoRetry(uintptr_t id, char *method, char *path, uint32_t attempt, uint16_t status,
+                          char *reason, uint64_t delay_ms);
 
 // C trampolines with the exact ocireg_*_fn signatures.
 static int gocireg_progress_tramp(void *ud, const char *digest, uint64_t done, uint64_t total,
@@ -44,6 +46,15 @@ static ptrdiff_t gocireg_read_tramp(void *ud, uint8_t *buf, size_t cap) {
 }
 static int gocireg_write_tramp(void *ud, const uint8_t *buf, size_t len) {
 	return ociregGoWrite((uintptr_t)ud, (uint8_t *)buf, len);
+}
+static void gocireg_retry_tramp(void *ud, const char *method, const char *path, uint32_t attempt,
+                                uint16_t status, const char *reason, uint64_t delay_ms) {
+	ociregGoRetry((uintptr_t)ud, (char *)method, (char *)path, attempt, status, (char *)reason, delay_ms);
+}
+
+// The retry callback of options: id names a Go retryNotifier (0: none).
+ocireg_status gocireg_options_set_retry_notify(ocireg_options *opts, uintptr_t id, ocireg_error **err) {
+	return ocireg_options_set_retry_notify(opts, id ? gocireg_retry_tramp : NULL, (void *)id, err);
 }
 
 // The functions that take a callback, called with a cgo.Handle (0: no callback).
@@ -78,6 +89,21 @@ ocireg_status gocireg_pull_image(const ocireg_client *client, const char *reposi
                                         ocireg_pulled **out, ocireg_error **err) {
 	return ocireg_pull_image(client, repository, reference, dir, platform, threads,
 	                         h ? gocireg_progress_tramp : NULL, (void *)h, out, err);
+}
+ocireg_status gocireg_copy(const ocireg_client *client, const char *repository,
+                           const char *reference, const ocireg_client *to,
+                           const char *to_repository, const char *to_reference, uint32_t threads,
+                           const char *platform, uintptr_t h, ocireg_pushed **out,
+                           ocireg_error **err) {
+	return ocireg_copy(client, repository, reference, to, to_repository, to_reference, threads,
+	                   platform, h ? gocireg_progress_tramp : NULL, (void *)h, out, err);
+}
+ocireg_status gocireg_pull_layers(const ocireg_client *client, const char *repository,
+                                  const char *reference, const char *dir, const char *platform,
+                                  uint32_t threads, uintptr_t h, char **out_json,
+                                  ocireg_error **err) {
+	return ocireg_pull_layers(client, repository, reference, dir, platform, threads,
+	                          h ? gocireg_progress_tramp : NULL, (void *)h, out_json, err);
 }
 */
 import "C"

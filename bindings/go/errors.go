@@ -172,8 +172,8 @@ type ErrorInfo struct {
 type ClientError struct {
 	// StatusCode is the HTTP status (401, 404, 429, 5xx…).
 	StatusCode int
-	// Errors are the entries of the registry's {"errors": [...]}, in order (malformed entries
-	// are skipped by the library).
+	// Errors are the entries of the registry's {"errors": [...]}, in order, as the library read
+	// them (a malformed entry shows as what could be read of it).
 	Errors []ErrorInfo
 	// RetryAfter is how long the registry asked to wait (Retry-After), NoRetryAfter when it did
 	// not say.

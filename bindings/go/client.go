@@ -80,7 +80,10 @@ func (c *Client) doWith(ctx context.Context, to *Client, f func(p, q *C.ocireg_c
 	p := c.ref().acquire()
 	defer c.ref().release()
 	var q *C.ocireg_client
-	if to != nil {
+	switch {
+	case to == c:
+		q = p // one read lock: taking it twice could deadlock with a waiting Close
+	case to != nil:
 		q = to.ref().acquire()
 		defer to.ref().release()
 	}
@@ -96,7 +99,9 @@ func (c *Client) doWith(ctx context.Context, to *Client, f func(p, q *C.ocireg_c
 	defer cc.unbind(bq, q)
 	err = f(bp, bq)
 	c.reraiseRetryPanic()
-	to.reraiseRetryPanic()
+	if to != c {
+		to.reraiseRetryPanic()
+	}
 	return cc.result(err)
 }
 

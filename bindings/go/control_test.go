@@ -40,11 +40,17 @@ func TestCancelFromAnotherGoroutine(t *testing.T) {
 	must(t, err)
 	c := newClient(t, reg.URL())
 	must(t, reg.SetHostile("slow-drip:2000"))
+	far := startRegistry(t, ocireg.AuthNone, nil)
+	dst := newClient(t, far.URL())
 	before := runtime.NumGoroutine()
 
 	calls := map[string]func(ctx context.Context) error{
 		"Manifest": func(ctx context.Context) error { _, err := c.Manifest(ctx, "team/app", "v1"); return err },
 		"Tags":     func(ctx context.Context) error { _, err := c.Tags(ctx, "team/app"); return err },
+		"CopyTo": func(ctx context.Context) error {
+			_, err := c.CopyTo(ctx, "team/app", "v1", dst, "copied/app", "v1", nil, nil)
+			return err
+		},
 		"PullBlobToFile": func(ctx context.Context) error {
 			_, err := c.PullBlobToFile(ctx, "team/app", bd, filepath.Join(t.TempDir(), "blob"))
 			return err
@@ -84,11 +90,17 @@ func TestCancelFromAnotherGoroutine(t *testing.T) {
 	if n := settledGoroutines(before); n > before {
 		t.Fatalf("%d goroutines, %d before", n, before)
 	}
-	// The client itself is not cancelled.
+	// The client itself is not cancelled; the cancelled copy tagged nothing.
 	must(t, reg.SetHostile("none"))
 	if _, err := c.Tags(ctx, "team/app"); err != nil {
 		t.Fatal(err)
 	}
+	_, err = dst.ManifestDigest(ctx, "copied/app", "v1")
+	wantErr(t, err, ocireg.ErrNotFound)
+	// A copy onto the same client.
+	pushed, err := c.CopyTo(ctx, "team/app", "v1", c, "team/again", "v1", nil, nil)
+	must(t, err)
+	pushed.Close()
 }
 
 func TestContextDoneBeforeTheCall(t *testing.T) {
@@ -130,7 +142,7 @@ func TestContextDoneBeforeTheCall(t *testing.T) {
 	must(t, c.Ping(far))
 	must(t, c.Ping(context.TODO()))
 	//lint:ignore SA1012 a nil context is taken as context.Background()
-	must(t, c.Ping(nil)) //nolint:staticcheck
+	must(t, c.Ping(nil))
 }
 
 // A per-call deadline of 0.5 s with retries: on a registry failing with 503 (each answer
@@ -524,7 +536,6 @@ func TestClientError(t *testing.T) {
 		t.Fatalf("network error %v as %#v", err, ce)
 	}
 }
-
 
 // Close of a client while a cancellable call runs on it waits for the call, as for any call.
 func TestCloseAfterCancelledCalls(t *testing.T) {

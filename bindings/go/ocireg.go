@@ -4,21 +4,30 @@
 // The binding is thin: every function calls one C function and translates its types and
 // errors. Errors are values: every failure is an *Error carrying the status, the message, the
 // HTTP status, the registry's error code and the Retry-After delay, and it matches one sentinel
-// per status, so that errors.Is(err, ocireg.ErrNotFound) and errors.As(err, &e) work.
+// per status, so that errors.Is(err, ocireg.ErrNotFound) and errors.As(err, &e) work; a failure
+// that came with an HTTP answer also gives a *ClientError (every errors[] entry, the raw body)
+// with errors.As.
+//
+// Every method that talks to a registry takes a context.Context first, as the Go seed's
+// registry package does: cancelling it or passing its deadline ends the call promptly, through
+// a cancellation handle of the library (errors.Is(err, context.Canceled) or
+// context.DeadlineExceeded then holds, with ErrCancelled). Blobs can be read as a stream
+// (Client.BlobReader, an io.ReadCloser verified at its end), retries follow WithBackOff and are
+// reported to WithRetryNotify.
 //
 // A *Client is safe for concurrent use by many goroutines (one connection pool, one token
-// cache). Handles (Client, Image, ImageBuilder, Pushed, Pulled, VerifyReport, TestRegistry)
-// are freed by Close; a finalizer frees them too when they are forgotten, but Close is the
-// rule. Calls block the calling goroutine (its OS thread) until the C call returns; the library
-// keeps no thread-local state, so goroutines may move between threads freely.
+// cache). Handles (Client, Image, ImageBuilder, Pushed, Pulled, VerifyReport, TestRegistry,
+// BlobStream) are freed by Close; a finalizer frees them too when they are forgotten, but Close
+// is the rule. Calls block the calling goroutine (its OS thread) until the C call returns; the
+// library keeps no thread-local state, so goroutines may move between threads freely.
 //
 // Linking: cgo finds the C library with pkg-config (`#cgo pkg-config: ocireg`): install it
 // with cargo-c (`cargo cinstall --release --features capi,test-server --prefix=PREFIX
 // --libdir=lib` at the repository root), point PKG_CONFIG_PATH at PREFIX/lib/pkgconfig when
 // building, and put PREFIX/lib on the loader path (LD_LIBRARY_PATH, or ldconfig) when running.
-// The test registry (StartTestRegistry) needs a library built with the `test-server` feature;
-// without it everything else works and StartTestRegistry returns ErrUnsupported. The licence
-// is MIT OR Apache-2.0.
+// The test registry (StartTestRegistry, NewTestRegistry) needs a library built with the
+// `test-server` feature; without it everything else works and StartTestRegistry returns
+// ErrUnsupported. The licence is MIT OR Apache-2.0.
 package ocireg
 
 /*

@@ -564,3 +564,32 @@ func TestCloseAfterCancelledCalls(t *testing.T) {
 		t.Fatalf("Ping on a closed client: %v", err)
 	}
 }
+
+// What a context costs per call: none for context.Background(); a cancellable one binds a
+// client (with connections of its own) for the call.
+func BenchmarkTagsContext(b *testing.B) {
+	reg, err := ocireg.StartTestRegistry(ocireg.AuthNone, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer reg.Close()
+	if _, err := reg.AddImage("team/app", "v1", []byte(imageConfig), []byte("layer")); err != nil {
+		b.Fatal(err)
+	}
+	c, err := ocireg.NewClient(reg.URL(), ocireg.WithAnonymous())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	cancellable, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	for name, ctx := range map[string]context.Context{"background": context.Background(), "cancellable": cancellable} {
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := c.Tags(ctx, "team/app"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

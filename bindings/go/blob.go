@@ -14,11 +14,14 @@ ocireg_status gocireg_blob_pull(const ocireg_client *client, const char *reposit
 */
 import "C"
 
-import "io"
+import (
+	"context"
+	"io"
+)
 
 // BlobExists reports whether a blob is in repository (HEAD), and its size in bytes (0 when
 // absent or unknown). Absence is not an error.
-func (c *Client) BlobExists(repository, digest string) (bool, int64, error) {
+func (c *Client) BlobExists(ctx context.Context, repository, digest string) (bool, int64, error) {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
@@ -26,38 +29,42 @@ func (c *Client) BlobExists(repository, digest string) (bool, int64, error) {
 	if a.err != nil {
 		return false, 0, a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
 	var exists C.int
 	var size C.uint64_t
-	var cerr *C.ocireg_error
-	if err := check(C.ocireg_blob_exists(p, crepo, cdig, &exists, &size, &cerr), cerr); err != nil {
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		var cerr *C.ocireg_error
+		return check(C.ocireg_blob_exists(p, crepo, cdig, &exists, &size, &cerr), cerr)
+	})
+	if err != nil {
 		return false, 0, err
 	}
 	return exists != 0, int64(size), nil
 }
 
 // PushBlob uploads data as a blob unless repository already has it, and returns its digest.
-func (c *Client) PushBlob(repository string, data []byte) (string, error) {
+func (c *Client) PushBlob(ctx context.Context, repository string, data []byte) (string, error) {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
 	if a.err != nil {
 		return "", a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
-	var digest *C.char
-	var cerr *C.ocireg_error
-	if err := check(C.ocireg_blob_push_bytes(p, crepo, bytesIn(data), C.size_t(len(data)), &digest, &cerr), cerr); err != nil {
-		return "", err
-	}
-	return takeString(digest), nil
+	var out string
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		var digest *C.char
+		var cerr *C.ocireg_error
+		if err := check(C.ocireg_blob_push_bytes(p, crepo, bytesIn(data), C.size_t(len(data)), &digest, &cerr), cerr); err != nil {
+			return err
+		}
+		out = takeString(digest)
+		return nil
+	})
+	return out, err
 }
 
 // PushBlobFile uploads a file as a blob unless repository already has it (hashed first, then
 // streamed), and returns its digest.
-func (c *Client) PushBlobFile(repository, path string) (string, error) {
+func (c *Client) PushBlobFile(ctx context.Context, repository, path string) (string, error) {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
@@ -65,14 +72,17 @@ func (c *Client) PushBlobFile(repository, path string) (string, error) {
 	if a.err != nil {
 		return "", a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
-	var digest *C.char
-	var cerr *C.ocireg_error
-	if err := check(C.ocireg_blob_push_file(p, crepo, cpath, &digest, &cerr), cerr); err != nil {
-		return "", err
-	}
-	return takeString(digest), nil
+	var out string
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		var digest *C.char
+		var cerr *C.ocireg_error
+		if err := check(C.ocireg_blob_push_file(p, crepo, cpath, &digest, &cerr), cerr); err != nil {
+			return err
+		}
+		out = takeString(digest)
+		return nil
+	})
+	return out, err
 }
 
 // PushBlobReader uploads a blob of exactly size bytes read from r, and returns its digest.
@@ -80,7 +90,7 @@ func (c *Client) PushBlobFile(repository, path string) (string, error) {
 // repository has the blob; when not, the bytes are hashed on the way. A reader yielding more
 // or fewer than size bytes is an error, never a corrupted blob; a reader's error stops the
 // upload and comes back as the Cause of an ErrCancelled *Error.
-func (c *Client) PushBlobReader(repository string, r io.Reader, size int64, digest string) (string, error) {
+func (c *Client) PushBlobReader(ctx context.Context, repository string, r io.Reader, size int64, digest string) (string, error) {
 	if size < 0 {
 		return "", invalidArgument("a blob size cannot be negative")
 	}
@@ -94,16 +104,16 @@ func (c *Client) PushBlobReader(repository string, r io.Reader, size int64, dige
 	if a.err != nil {
 		return "", a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
 	var out string
-	s := &callbackState{reader: r}
-	err := s.call(func(h C.uintptr_t) error {
-		var cdigest *C.char
-		var cerr *C.ocireg_error
-		err := check(C.gocireg_blob_push_stream(p, crepo, h, C.uint64_t(size), cdig, &cdigest, &cerr), cerr)
-		out = takeString(cdigest)
-		return err
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		s := &callbackState{reader: r}
+		return s.call(func(h C.uintptr_t) error {
+			var cdigest *C.char
+			var cerr *C.ocireg_error
+			err := check(C.gocireg_blob_push_stream(p, crepo, h, C.uint64_t(size), cdig, &cdigest, &cerr), cerr)
+			out = takeString(cdigest)
+			return err
+		})
 	})
 	if err != nil {
 		return "", err
@@ -114,7 +124,7 @@ func (c *Client) PushBlobReader(repository string, r io.Reader, size int64, dige
 // MountBlob mounts a blob from the repository from of the same registry (no upload). It
 // reports whether the registry mounted it; when it could not, nothing is stored and it is not
 // an error.
-func (c *Client) MountBlob(repository, from, digest string) (bool, error) {
+func (c *Client) MountBlob(ctx context.Context, repository, from, digest string) (bool, error) {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
@@ -123,18 +133,19 @@ func (c *Client) MountBlob(repository, from, digest string) (bool, error) {
 	if a.err != nil {
 		return false, a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
 	var mounted C.int
-	var cerr *C.ocireg_error
-	if err := check(C.ocireg_blob_mount(p, crepo, cfrom, cdig, &mounted, &cerr), cerr); err != nil {
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		var cerr *C.ocireg_error
+		return check(C.ocireg_blob_mount(p, crepo, cfrom, cdig, &mounted, &cerr), cerr)
+	})
+	if err != nil {
 		return false, err
 	}
 	return mounted != 0, nil
 }
 
 // DeleteBlob deletes a blob from repository (other repositories keep it).
-func (c *Client) DeleteBlob(repository, digest string) error {
+func (c *Client) DeleteBlob(ctx context.Context, repository, digest string) error {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
@@ -142,17 +153,17 @@ func (c *Client) DeleteBlob(repository, digest string) error {
 	if a.err != nil {
 		return a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
-	var cerr *C.ocireg_error
-	return check(C.ocireg_blob_delete(p, crepo, cdig, &cerr), cerr)
+	return c.do(ctx, func(p *C.ocireg_client) error {
+		var cerr *C.ocireg_error
+		return check(C.ocireg_blob_delete(p, crepo, cdig, &cerr), cerr)
+	})
 }
 
 // PullBlob streams a blob to w and returns its size; size and digest are verified at the end
 // (ErrDigestMismatch), when w has already received the bytes: use PullBlobToFile to never keep
-// unverified content. An error of w stops the download and comes back as the Cause of an
-// ErrCancelled *Error.
-func (c *Client) PullBlob(repository, digest string, w io.Writer) (int64, error) {
+// unverified content, or BlobReader to read the blob as an io.Reader. An error of w stops the
+// download and comes back as the Cause of an ErrCancelled *Error.
+func (c *Client) PullBlob(ctx context.Context, repository, digest string, w io.Writer) (int64, error) {
 	if w == nil {
 		return 0, invalidArgument("the writer is nil")
 	}
@@ -163,13 +174,13 @@ func (c *Client) PullBlob(repository, digest string, w io.Writer) (int64, error)
 	if a.err != nil {
 		return 0, a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
 	var size C.uint64_t
-	s := &callbackState{writer: w}
-	err := s.call(func(h C.uintptr_t) error {
-		var cerr *C.ocireg_error
-		return check(C.gocireg_blob_pull(p, crepo, cdig, h, &size, &cerr), cerr)
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		s := &callbackState{writer: w}
+		return s.call(func(h C.uintptr_t) error {
+			var cerr *C.ocireg_error
+			return check(C.gocireg_blob_pull(p, crepo, cdig, h, &size, &cerr), cerr)
+		})
 	})
 	if err != nil {
 		return 0, err
@@ -178,8 +189,9 @@ func (c *Client) PullBlob(repository, digest string, w io.Writer) (int64, error)
 }
 
 // PullBlobToFile downloads a blob to the file path (via a temporary file renamed into place
-// once verified; on error nothing is left behind) and returns its size.
-func (c *Client) PullBlobToFile(repository, digest, path string) (int64, error) {
+// once verified; on error, cancellation included, nothing is left behind) and returns its
+// size.
+func (c *Client) PullBlobToFile(ctx context.Context, repository, digest, path string) (int64, error) {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
@@ -188,18 +200,19 @@ func (c *Client) PullBlobToFile(repository, digest, path string) (int64, error) 
 	if a.err != nil {
 		return 0, a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
 	var size C.uint64_t
-	var cerr *C.ocireg_error
-	if err := check(C.ocireg_blob_pull_to_path(p, crepo, cdig, cpath, &size, &cerr), cerr); err != nil {
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		var cerr *C.ocireg_error
+		return check(C.ocireg_blob_pull_to_path(p, crepo, cdig, cpath, &size, &cerr), cerr)
+	})
+	if err != nil {
 		return 0, err
 	}
 	return int64(size), nil
 }
 
 // PullBlobBytes downloads a (small) blob into memory and verifies it.
-func (c *Client) PullBlobBytes(repository, digest string) ([]byte, error) {
+func (c *Client) PullBlobBytes(ctx context.Context, repository, digest string) ([]byte, error) {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
@@ -207,13 +220,16 @@ func (c *Client) PullBlobBytes(repository, digest string) ([]byte, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
-	var data *C.uint8_t
-	var n C.size_t
-	var cerr *C.ocireg_error
-	if err := check(C.ocireg_blob_pull_bytes(p, crepo, cdig, &data, &n, &cerr), cerr); err != nil {
-		return nil, err
-	}
-	return takeBytes(data, n), nil
+	var out []byte
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		var data *C.uint8_t
+		var n C.size_t
+		var cerr *C.ocireg_error
+		if err := check(C.ocireg_blob_pull_bytes(p, crepo, cdig, &data, &n, &cerr), cerr); err != nil {
+			return err
+		}
+		out = takeBytes(data, n)
+		return nil
+	})
+	return out, err
 }

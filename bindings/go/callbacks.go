@@ -14,6 +14,7 @@ import (
 	"errors"
 	"io"
 	"runtime/cgo"
+	"time"
 	"unsafe"
 )
 
@@ -209,4 +210,19 @@ func ociregGoWrite(h C.uintptr_t, buf *C.uint8_t, n C.size_t) C.int {
 		ret = 0
 	}()
 	return C.int(ret)
+}
+
+//export ociregGoRetry
+func ociregGoRetry(id C.uintptr_t, method, path *C.char, attempt C.uint32_t, status C.uint16_t, reason *C.char, delayMs C.uint64_t) {
+	n := retryNotifierOf(uintptr(id))
+	if n == nil {
+		return // its client is gone: nobody to tell
+	}
+	n.notify(&RetryError{
+		Method:     C.GoString(method),
+		Path:       C.GoString(path),
+		Attempt:    int(attempt),
+		StatusCode: int(status),
+		Reason:     C.GoString(reason),
+	}, time.Duration(delayMs)*time.Millisecond)
 }

@@ -5,10 +5,22 @@ package ocireg
 */
 import "C"
 
+import (
+	"context"
+	"time"
+)
+
 // Client talks to one registry over one connection pool, with one token cache. It is safe
 // for concurrent use by many goroutines. Close it when done.
+//
+// Every method that talks to the registry takes a context first: cancelling it, or passing its
+// deadline, ends the call promptly (even while the registry is silent mid-answer) with an error
+// matching ErrCancelled and context.Canceled or context.DeadlineExceeded, and nothing
+// half-written. A call under a context that can be done goes through a client bound to it, with
+// connections of its own; context.Background() costs nothing.
 type Client struct {
-	r cref[*C.ocireg_client]
+	r     cref[*C.ocireg_client]
+	retry *retryNotifier // WithRetryNotify's callback, nil without
 }
 
 func (c *Client) ref() *cref[*C.ocireg_client] {
@@ -42,8 +54,62 @@ func NewClient(registry string, opts ...Option) (*Client, error) {
 	if err := check(C.ocireg_client_new(creg, s.p, &p, &cerr), cerr); err != nil {
 		return nil, err
 	}
-	c := &Client{}
-	return wrap(c, &c.r, p, func(p *C.ocireg_client) { C.ocireg_client_free(p) }, (*Client).Close), nil
+	c := &Client{retry: s.adoptRetry()}
+	retry := c.retry
+	free := func(p *C.ocireg_client) {
+		C.ocireg_client_free(p)
+		retry.unregister()
+	}
+	return wrap(c, &c.r, p, free, (*Client).Close), nil
+}
+
+// do runs one network call on the client under ctx: f gets the client to call the library
+// with (c's handle, or one bound to ctx for this call).
+func (c *Client) do(ctx context.Context, f func(p *C.ocireg_client) error) error {
+	return c.doWith(ctx, nil, func(p, _ *C.ocireg_client) error { return f(p) })
+}
+
+// doWith is do for a call on two clients (copy to another registry): both are bound to ctx.
+// to may be nil (f then gets NULL for it).
+func (c *Client) doWith(ctx context.Context, to *Client, f func(p, q *C.ocireg_client) error) error {
+	cc, err := beginCall(ctx)
+	if err != nil {
+		return err
+	}
+	defer cc.end()
+	p := c.ref().acquire()
+	defer c.ref().release()
+	var q *C.ocireg_client
+	switch {
+	case to == c:
+		q = p // one read lock: taking it twice could deadlock with a waiting Close
+	case to != nil:
+		q = to.ref().acquire()
+		defer to.ref().release()
+	}
+	bp, err := cc.bind(p)
+	if err != nil {
+		return err
+	}
+	defer cc.unbind(bp, p)
+	bq, err := cc.bind(q)
+	if err != nil {
+		return err
+	}
+	defer cc.unbind(bq, q)
+	err = f(bp, bq)
+	c.reraiseRetryPanic()
+	if to != c {
+		to.reraiseRetryPanic()
+	}
+	return cc.result(err)
+}
+
+// reraiseRetryPanic raises again a panic of the retry callback during this goroutine's call.
+func (c *Client) reraiseRetryPanic() {
+	if c != nil {
+		c.retry.reraise()
+	}
 }
 
 // Close frees the client and closes its pooled connections. It waits for calls running on the
@@ -83,68 +149,77 @@ func (c *Client) RequestCount() uint64 {
 
 // Ping checks that the registry speaks the API v2 and accepts the credentials (GET /v2/,
 // through the whole Basic or Bearer challenge).
-func (c *Client) Ping() error {
-	p := c.ref().acquire()
-	defer c.ref().release()
-	var cerr *C.ocireg_error
-	return check(C.ocireg_ping(p, &cerr), cerr)
+func (c *Client) Ping(ctx context.Context) error {
+	return c.do(ctx, func(p *C.ocireg_client) error {
+		var cerr *C.ocireg_error
+		return check(C.ocireg_ping(p, &cerr), cerr)
+	})
 }
 
 // Tags lists every tag of repository, following all pages. An unknown repository is
 // ErrNotFound.
-func (c *Client) Tags(repository string) ([]string, error) {
+func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
-	var list *C.ocireg_string_list
-	var cerr *C.ocireg_error
-	if err := check(C.ocireg_tags(p, crepo, &list, &cerr), cerr); err != nil {
-		return nil, err
-	}
-	return takeList(list), nil
+	var out []string
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		var list *C.ocireg_string_list
+		var cerr *C.ocireg_error
+		if err := check(C.ocireg_tags(p, crepo, &list, &cerr), cerr); err != nil {
+			return err
+		}
+		out = takeList(list)
+		return nil
+	})
+	return out, err
 }
 
 // Catalog lists every repository of the registry (/v2/_catalog), following all pages. A
 // registry without a catalog is ErrUnsupported.
-func (c *Client) Catalog() ([]string, error) {
-	p := c.ref().acquire()
-	defer c.ref().release()
-	var list *C.ocireg_string_list
-	var cerr *C.ocireg_error
-	if err := check(C.ocireg_catalog(p, &list, &cerr), cerr); err != nil {
-		return nil, err
-	}
-	return takeList(list), nil
+func (c *Client) Catalog(ctx context.Context) ([]string, error) {
+	var out []string
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		var list *C.ocireg_string_list
+		var cerr *C.ocireg_error
+		if err := check(C.ocireg_catalog(p, &list, &cerr), cerr); err != nil {
+			return err
+		}
+		out = takeList(list)
+		return nil
+	})
+	return out, err
 }
 
 // Search lists the repositories whose name contains pattern (a plain, case-sensitive
 // substring; "" lists everything).
-func (c *Client) Search(pattern string) ([]string, error) {
+func (c *Client) Search(ctx context.Context, pattern string) ([]string, error) {
 	var a cargs
 	defer a.free()
 	cpat := a.str("pattern", pattern)
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
-	var list *C.ocireg_string_list
-	var cerr *C.ocireg_error
-	if err := check(C.ocireg_search(p, cpat, &list, &cerr), cerr); err != nil {
-		return nil, err
-	}
-	return takeList(list), nil
+	var out []string
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		var list *C.ocireg_string_list
+		var cerr *C.ocireg_error
+		if err := check(C.ocireg_search(p, cpat, &list, &cerr), cerr); err != nil {
+			return err
+		}
+		out = takeList(list)
+		return nil
+	})
+	return out, err
 }
 
 // TagsPage lists one page of the tags of repository: at most n tags (0: the registry's default
 // page size; registries may send fewer), after the tag last ("": from the start). next is the
 // last to pass for the following page, "" when this was the last page.
-func (c *Client) TagsPage(repository string, n int, last string) (tags []string, next string, err error) {
+func (c *Client) TagsPage(ctx context.Context, repository string, n int, last string) (tags []string, next string, err error) {
 	if n < 0 {
 		return nil, "", invalidArgument("a page size cannot be negative")
 	}
@@ -155,21 +230,23 @@ func (c *Client) TagsPage(repository string, n int, last string) (tags []string,
 	if a.err != nil {
 		return nil, "", a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
-	var list *C.ocireg_string_list
-	var cnext *C.char
-	var cerr *C.ocireg_error
-	if err := check(C.ocireg_tags_page(p, crepo, C.uint32_t(n), clast, &list, &cnext, &cerr), cerr); err != nil {
-		return nil, "", err
-	}
-	return takeList(list), takeString(cnext), nil
+	err = c.do(ctx, func(p *C.ocireg_client) error {
+		var list *C.ocireg_string_list
+		var cnext *C.char
+		var cerr *C.ocireg_error
+		if err := check(C.ocireg_tags_page(p, crepo, C.uint32_t(n), clast, &list, &cnext, &cerr), cerr); err != nil {
+			return err
+		}
+		tags, next = takeList(list), takeString(cnext)
+		return nil
+	})
+	return tags, next, err
 }
 
 // CatalogPage lists one page of the catalog: at most n repositories (0: the registry's
 // default page size), after the repository last ("": from the start). next is the last to pass
 // for the following page, "" when this was the last page.
-func (c *Client) CatalogPage(n int, last string) (repositories []string, next string, err error) {
+func (c *Client) CatalogPage(ctx context.Context, n int, last string) (repositories []string, next string, err error) {
 	if n < 0 {
 		return nil, "", invalidArgument("a page size cannot be negative")
 	}
@@ -179,15 +256,17 @@ func (c *Client) CatalogPage(n int, last string) (repositories []string, next st
 	if a.err != nil {
 		return nil, "", a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
-	var list *C.ocireg_string_list
-	var cnext *C.char
-	var cerr *C.ocireg_error
-	if err := check(C.ocireg_catalog_page(p, C.uint32_t(n), clast, &list, &cnext, &cerr), cerr); err != nil {
-		return nil, "", err
-	}
-	return takeList(list), takeString(cnext), nil
+	err = c.do(ctx, func(p *C.ocireg_client) error {
+		var list *C.ocireg_string_list
+		var cnext *C.char
+		var cerr *C.ocireg_error
+		if err := check(C.ocireg_catalog_page(p, C.uint32_t(n), clast, &list, &cnext, &cerr), cerr); err != nil {
+			return err
+		}
+		repositories, next = takeList(list), takeString(cnext)
+		return nil
+	})
+	return repositories, next, err
 }
 
 // Manifest is a manifest as the registry sent it.
@@ -199,7 +278,7 @@ type Manifest struct {
 
 // Manifest fetches a manifest by tag, digest or tag@digest, verified against the digest asked
 // for, else against the registry's Docker-Content-Digest (ErrDigestMismatch).
-func (c *Client) Manifest(repository, reference string) (*Manifest, error) {
+func (c *Client) Manifest(ctx context.Context, repository, reference string) (*Manifest, error) {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
@@ -207,20 +286,23 @@ func (c *Client) Manifest(repository, reference string) (*Manifest, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
-	var data *C.uint8_t
-	var n C.size_t
-	var mediaType, digest *C.char
-	var cerr *C.ocireg_error
-	if err := check(C.ocireg_manifest_get(p, crepo, cref, &data, &n, &mediaType, &digest, &cerr), cerr); err != nil {
-		return nil, err
-	}
-	return &Manifest{Bytes: takeBytes(data, n), MediaType: takeString(mediaType), Digest: takeString(digest)}, nil
+	var m *Manifest
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		var data *C.uint8_t
+		var n C.size_t
+		var mediaType, digest *C.char
+		var cerr *C.ocireg_error
+		if err := check(C.ocireg_manifest_get(p, crepo, cref, &data, &n, &mediaType, &digest, &cerr), cerr); err != nil {
+			return err
+		}
+		m = &Manifest{Bytes: takeBytes(data, n), MediaType: takeString(mediaType), Digest: takeString(digest)}
+		return nil
+	})
+	return m, err
 }
 
 // ManifestDigest is the digest a tag (or digest) resolves to, by HEAD.
-func (c *Client) ManifestDigest(repository, reference string) (string, error) {
+func (c *Client) ManifestDigest(ctx context.Context, repository, reference string) (string, error) {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
@@ -228,20 +310,23 @@ func (c *Client) ManifestDigest(repository, reference string) (string, error) {
 	if a.err != nil {
 		return "", a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
-	var digest *C.char
-	var cerr *C.ocireg_error
-	if err := check(C.ocireg_manifest_digest(p, crepo, cref, &digest, &cerr), cerr); err != nil {
-		return "", err
-	}
-	return takeString(digest), nil
+	var out string
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		var digest *C.char
+		var cerr *C.ocireg_error
+		if err := check(C.ocireg_manifest_digest(p, crepo, cref, &digest, &cerr), cerr); err != nil {
+			return err
+		}
+		out = takeString(digest)
+		return nil
+	})
+	return out, err
 }
 
 // PutManifest uploads manifest bytes as they are under reference (a tag, or the manifest's
 // digest) and returns its digest. mediaType "" takes the manifest's mediaType field (or
 // guesses from its shape). Push the blobs it references first.
-func (c *Client) PutManifest(repository, reference, mediaType string, manifest []byte) (string, error) {
+func (c *Client) PutManifest(ctx context.Context, repository, reference, mediaType string, manifest []byte) (string, error) {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
@@ -250,19 +335,22 @@ func (c *Client) PutManifest(repository, reference, mediaType string, manifest [
 	if a.err != nil {
 		return "", a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
-	var digest *C.char
-	var cerr *C.ocireg_error
-	st := C.ocireg_manifest_put(p, crepo, cref, cmt, bytesIn(manifest), C.size_t(len(manifest)), &digest, &cerr)
-	if err := check(st, cerr); err != nil {
-		return "", err
-	}
-	return takeString(digest), nil
+	var out string
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		var digest *C.char
+		var cerr *C.ocireg_error
+		st := C.ocireg_manifest_put(p, crepo, cref, cmt, bytesIn(manifest), C.size_t(len(manifest)), &digest, &cerr)
+		if err := check(st, cerr); err != nil {
+			return err
+		}
+		out = takeString(digest)
+		return nil
+	})
+	return out, err
 }
 
 // DeleteManifest deletes a manifest by digest (and with it every tag pointing at it).
-func (c *Client) DeleteManifest(repository, digest string) error {
+func (c *Client) DeleteManifest(ctx context.Context, repository, digest string) error {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
@@ -270,10 +358,10 @@ func (c *Client) DeleteManifest(repository, digest string) error {
 	if a.err != nil {
 		return a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
-	var cerr *C.ocireg_error
-	return check(C.ocireg_manifest_delete(p, crepo, cdig, &cerr), cerr)
+	return c.do(ctx, func(p *C.ocireg_client) error {
+		var cerr *C.ocireg_error
+		return check(C.ocireg_manifest_delete(p, crepo, cdig, &cerr), cerr)
+	})
 }
 
 // Login checks username / password against registry (GET /v2/ through the whole challenge),
@@ -282,9 +370,26 @@ func (c *Client) DeleteManifest(repository, digest string) error {
 // TLS, WithInsecure, timeouts and retries; their credentials are ignored. It returns where the
 // credentials went, e.g. "config file /home/me/.docker/config.json". Nothing is stored when
 // the registry refuses them (ErrAuthentication).
-func Login(registry, username, password string, opts ...Option) (string, error) {
+//
+// The C ABI's login takes no cancellation handle, so ctx works less finely than for a Client's
+// methods: a context already done stops Login before anything is sent, and the context's
+// deadline bounds each request (as WithTimeout(TimeoutOverall, ...)); cancelling ctx while the
+// check runs does not interrupt it.
+func Login(ctx context.Context, registry, username, password string, opts ...Option) (string, error) {
 	if abiErr != nil {
 		return "", abiErr
+	}
+	if ctx != nil {
+		if ctx.Err() != nil {
+			return "", contextError(ctx, nil)
+		}
+		if deadline, ok := ctx.Deadline(); ok {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return "", contextError(ctx, nil)
+			}
+			opts = append(opts[:len(opts):len(opts)], WithTimeout(TimeoutOverall, left+time.Millisecond-1))
+		}
 	}
 	var a cargs
 	defer a.free()
@@ -301,15 +406,27 @@ func Login(registry, username, password string, opts ...Option) (string, error) 
 	defer s.free()
 	var stored *C.char
 	var cerr *C.ocireg_error
-	if err := check(C.ocireg_login(creg, cuser, cpass, nil, s.p, &stored, &cerr), cerr); err != nil {
+	err = check(C.ocireg_login(creg, cuser, cpass, nil, s.p, &stored, &cerr), cerr)
+	s.retry.reraise()
+	if err != nil {
+		if ctx != nil {
+			if deadline, ok := ctx.Deadline(); ok && errorsIsTimeout(err) && !time.Now().Before(deadline) {
+				return "", contextError(ctx, err.(*Error))
+			}
+		}
 		return "", err
 	}
 	return takeString(stored), nil
 }
 
+func errorsIsTimeout(err error) bool {
+	e, ok := err.(*Error)
+	return ok && e.Status == StatusTimeout
+}
+
 // Logout removes the stored credentials of registry, from the credential helper and from every
 // auths entry of the docker config dockerConfig ("" for the default one). It reports whether
-// something was removed; logging out when not logged in is not an error.
+// something was removed; logging out when not logged in is not an error. It sends no request.
 func Logout(registry, dockerConfig string) (bool, error) {
 	if abiErr != nil {
 		return false, abiErr

@@ -6,7 +6,11 @@ package ocireg
 import "C"
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -102,9 +106,14 @@ type Error struct {
 	RegistryCode string
 	// RetryAfter is the registry's Retry-After for ErrRateLimited, NoRetryAfter when it sent none.
 	RetryAfter time.Duration
-	// Cause is the error a Go callback (progress func, io.Reader, io.Writer) returned to stop
-	// the operation, for Status == StatusCancelled; errors.Is and errors.As see it.
+	// Cause is why a StatusCancelled operation stopped: the error a Go callback (progress
+	// func, io.Reader, io.Writer) returned, or the context's error (context.Canceled,
+	// context.DeadlineExceeded, wrapping context.Cause when it differs) when the context ended
+	// the call. errors.Is and errors.As see it.
 	Cause error
+
+	// client is the registry's answer, for errors.As(err, **ClientError).
+	client *ClientError
 }
 
 func (e *Error) Error() string {
@@ -118,17 +127,86 @@ func (e *Error) Error() string {
 	return msg
 }
 
-// Is reports whether target is the sentinel of e's status.
+// Is reports whether target is the sentinel of e's status. A call that its context's deadline
+// ended also matches ErrTimeout (besides ErrCancelled and context.DeadlineExceeded).
 func (e *Error) Is(target error) bool {
 	s, ok := sentinels[e.Status]
-	return ok && s == target
+	if ok && s == target {
+		return true
+	}
+	return target == ErrTimeout && e.deadlineExceeded()
+}
+
+func (e *Error) deadlineExceeded() bool {
+	return e.Status == StatusCancelled && errors.Is(e.Cause, context.DeadlineExceeded)
+}
+
+// As makes errors.As(err, &clientErr) give the registry's answer (a *ClientError) when the
+// failure came with one.
+func (e *Error) As(target any) bool {
+	if t, ok := target.(**ClientError); ok && e.client != nil {
+		*t = e.client
+		return true
+	}
+	return false
 }
 
 // Unwrap returns the callback's error that cancelled the operation, if any.
 func (e *Error) Unwrap() error { return e.Cause }
 
-// Timeout reports whether the error is a timeout (as net.Error does).
-func (e *Error) Timeout() bool { return e.Status == StatusTimeout }
+// Timeout reports whether the error is a timeout (as net.Error does): a library timeout, or a
+// call its context's deadline ended.
+func (e *Error) Timeout() bool { return e.Status == StatusTimeout || e.deadlineExceeded() }
+
+// ErrorInfo is one entry of a registry's {"errors": [...]} answer.
+type ErrorInfo struct {
+	Code    string          `json:"code"`              // e.g. "MANIFEST_UNKNOWN" ("" when the entry had none)
+	Message string          `json:"message,omitempty"` // "" when the entry had none
+	Detail  json.RawMessage `json:"detail,omitempty"`  // the detail as JSON text, nil when none
+}
+
+// ClientError is an HTTP error answer of a registry or its token service, as data (the Go
+// seed's registry.ClientError): every failure that came with such an answer gives one with
+// errors.As(err, &clientErr); errors.Is(clientErr, ErrNotFound) and the other sentinels work on
+// it as on the *Error.
+type ClientError struct {
+	// StatusCode is the HTTP status (401, 404, 429, 5xx…).
+	StatusCode int
+	// Errors are the entries of the registry's {"errors": [...]}, in order, as the library read
+	// them (a malformed entry shows as what could be read of it).
+	Errors []ErrorInfo
+	// RetryAfter is how long the registry asked to wait (Retry-After), NoRetryAfter when it did
+	// not say.
+	RetryAfter time.Duration
+	// RawBody is the answer's body as it came (at most 64 KiB; invalid UTF-8 replaced), nil
+	// when there was none.
+	RawBody []byte
+
+	status Status
+}
+
+func (e *ClientError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ocireg: the registry answered HTTP %d", e.StatusCode)
+	for i, info := range e.Errors {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(info.Code)
+		if info.Message != "" {
+			b.WriteString(": " + info.Message)
+		}
+	}
+	return b.String()
+}
+
+// Is reports whether target is the sentinel of the failure's status.
+func (e *ClientError) Is(target error) bool {
+	s, ok := sentinels[e.status]
+	return ok && s == target
+}
 
 // check turns a status and its error object into a Go error, freeing the error object.
 func check(st C.ocireg_status, cerr *C.ocireg_error) error {
@@ -158,7 +236,34 @@ func takeError(st Status, cerr *C.ocireg_error) *Error {
 	if secs := int64(C.ocireg_error_retry_after_secs(cerr)); secs >= 0 {
 		e.RetryAfter = time.Duration(secs) * time.Second
 	}
+	n := int(C.ocireg_error_registry_error_count(cerr))
+	body := C.ocireg_error_body(cerr)
+	if e.HTTPStatus != 0 || n > 0 || body != nil {
+		ce := &ClientError{StatusCode: e.HTTPStatus, RetryAfter: e.RetryAfter, status: e.Status}
+		for i := 0; i < n; i++ {
+			ci := C.size_t(i)
+			info := ErrorInfo{
+				Code:    goStringOrEmpty(C.ocireg_error_registry_error_code(cerr, ci)),
+				Message: goStringOrEmpty(C.ocireg_error_registry_error_message(cerr, ci)),
+			}
+			if d := C.ocireg_error_registry_error_detail(cerr, ci); d != nil {
+				info.Detail = json.RawMessage(C.GoString(d))
+			}
+			ce.Errors = append(ce.Errors, info)
+		}
+		if body != nil {
+			ce.RawBody = []byte(C.GoString(body))
+		}
+		e.client = ce
+	}
 	return e
+}
+
+func goStringOrEmpty(p *C.char) string {
+	if p == nil {
+		return ""
+	}
+	return C.GoString(p)
 }
 
 func invalidArgument(msg string) *Error {

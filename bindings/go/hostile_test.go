@@ -125,7 +125,7 @@ func TestClientRefusesACrossOriginLink(t *testing.T) {
 		}
 		must(t, reg.SetHostile("cross-origin-link"))
 		c := newClientNoAnon(t, reg.URL(), ocireg.WithBasicAuth("alice", "secret"))
-		_, err := c.Tags("team/app")
+		_, err := c.Tags(ctx, "team/app")
 		if !errors.Is(err, ocireg.ErrProtocol) || !strings.Contains(err.Error(), "another origin") {
 			t.Fatalf("mode %v: Tags = %v, want ErrProtocol", mode, err)
 		}
@@ -142,7 +142,7 @@ func TestClientSendsNoCredentialsAcrossARedirectToAnotherPort(t *testing.T) {
 	}
 	must(t, reg.SetHostile("cross-port-redirect"))
 	c := newClientNoAnon(t, reg.URL(), ocireg.WithBasicAuth("alice", "secret"))
-	tags, err := c.Tags("team/app")
+	tags, err := c.Tags(ctx, "team/app")
 	if err != nil || len(tags) != 1 {
 		t.Fatalf("Tags = %v, %v", tags, err)
 	}
@@ -164,7 +164,7 @@ func TestClientGivesUpOnASlowDrip(t *testing.T) {
 	}
 	must(t, reg.SetHostile("slow-drip:200"))
 	c := newClient(t, reg.URL(), ocireg.WithLowSpeedLimit(1000, time.Second))
-	_, err := c.Tags("team/app")
+	_, err := c.Tags(ctx, "team/app")
 	if !errors.Is(err, ocireg.ErrTimeout) || !strings.Contains(err.Error(), "low-speed limit") {
 		t.Fatalf("Tags = %v, want ErrTimeout", err)
 	}

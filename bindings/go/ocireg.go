@@ -4,21 +4,30 @@
 // The binding is thin: every function calls one C function and translates its types and
 // errors. Errors are values: every failure is an *Error carrying the status, the message, the
 // HTTP status, the registry's error code and the Retry-After delay, and it matches one sentinel
-// per status, so that errors.Is(err, ocireg.ErrNotFound) and errors.As(err, &e) work.
+// per status, so that errors.Is(err, ocireg.ErrNotFound) and errors.As(err, &e) work; a failure
+// that came with an HTTP answer also gives a *ClientError (every errors[] entry, the raw body)
+// with errors.As.
+//
+// Every method that talks to a registry takes a context.Context first, as the Go seed's
+// registry package does: cancelling it or passing its deadline ends the call promptly, through
+// a cancellation handle of the library (errors.Is(err, context.Canceled) or
+// context.DeadlineExceeded then holds, with ErrCancelled). Blobs can be read as a stream
+// (Client.BlobReader, an io.ReadCloser verified at its end), retries follow WithBackOff and are
+// reported to WithRetryNotify.
 //
 // A *Client is safe for concurrent use by many goroutines (one connection pool, one token
-// cache). Handles (Client, Image, ImageBuilder, Pushed, Pulled, VerifyReport, TestRegistry)
-// are freed by Close; a finalizer frees them too when they are forgotten, but Close is the
-// rule. Calls block the calling goroutine (its OS thread) until the C call returns; the library
-// keeps no thread-local state, so goroutines may move between threads freely.
+// cache). Handles (Client, Image, ImageBuilder, Pushed, Pulled, VerifyReport, TestRegistry,
+// BlobStream) are freed by Close; a finalizer frees them too when they are forgotten, but Close
+// is the rule. Calls block the calling goroutine (its OS thread) until the C call returns; the
+// library keeps no thread-local state, so goroutines may move between threads freely.
 //
 // Linking: cgo finds the C library with pkg-config (`#cgo pkg-config: ocireg`): install it
 // with cargo-c (`cargo cinstall --release --features capi,test-server --prefix=PREFIX
 // --libdir=lib` at the repository root), point PKG_CONFIG_PATH at PREFIX/lib/pkgconfig when
 // building, and put PREFIX/lib on the loader path (LD_LIBRARY_PATH, or ldconfig) when running.
-// The test registry (StartTestRegistry) needs a library built with the `test-server` feature;
-// without it everything else works and StartTestRegistry returns ErrUnsupported. The licence
-// is MIT OR Apache-2.0.
+// The test registry (StartTestRegistry, NewTestRegistry) needs a library built with the
+// `test-server` feature; without it everything else works and StartTestRegistry returns
+// ErrUnsupported. The licence is MIT OR Apache-2.0.
 package ocireg
 
 /*
@@ -33,6 +42,8 @@ package ocireg
 extern int ociregGoProgress(uintptr_t h, char *digest, uint64_t done, uint64_t total, uint32_t event);
 extern ptrdiff_t ociregGoRead(uintptr_t h, uint8_t *buf, size_t cap);
 extern int ociregGoWrite(uintptr_t h, uint8_t *buf, size_t len);
+extern void ociregGoRetry(uintptr_t id, char *method, char *path, uint32_t attempt, uint16_t status,
+                          char *reason, uint64_t delay_ms);
 
 // C trampolines with the exact ocireg_*_fn signatures.
 static int gocireg_progress_tramp(void *ud, const char *digest, uint64_t done, uint64_t total,
@@ -44,6 +55,15 @@ static ptrdiff_t gocireg_read_tramp(void *ud, uint8_t *buf, size_t cap) {
 }
 static int gocireg_write_tramp(void *ud, const uint8_t *buf, size_t len) {
 	return ociregGoWrite((uintptr_t)ud, (uint8_t *)buf, len);
+}
+static void gocireg_retry_tramp(void *ud, const char *method, const char *path, uint32_t attempt,
+                                uint16_t status, const char *reason, uint64_t delay_ms) {
+	ociregGoRetry((uintptr_t)ud, (char *)method, (char *)path, attempt, status, (char *)reason, delay_ms);
+}
+
+// The retry callback of options: id names a Go retryNotifier (0: none).
+ocireg_status gocireg_options_set_retry_notify(ocireg_options *opts, uintptr_t id, ocireg_error **err) {
+	return ocireg_options_set_retry_notify(opts, id ? gocireg_retry_tramp : NULL, (void *)id, err);
 }
 
 // The functions that take a callback, called with a cgo.Handle (0: no callback).
@@ -78,6 +98,21 @@ ocireg_status gocireg_pull_image(const ocireg_client *client, const char *reposi
                                         ocireg_pulled **out, ocireg_error **err) {
 	return ocireg_pull_image(client, repository, reference, dir, platform, threads,
 	                         h ? gocireg_progress_tramp : NULL, (void *)h, out, err);
+}
+ocireg_status gocireg_copy(const ocireg_client *client, const char *repository,
+                           const char *reference, const ocireg_client *to,
+                           const char *to_repository, const char *to_reference, uint32_t threads,
+                           const char *platform, uintptr_t h, ocireg_pushed **out,
+                           ocireg_error **err) {
+	return ocireg_copy(client, repository, reference, to, to_repository, to_reference, threads,
+	                   platform, h ? gocireg_progress_tramp : NULL, (void *)h, out, err);
+}
+ocireg_status gocireg_pull_layers(const ocireg_client *client, const char *repository,
+                                  const char *reference, const char *dir, const char *platform,
+                                  uint32_t threads, uintptr_t h, char **out_json,
+                                  ocireg_error **err) {
+	return ocireg_pull_layers(client, repository, reference, dir, platform, threads,
+	                          h ? gocireg_progress_tramp : NULL, (void *)h, out_json, err);
 }
 */
 import "C"

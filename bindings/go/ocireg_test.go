@@ -2,6 +2,7 @@ package ocireg_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -29,6 +30,9 @@ func TestMain(m *testing.M) {
 }
 
 var alice = map[string]string{"alice": "secret"}
+
+// ctx is the context of the calls whose cancellation is not what a test is about.
+var ctx = context.Background()
 
 const (
 	ociManifest = "application/vnd.oci.image.manifest.v1+json"
@@ -166,7 +170,7 @@ func TestPingAllAuthModes(t *testing.T) {
 				t.Fatalf("URL %q, host %q", reg.URL(), reg.Host())
 			}
 			c := newClient(t, reg.URL(), ocireg.WithBasicAuth("alice", "secret"))
-			must(t, c.Ping())
+			must(t, c.Ping(ctx))
 			if c.Registry() != reg.Host() || c.BaseURL() != reg.URL() || c.CredentialSource() != "explicit" {
 				t.Fatalf("registry %q, base URL %q, credentials %q", c.Registry(), c.BaseURL(), c.CredentialSource())
 			}
@@ -177,7 +181,7 @@ func TestPingAllAuthModes(t *testing.T) {
 				return
 			}
 			bad := newClient(t, reg.URL(), ocireg.WithBasicAuth("alice", "wrong"))
-			e := wantErr(t, bad.Ping(), ocireg.ErrAuthentication)
+			e := wantErr(t, bad.Ping(ctx), ocireg.ErrAuthentication)
 			if e.Status != ocireg.StatusAuthentication || e.HTTPStatus != 401 {
 				t.Fatalf("wrong password: %#v", e)
 			}
@@ -187,8 +191,8 @@ func TestPingAllAuthModes(t *testing.T) {
 			// Anonymous: refused by Basic; Bearer hands out anonymous tokens, but no pushes.
 			anon := newClient(t, reg.URL())
 			if mode == ocireg.AuthBasic {
-				wantErr(t, anon.Ping(), ocireg.ErrAuthentication)
-			} else if _, err := anon.PushBlob("anon/app", []byte("x")); err == nil {
+				wantErr(t, anon.Ping(ctx), ocireg.ErrAuthentication)
+			} else if _, err := anon.PushBlob(ctx, "anon/app", []byte("x")); err == nil {
 				t.Fatal("an anonymous push was accepted")
 			}
 		})
@@ -199,13 +203,13 @@ func TestLoginLogout(t *testing.T) {
 	reg := startRegistry(t, ocireg.AuthBasic, alice)
 	config := filepath.Join(t.TempDir(), "docker", "config.json")
 
-	_, err := ocireg.Login(reg.URL(), "alice", "wrong", ocireg.WithDockerConfig(config), ocireg.WithMaxRetries(0))
+	_, err := ocireg.Login(ctx, reg.URL(), "alice", "wrong", ocireg.WithDockerConfig(config), ocireg.WithMaxRetries(0))
 	wantErr(t, err, ocireg.ErrAuthentication)
 	if _, err := os.Stat(config); !os.IsNotExist(err) {
 		t.Fatalf("a refused login wrote the config: %v", err)
 	}
 
-	stored, err := ocireg.Login(reg.URL(), "alice", "secret", ocireg.WithDockerConfig(config), ocireg.WithMaxRetries(0))
+	stored, err := ocireg.Login(ctx, reg.URL(), "alice", "secret", ocireg.WithDockerConfig(config), ocireg.WithMaxRetries(0))
 	must(t, err)
 	if !strings.HasPrefix(stored, "config file ") || !strings.Contains(stored, config) {
 		t.Fatalf("stored in %q", stored)
@@ -221,7 +225,7 @@ func TestLoginLogout(t *testing.T) {
 	if !strings.HasPrefix(c.CredentialSource(), "config file ") {
 		t.Fatalf("credential source %q", c.CredentialSource())
 	}
-	must(t, c.Ping())
+	must(t, c.Ping(ctx))
 
 	out, err := ocireg.Logout(reg.URL(), config)
 	must(t, err)
@@ -237,7 +241,7 @@ func TestLoginLogout(t *testing.T) {
 	if c2.CredentialSource() != "anonymous" {
 		t.Fatalf("credential source after logout %q", c2.CredentialSource())
 	}
-	wantErr(t, c2.Ping(), ocireg.ErrAuthentication)
+	wantErr(t, c2.Ping(ctx), ocireg.ErrAuthentication)
 
 	// A corrupt config file is a credentials error.
 	must(t, os.WriteFile(config, []byte("{ not json"), 0o600))
@@ -246,7 +250,7 @@ func TestLoginLogout(t *testing.T) {
 	_, err = ocireg.Logout(reg.URL(), config)
 	wantErr(t, err, ocireg.ErrCredentials)
 
-	_, err = ocireg.Login(reg.URL(), "", "secret", ocireg.WithDockerConfig(config))
+	_, err = ocireg.Login(ctx, reg.URL(), "", "secret", ocireg.WithDockerConfig(config))
 	wantErr(t, err, ocireg.ErrInvalidArgument)
 }
 
@@ -270,72 +274,72 @@ func TestTagsCatalogSearch(t *testing.T) {
 	}
 	c := newClient(t, reg.URL())
 
-	tags, err := c.Tags("team/app")
+	tags, err := c.Tags(ctx, "team/app")
 	must(t, err)
 	sort.Strings(tags)
 	if strings.Join(tags, ",") != "v1,v2" {
 		t.Fatalf("tags %v", tags)
 	}
-	page, next, err := c.TagsPage("team/app", 1, "")
+	page, next, err := c.TagsPage(ctx, "team/app", 1, "")
 	must(t, err)
 	if len(page) != 1 || page[0] != "v1" || next != "v1" {
 		t.Fatalf("first page %v, next %q", page, next)
 	}
-	page, _, err = c.TagsPage("team/app", 1, next)
+	page, _, err = c.TagsPage(ctx, "team/app", 1, next)
 	must(t, err)
 	if len(page) != 1 || page[0] != "v2" {
 		t.Fatalf("second page %v", page)
 	}
-	page, next, err = c.TagsPage("team/app", 0, "")
+	page, next, err = c.TagsPage(ctx, "team/app", 0, "")
 	must(t, err)
 	if len(page) != 2 || next != "" {
 		t.Fatalf("whole page %v, next %q", page, next)
 	}
 
-	repos, err := c.Catalog()
+	repos, err := c.Catalog(ctx)
 	must(t, err)
 	for _, r := range []string{"team/app", "team/other", "library/base"} {
 		if !contains(repos, r) {
 			t.Fatalf("catalog %v lacks %s", repos, r)
 		}
 	}
-	cpage, cnext, err := c.CatalogPage(2, "")
+	cpage, cnext, err := c.CatalogPage(ctx, 2, "")
 	must(t, err)
 	if len(cpage) != 2 || cnext == "" {
 		t.Fatalf("catalog page %v, next %q", cpage, cnext)
 	}
-	rest, _, err := c.CatalogPage(100, cnext)
+	rest, _, err := c.CatalogPage(ctx, 100, cnext)
 	must(t, err)
 	if len(cpage)+len(rest) != len(repos) {
 		t.Fatalf("pages %v + %v, catalog %v", cpage, rest, repos)
 	}
 
-	found, err := c.Search("team/")
+	found, err := c.Search(ctx, "team/")
 	must(t, err)
 	sort.Strings(found)
 	if strings.Join(found, ",") != "team/app,team/other" {
 		t.Fatalf("search %v", found)
 	}
-	none, err := c.Search("zzz-nothing")
+	none, err := c.Search(ctx, "zzz-nothing")
 	must(t, err)
 	if none == nil || len(none) != 0 {
 		t.Fatalf("search for nothing: %#v", none)
 	}
 
 	// Errors: unknown repository, bad names.
-	_, err = c.Tags("no/such/repo")
+	_, err = c.Tags(ctx, "no/such/repo")
 	e := wantErr(t, err, ocireg.ErrNotFound)
 	if e.HTTPStatus != 404 || e.RegistryCode != "NAME_UNKNOWN" || e.RetryAfter != ocireg.NoRetryAfter ||
 		!strings.Contains(e.Message, "no/such/repo") {
 		t.Fatalf("unknown repository: %#v", e)
 	}
-	_, err = c.Tags("Bad/UPPER")
+	_, err = c.Tags(ctx, "Bad/UPPER")
 	wantErr(t, err, ocireg.ErrInvalidReference)
-	_, err = c.Tags("caf\xe9")
+	_, err = c.Tags(ctx, "caf\xe9")
 	wantErr(t, err, ocireg.ErrInvalidArgument)
-	_, err = c.Tags("team\x00app")
+	_, err = c.Tags(ctx, "team\x00app")
 	wantErr(t, err, ocireg.ErrInvalidArgument)
-	_, _, err = c.TagsPage("team/app", -1, "")
+	_, _, err = c.TagsPage(ctx, "team/app", -1, "")
 	wantErr(t, err, ocireg.ErrInvalidArgument)
 }
 
@@ -345,45 +349,45 @@ func TestManifests(t *testing.T) {
 	must(t, err)
 	c := newClient(t, reg.URL())
 
-	m, err := c.Manifest("team/app", "v1")
+	m, err := c.Manifest(ctx, "team/app", "v1")
 	must(t, err)
 	if m.Digest != v1 || m.MediaType != ociManifest || digestOf(m.Bytes) != v1 || m.Bytes[0] != '{' {
 		t.Fatalf("manifest %q %q %d bytes", m.Digest, m.MediaType, len(m.Bytes))
 	}
-	byDigest, err := c.Manifest("team/app", v1)
+	byDigest, err := c.Manifest(ctx, "team/app", v1)
 	must(t, err)
 	if !bytes.Equal(byDigest.Bytes, m.Bytes) {
 		t.Fatal("by digest: different bytes")
 	}
-	_, err = c.Manifest("team/app", "v1@sha256:"+strings.Repeat("0", 64))
+	_, err = c.Manifest(ctx, "team/app", "v1@sha256:"+strings.Repeat("0", 64))
 	wantErr(t, err, ocireg.ErrDigestMismatch)
-	_, err = c.Manifest("team/app", "nope")
+	_, err = c.Manifest(ctx, "team/app", "nope")
 	e := wantErr(t, err, ocireg.ErrNotFound)
 	if e.HTTPStatus != 404 || e.RegistryCode != "MANIFEST_UNKNOWN" {
 		t.Fatalf("unknown tag: %#v", e)
 	}
 
-	d, err := c.ManifestDigest("team/app", "v1")
+	d, err := c.ManifestDigest(ctx, "team/app", "v1")
 	must(t, err)
 	if d != v1 {
 		t.Fatalf("digest %s, want %s", d, v1)
 	}
-	_, err = c.ManifestDigest("team/app", "-bad-tag")
+	_, err = c.ManifestDigest(ctx, "team/app", "-bad-tag")
 	wantErr(t, err, ocireg.ErrInvalidReference)
 
 	// Put the same manifest under other names (its blobs are in team/app).
-	put, err := c.PutManifest("team/app", "v1-copy", "", m.Bytes)
+	put, err := c.PutManifest(ctx, "team/app", "v1-copy", "", m.Bytes)
 	must(t, err)
 	if put != v1 {
 		t.Fatalf("put digest %s, want %s", put, v1)
 	}
-	_, err = c.PutManifest("team/app", "v1-typed", ociManifest, m.Bytes)
+	_, err = c.PutManifest(ctx, "team/app", "v1-typed", ociManifest, m.Bytes)
 	must(t, err)
-	_, err = c.PutManifest("team/app", "junk", ociManifest, []byte("not json"))
+	_, err = c.PutManifest(ctx, "team/app", "junk", ociManifest, []byte("not json"))
 	if err == nil {
 		t.Fatal("a manifest that is not JSON was accepted")
 	}
-	tags, err := c.Tags("team/app")
+	tags, err := c.Tags(ctx, "team/app")
 	must(t, err)
 	if !contains(tags, "v1-copy") || !contains(tags, "v1-typed") {
 		t.Fatalf("tags %v", tags)
@@ -400,10 +404,10 @@ func TestManifests(t *testing.T) {
 		t.Fatalf("AddManifest digest %s", md)
 	}
 
-	must(t, c.DeleteManifest("team/app", v1))
-	_, err = c.Manifest("team/app", "v1")
+	must(t, c.DeleteManifest(ctx, "team/app", v1))
+	_, err = c.Manifest(ctx, "team/app", "v1")
 	wantErr(t, err, ocireg.ErrNotFound)
-	_, err = c.ManifestDigest("team/app", v1)
+	_, err = c.ManifestDigest(ctx, "team/app", v1)
 	wantErr(t, err, ocireg.ErrNotFound)
 }
 
@@ -413,22 +417,22 @@ func TestBlobs(t *testing.T) {
 	data := bytes.Repeat([]byte("ocireg blob data "), 10000) // 170 kB
 
 	// Bytes.
-	d, err := c.PushBlob("blobs/app", data)
+	d, err := c.PushBlob(ctx, "blobs/app", data)
 	must(t, err)
 	if d != digestOf(data) {
 		t.Fatalf("digest %s", d)
 	}
-	ok, size, err := c.BlobExists("blobs/app", d)
+	ok, size, err := c.BlobExists(ctx, "blobs/app", d)
 	must(t, err)
 	if !ok || size != int64(len(data)) {
 		t.Fatalf("exists %v size %d", ok, size)
 	}
-	ok, size, err = c.BlobExists("blobs/app", digestOf([]byte("absent")))
+	ok, size, err = c.BlobExists(ctx, "blobs/app", digestOf([]byte("absent")))
 	must(t, err)
 	if ok || size != 0 {
 		t.Fatal("an absent blob exists")
 	}
-	empty, err := c.PushBlob("blobs/app", nil)
+	empty, err := c.PushBlob(ctx, "blobs/app", nil)
 	must(t, err)
 	if empty != digestOf(nil) {
 		t.Fatalf("empty blob digest %s", empty)
@@ -438,72 +442,72 @@ func TestBlobs(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "blob.bin")
 	fileData := append([]byte("file: "), data...)
 	must(t, os.WriteFile(path, fileData, 0o644))
-	fd, err := c.PushBlobFile("blobs/app", path)
+	fd, err := c.PushBlobFile(ctx, "blobs/app", path)
 	must(t, err)
 	if fd != digestOf(fileData) {
 		t.Fatalf("file digest %s", fd)
 	}
-	_, err = c.PushBlobFile("blobs/app", filepath.Join(t.TempDir(), "missing"))
+	_, err = c.PushBlobFile(ctx, "blobs/app", filepath.Join(t.TempDir(), "missing"))
 	wantErr(t, err, ocireg.ErrIO)
 
 	// Reader, digest unknown then known.
 	streamData := append([]byte("stream: "), data...)
-	sd, err := c.PushBlobReader("blobs/stream", bytes.NewReader(streamData), int64(len(streamData)), "")
+	sd, err := c.PushBlobReader(ctx, "blobs/stream", bytes.NewReader(streamData), int64(len(streamData)), "")
 	must(t, err)
 	if sd != digestOf(streamData) {
 		t.Fatalf("stream digest %s", sd)
 	}
-	sd2, err := c.PushBlobReader("blobs/stream", iotestOneByte{bytes.NewReader(streamData)}, int64(len(streamData)), sd)
+	sd2, err := c.PushBlobReader(ctx, "blobs/stream", iotestOneByte{bytes.NewReader(streamData)}, int64(len(streamData)), sd)
 	must(t, err)
 	if sd2 != sd {
 		t.Fatalf("stream digest %s", sd2)
 	}
 	// A reader shorter than announced is an error, never a corrupted blob.
-	_, err = c.PushBlobReader("blobs/short", bytes.NewReader(data[:100]), 200, "")
+	_, err = c.PushBlobReader(ctx, "blobs/short", bytes.NewReader(data[:100]), 200, "")
 	if err == nil {
 		t.Fatal("a short reader was accepted")
 	}
-	ok, _, err = c.BlobExists("blobs/short", digestOf(data[:100]))
+	ok, _, err = c.BlobExists(ctx, "blobs/short", digestOf(data[:100]))
 	must(t, err)
 	if ok {
 		t.Fatal("a short upload left a blob")
 	}
 	// A reader's error cancels, and comes back.
 	boom := errors.New("reader exploded")
-	_, err = c.PushBlobReader("blobs/fail", io.MultiReader(bytes.NewReader(data[:10]), errReader{boom}), 100, "")
+	_, err = c.PushBlobReader(ctx, "blobs/fail", io.MultiReader(bytes.NewReader(data[:10]), errReader{boom}), 100, "")
 	wantErr(t, err, ocireg.ErrCancelled)
 	if !errors.Is(err, boom) {
 		t.Fatalf("the reader's error is lost: %v", err)
 	}
-	_, err = c.PushBlobReader("blobs/fail", bytes.NewReader(nil), -1, "")
+	_, err = c.PushBlobReader(ctx, "blobs/fail", bytes.NewReader(nil), -1, "")
 	wantErr(t, err, ocireg.ErrInvalidArgument)
 
 	// Pull: to a writer, to a file, to bytes.
 	var buf bytes.Buffer
-	n, err := c.PullBlob("blobs/app", d, &buf)
+	n, err := c.PullBlob(ctx, "blobs/app", d, &buf)
 	must(t, err)
 	if n != int64(len(data)) || !bytes.Equal(buf.Bytes(), data) {
 		t.Fatalf("pulled %d bytes", n)
 	}
 	out := filepath.Join(t.TempDir(), "pulled.bin")
-	n, err = c.PullBlobToFile("blobs/app", fd, out)
+	n, err = c.PullBlobToFile(ctx, "blobs/app", fd, out)
 	must(t, err)
 	got, err := os.ReadFile(out)
 	must(t, err)
 	if n != int64(len(fileData)) || !bytes.Equal(got, fileData) {
 		t.Fatal("pulled file differs")
 	}
-	got, err = c.PullBlobBytes("blobs/stream", sd)
+	got, err = c.PullBlobBytes(ctx, "blobs/stream", sd)
 	must(t, err)
 	if !bytes.Equal(got, streamData) {
 		t.Fatal("pulled bytes differ")
 	}
-	got, err = c.PullBlobBytes("blobs/app", empty)
+	got, err = c.PullBlobBytes(ctx, "blobs/app", empty)
 	must(t, err)
 	if got == nil || len(got) != 0 {
 		t.Fatalf("empty blob: %#v", got)
 	}
-	_, err = c.PullBlobBytes("blobs/app", digestOf([]byte("absent")))
+	_, err = c.PullBlobBytes(ctx, "blobs/app", digestOf([]byte("absent")))
 	e := wantErr(t, err, ocireg.ErrNotFound)
 	if e.HTTPStatus != 404 {
 		t.Fatalf("absent blob: %#v", e)
@@ -511,39 +515,39 @@ func TestBlobs(t *testing.T) {
 
 	// A writer's error cancels, and comes back; so does a short write.
 	wboom := errors.New("disk full")
-	_, err = c.PullBlob("blobs/app", d, errWriter{wboom})
+	_, err = c.PullBlob(ctx, "blobs/app", d, errWriter{wboom})
 	wantErr(t, err, ocireg.ErrCancelled)
 	if !errors.Is(err, wboom) {
 		t.Fatalf("the writer's error is lost: %v", err)
 	}
-	_, err = c.PullBlob("blobs/app", d, shortWriter{})
+	_, err = c.PullBlob(ctx, "blobs/app", d, shortWriter{})
 	if !errors.Is(err, io.ErrShortWrite) || !errors.Is(err, ocireg.ErrCancelled) {
 		t.Fatalf("short write: %v", err)
 	}
 
 	// Mount and delete.
-	mounted, err := c.MountBlob("blobs/other", "blobs/app", d)
+	mounted, err := c.MountBlob(ctx, "blobs/other", "blobs/app", d)
 	must(t, err)
 	if !mounted {
 		t.Fatal("not mounted")
 	}
-	ok, _, err = c.BlobExists("blobs/other", d)
+	ok, _, err = c.BlobExists(ctx, "blobs/other", d)
 	must(t, err)
 	if !ok {
 		t.Fatal("the mounted blob is absent")
 	}
-	mounted, err = c.MountBlob("blobs/other", "blobs/app", digestOf([]byte("absent")))
+	mounted, err = c.MountBlob(ctx, "blobs/other", "blobs/app", digestOf([]byte("absent")))
 	must(t, err)
 	if mounted {
 		t.Fatal("mounted a blob that does not exist")
 	}
-	must(t, c.DeleteBlob("blobs/other", d))
-	ok, _, err = c.BlobExists("blobs/other", d)
+	must(t, c.DeleteBlob(ctx, "blobs/other", d))
+	ok, _, err = c.BlobExists(ctx, "blobs/other", d)
 	must(t, err)
 	if ok {
 		t.Fatal("deleted blob still there")
 	}
-	ok, _, err = c.BlobExists("blobs/app", d)
+	ok, _, err = c.BlobExists(ctx, "blobs/app", d)
 	must(t, err)
 	if !ok {
 		t.Fatal("deleting in one repository deleted in another")
@@ -563,7 +567,7 @@ func TestBlobs(t *testing.T) {
 func TestCallbackPanicsAreReRaised(t *testing.T) {
 	reg := startRegistry(t, ocireg.AuthNone, nil)
 	c := newClient(t, reg.URL())
-	d, err := c.PushBlob("panic/app", []byte("some data"))
+	d, err := c.PushBlob(ctx, "panic/app", []byte("some data"))
 	must(t, err)
 
 	expectPanic := func(name string, f func()) {
@@ -577,15 +581,15 @@ func TestCallbackPanicsAreReRaised(t *testing.T) {
 		f()
 		t.Fatalf("%s: no panic", name)
 	}
-	expectPanic("writer", func() { c.PullBlob("panic/app", d, panicWriter{"writer"}) })
-	expectPanic("reader", func() { c.PushBlobReader("panic/app", panicReader{"reader"}, 10, "") })
+	expectPanic("writer", func() { c.PullBlob(ctx, "panic/app", d, panicWriter{"writer"}) })
+	expectPanic("reader", func() { c.PushBlobReader(ctx, "panic/app", panicReader{"reader"}, 10, "") })
 	img := buildImage(t, "panic layer")
 	expectPanic("progress", func() {
-		c.PushImage("panic/app", "v1", img, nil, func(ocireg.Progress) error { panic("progress") })
+		c.PushImage(ctx, "panic/app", "v1", img, nil, func(ocireg.Progress) error { panic("progress") })
 	})
 	// The client goes on working, and nothing was tagged.
-	must(t, c.Ping())
-	_, err = c.ManifestDigest("panic/app", "v1")
+	must(t, c.Ping(ctx))
+	_, err = c.ManifestDigest(ctx, "panic/app", "v1")
 	wantErr(t, err, ocireg.ErrNotFound)
 }
 
@@ -612,7 +616,7 @@ func TestImagePushVerifyPullLayout(t *testing.T) {
 
 	// Push with progress: every event on this goroutine, before the push returns.
 	var events []ocireg.Progress
-	pushed, err := c.PushImage("push/app", "v1", img, nil, func(p ocireg.Progress) error {
+	pushed, err := c.PushImage(ctx, "push/app", "v1", img, nil, func(p ocireg.Progress) error {
 		events = append(events, p)
 		return nil
 	})
@@ -647,10 +651,10 @@ func TestImagePushVerifyPullLayout(t *testing.T) {
 	}
 
 	// Push again with options: chunked, one thread, no HEAD; then mounted from push/app.
-	again, err := c.PushImage("push/chunked", "v1", img, &ocireg.PushOptions{Threads: 1, ChunkSize: 8, ForceUpload: true}, nil)
+	again, err := c.PushImage(ctx, "push/chunked", "v1", img, &ocireg.PushOptions{Threads: 1, ChunkSize: 8, ForceUpload: true}, nil)
 	must(t, err)
 	again.Close()
-	mounted, err := c.PushImage("push/mounted", "v1", img, &ocireg.PushOptions{MountFrom: "push/app"}, nil)
+	mounted, err := c.PushImage(ctx, "push/mounted", "v1", img, &ocireg.PushOptions{MountFrom: "push/app"}, nil)
 	must(t, err)
 	js, err = mounted.JSON()
 	must(t, err)
@@ -658,25 +662,25 @@ func TestImagePushVerifyPullLayout(t *testing.T) {
 	if !strings.Contains(js, `"blobsMounted":3`) {
 		t.Fatalf("mounted push JSON: %s", js)
 	}
-	_, err = c.PushImage("push/app", "v1", img, &ocireg.PushOptions{Threads: 65}, nil)
+	_, err = c.PushImage(ctx, "push/app", "v1", img, &ocireg.PushOptions{Threads: 65}, nil)
 	wantErr(t, err, ocireg.ErrInvalidArgument)
-	_, err = c.PushImage("push/app", "bad tag", img, nil, nil)
+	_, err = c.PushImage(ctx, "push/app", "bad tag", img, nil, nil)
 	wantErr(t, err, ocireg.ErrInvalidReference)
-	_, err = c.PushImage("push/app", "v1", nil, nil, nil)
+	_, err = c.PushImage(ctx, "push/app", "v1", nil, nil, nil)
 	wantErr(t, err, ocireg.ErrInvalidArgument)
 
 	// Cancelled from the progress func: the func's error comes back, nothing is tagged.
 	stop := errors.New("stop right there")
-	_, err = c.PushImage("push/cancelled", "v1", img, nil, func(ocireg.Progress) error { return stop })
+	_, err = c.PushImage(ctx, "push/cancelled", "v1", img, nil, func(ocireg.Progress) error { return stop })
 	wantErr(t, err, ocireg.ErrCancelled)
 	if !errors.Is(err, stop) {
 		t.Fatalf("the progress error is lost: %v", err)
 	}
-	_, err = c.ManifestDigest("push/cancelled", "v1")
+	_, err = c.ManifestDigest(ctx, "push/cancelled", "v1")
 	wantErr(t, err, ocireg.ErrNotFound)
 
 	// Verify: good.
-	report, err := c.Verify("push/app", pushed)
+	report, err := c.Verify(ctx, "push/app", pushed)
 	must(t, err)
 	if report.Outcome() != ocireg.OutcomeVerified || report.Outcome().String() != "verified" {
 		t.Fatalf("outcome %v", report.Outcome())
@@ -700,7 +704,7 @@ func TestImagePushVerifyPullLayout(t *testing.T) {
 	expected, err := ocireg.PushedFromImage(img, "push/elsewhere", "")
 	must(t, err)
 	defer expected.Close()
-	report, err = c.Verify("push/elsewhere", expected)
+	report, err = c.Verify(ctx, "push/elsewhere", expected)
 	wantErr(t, err, ocireg.ErrVerifyFailed)
 	if report == nil || report.Outcome() != ocireg.OutcomeFailed {
 		t.Fatal("a failed verification without its report")
@@ -708,7 +712,7 @@ func TestImagePushVerifyPullLayout(t *testing.T) {
 	report.Close()
 
 	// Verify after a layer vanished from the registry.
-	broken, err := c.PushImage("push/broken", "v1", img, nil, nil)
+	broken, err := c.PushImage(ctx, "push/broken", "v1", img, nil, nil)
 	must(t, err)
 	defer broken.Close()
 	layer := digestOf([]byte("first layer"))
@@ -717,7 +721,7 @@ func TestImagePushVerifyPullLayout(t *testing.T) {
 	if !found {
 		t.Fatal("layer not found in the test registry")
 	}
-	report, err = c.Verify("push/broken", broken)
+	report, err = c.Verify(ctx, "push/broken", broken)
 	e := wantErr(t, err, ocireg.ErrVerifyFailed)
 	if report == nil || report.Outcome() != ocireg.OutcomeFailed {
 		t.Fatalf("verify after deletion: %v", e)
@@ -728,13 +732,13 @@ func TestImagePushVerifyPullLayout(t *testing.T) {
 		t.Fatalf("report %s", rj)
 	}
 	report.Close()
-	_, err = c.Verify("push/app", nil)
+	_, err = c.Verify(ctx, "push/app", nil)
 	wantErr(t, err, ocireg.ErrInvalidArgument)
 
 	// Pull into a layout, with progress.
 	dir := filepath.Join(t.TempDir(), "layout")
 	downloaded := 0
-	pulled, err := c.PullImage("push/app", "v1", dir, nil, func(p ocireg.Progress) error {
+	pulled, err := c.PullImage(ctx, "push/app", "v1", dir, nil, func(p ocireg.Progress) error {
 		if p.Event == ocireg.ProgressDownloaded {
 			downloaded++
 		}
@@ -753,7 +757,7 @@ func TestImagePushVerifyPullLayout(t *testing.T) {
 	}
 	asPushed, err := pulled.Pushed()
 	must(t, err)
-	report, err = c.Verify("push/app", asPushed)
+	report, err = c.Verify(ctx, "push/app", asPushed)
 	must(t, err)
 	report.Close()
 	asPushed.Close()
@@ -763,7 +767,7 @@ func TestImagePushVerifyPullLayout(t *testing.T) {
 
 	// Pull again: everything reused. Other platforms and bad arguments.
 	reused := 0
-	p2, err := c.PullImage("push/app", "v1", dir, &ocireg.PullOptions{Threads: 2}, func(p ocireg.Progress) error {
+	p2, err := c.PullImage(ctx, "push/app", "v1", dir, &ocireg.PullOptions{Threads: 2}, func(p ocireg.Progress) error {
 		if p.Event == ocireg.ProgressReused {
 			reused++
 		}
@@ -775,11 +779,11 @@ func TestImagePushVerifyPullLayout(t *testing.T) {
 		t.Fatalf("%d blobs reused", reused)
 	}
 	dir2 := filepath.Join(t.TempDir(), "layout2")
-	_, err = c.PullImage("push/app", "v1", dir2, &ocireg.PullOptions{Platform: "linux"}, nil)
+	_, err = c.PullImage(ctx, "push/app", "v1", dir2, &ocireg.PullOptions{Platform: "linux"}, nil)
 	wantErr(t, err, ocireg.ErrInvalidArgument)
-	_, err = c.PullImage("push/app", "nope", dir2, nil, nil)
+	_, err = c.PullImage(ctx, "push/app", "nope", dir2, nil, nil)
 	wantErr(t, err, ocireg.ErrNotFound)
-	p3, err := c.PullImage("push/app", "v1", dir2, &ocireg.PullOptions{Platform: "linux/amd64"}, nil)
+	p3, err := c.PullImage(ctx, "push/app", "v1", dir2, &ocireg.PullOptions{Platform: "linux/amd64"}, nil)
 	must(t, err)
 	p3.Close()
 
@@ -793,7 +797,7 @@ func TestImagePushVerifyPullLayout(t *testing.T) {
 	_, err = ocireg.ImageFromLayout(dir, "nope")
 	wantErr(t, err, ocireg.ErrInvalidArgument)
 	layoutEvents := 0
-	lp, err := c.PushLayout("push/from-layout", "v2", dir, nil, func(ocireg.Progress) error {
+	lp, err := c.PushLayout(ctx, "push/from-layout", "v2", dir, nil, func(ocireg.Progress) error {
 		layoutEvents++
 		return nil
 	})
@@ -801,15 +805,15 @@ func TestImagePushVerifyPullLayout(t *testing.T) {
 	if lp.Digest() != img.Digest() || layoutEvents == 0 {
 		t.Fatalf("layout push %s, %d events", lp.Digest(), layoutEvents)
 	}
-	report, err = c.Verify("push/from-layout", lp)
+	report, err = c.Verify(ctx, "push/from-layout", lp)
 	must(t, err)
 	report.Close()
 	lp.Close()
-	lp, err = c.PushLayout("push/from-layout", "v1", dir, nil, nil)
+	lp, err = c.PushLayout(ctx, "push/from-layout", "v1", dir, nil, nil)
 	must(t, err)
 	lp.Close()
 	// The layout with push options: one thread, blobs mounted from push/app.
-	lp, err = c.PushLayout("push/layout-mounted", "v1", dir, &ocireg.PushOptions{Threads: 1, MountFrom: "push/app"}, nil)
+	lp, err = c.PushLayout(ctx, "push/layout-mounted", "v1", dir, &ocireg.PushOptions{Threads: 1, MountFrom: "push/app"}, nil)
 	must(t, err)
 	js, err = lp.JSON()
 	must(t, err)
@@ -817,7 +821,7 @@ func TestImagePushVerifyPullLayout(t *testing.T) {
 		t.Fatalf("layout push with options: %s", js)
 	}
 	lp.Close()
-	tags, err := c.Tags("push/from-layout")
+	tags, err := c.Tags(ctx, "push/from-layout")
 	must(t, err)
 	sort.Strings(tags)
 	if strings.Join(tags, ",") != "v1,v2" {
@@ -843,7 +847,7 @@ func TestImageBuilderVariants(t *testing.T) {
 		t.Fatalf("docker media type %s", docker.MediaType())
 	}
 	// Pushed untagged, by digest.
-	dp, err := c.PushImage("push/docker", docker.Digest(), docker, nil, nil)
+	dp, err := c.PushImage(ctx, "push/docker", docker.Digest(), docker, nil, nil)
 	must(t, err)
 	if !strings.HasPrefix(dp.Reference(), "push/docker@sha256:") {
 		t.Fatalf("reference %s", dp.Reference())
@@ -858,7 +862,7 @@ func TestImageBuilderVariants(t *testing.T) {
 	if !strings.Contains(string(art.Manifest()), "application/vnd.example.thing") {
 		t.Fatalf("artifact manifest %s", art.Manifest())
 	}
-	_, err = c.PushImage("push/docker", art.Digest(), docker, nil, nil)
+	_, err = c.PushImage(ctx, "push/docker", art.Digest(), docker, nil, nil)
 	wantErr(t, err, ocireg.ErrDigestMismatch)
 
 	must(t, b.Close())
@@ -877,13 +881,13 @@ func TestErrorMapping(t *testing.T) {
 
 	// Rate limited, with Retry-After; a registry error; both with their HTTP status.
 	must(t, reg.FailNext(1, 429, 7*time.Second))
-	_, err = c.Tags("team/app")
+	_, err = c.Tags(ctx, "team/app")
 	e := wantErr(t, err, ocireg.ErrRateLimited)
 	if e.HTTPStatus != 429 || e.RetryAfter != 7*time.Second {
 		t.Fatalf("429: %#v", e)
 	}
 	must(t, reg.FailNext(1, 500, -1))
-	_, err = c.Tags("team/app")
+	_, err = c.Tags(ctx, "team/app")
 	e = wantErr(t, err, ocireg.ErrRegistry)
 	if e.HTTPStatus != 500 || e.RetryAfter != ocireg.NoRetryAfter {
 		t.Fatalf("500: %#v", e)
@@ -896,25 +900,25 @@ func TestErrorMapping(t *testing.T) {
 	must(t, err)
 	defer retrying.Close()
 	must(t, reg.FailNext(1, 503, 0))
-	_, err = retrying.Tags("team/app")
+	_, err = retrying.Tags(ctx, "team/app")
 	must(t, err)
 
 	// A slow registry and a short timeout.
 	impatient := newClient(t, reg.URL(), ocireg.WithTimeout(ocireg.TimeoutResponse, 200*time.Millisecond))
 	must(t, reg.SetDelay(time.Second))
-	e = wantErr(t, impatient.Ping(), ocireg.ErrTimeout)
+	e = wantErr(t, impatient.Ping(ctx), ocireg.ErrTimeout)
 	if !e.Timeout() {
 		t.Fatal("Timeout() is false")
 	}
 	must(t, reg.SetDelay(0))
-	must(t, impatient.Ping())
+	must(t, impatient.Ping(ctx))
 
 	// A download cut in the middle; blobs redirected; the request log.
 	blob := []byte("0123456789abcdef")
 	bd, err := reg.AddBlob("team/app", blob)
 	must(t, err)
 	must(t, reg.DropNext(1))
-	_, err = c.PullBlobBytes("team/app", bd)
+	_, err = c.PullBlobBytes(ctx, "team/app", bd)
 	if !errors.Is(err, ocireg.ErrNetwork) && !errors.Is(err, ocireg.ErrDigestMismatch) {
 		t.Fatalf("cut download: %v", err)
 	}
@@ -923,7 +927,7 @@ func TestErrorMapping(t *testing.T) {
 		t.Fatal("requests not cleared")
 	}
 	must(t, reg.RedirectBlobs(true))
-	got, err := c.PullBlobBytes("team/app", bd)
+	got, err := c.PullBlobBytes(ctx, "team/app", bd)
 	must(t, err)
 	if !bytes.Equal(got, blob) {
 		t.Fatal("redirected blob differs")
@@ -938,9 +942,9 @@ func TestErrorMapping(t *testing.T) {
 	}
 
 	// Bad references and arguments.
-	_, err = c.Manifest("team/app", "bad tag!")
+	_, err = c.Manifest(ctx, "team/app", "bad tag!")
 	wantErr(t, err, ocireg.ErrInvalidReference)
-	_, err = c.Manifest("team/app", "sha256:short")
+	_, err = c.Manifest(ctx, "team/app", "sha256:short")
 	wantErr(t, err, ocireg.ErrInvalidReference)
 	_, err = ocireg.NewClient("ftp://example.com")
 	wantErr(t, err, ocireg.ErrInvalidArgument)
@@ -980,21 +984,21 @@ func TestErrorMapping(t *testing.T) {
 	basic := startRegistry(t, ocireg.AuthBasic, alice)
 	userinfo, err := ocireg.NewClient("http://alice:secret@" + basic.Host())
 	must(t, err)
-	must(t, userinfo.Ping())
+	must(t, userinfo.Ping(ctx))
 	userinfo.Close()
 
 	// A closed client, a nil client: ErrInvalidArgument, never a crash.
 	closed := newClient(t, reg.URL())
 	must(t, closed.Close())
 	must(t, closed.Close())
-	wantErr(t, closed.Ping(), ocireg.ErrInvalidArgument)
-	_, err = closed.Tags("team/app")
+	wantErr(t, closed.Ping(ctx), ocireg.ErrInvalidArgument)
+	_, err = closed.Tags(ctx, "team/app")
 	wantErr(t, err, ocireg.ErrInvalidArgument)
 	if closed.Registry() != "" || closed.RequestCount() != 0 {
 		t.Fatal("a closed client answers")
 	}
 	var nilClient *ocireg.Client
-	wantErr(t, nilClient.Ping(), ocireg.ErrInvalidArgument)
+	wantErr(t, nilClient.Ping(ctx), ocireg.ErrInvalidArgument)
 
 	// The test registry's own errors, and a stopped registry.
 	_, err = ocireg.StartTestRegistry(ocireg.AuthMode(7), nil)
@@ -1007,7 +1011,7 @@ func TestErrorMapping(t *testing.T) {
 	sc := newClient(t, stopped.URL())
 	must(t, stopped.Stop())
 	must(t, stopped.Stop())
-	wantErr(t, sc.Ping(), ocireg.ErrNetwork)
+	wantErr(t, sc.Ping(ctx), ocireg.ErrNetwork)
 	_, err = stopped.AddBlob("a/b", []byte("x"))
 	wantErr(t, err, ocireg.ErrInvalidArgument)
 	if !strings.HasPrefix(stopped.URL(), "http://127.0.0.1:") {
@@ -1020,7 +1024,7 @@ func TestErrorMapping(t *testing.T) {
 		t.Fatalf("panic message %q", e.Message)
 	}
 	wantErr(t, ocireg.TriggerTestPanic("caf\xe9"), ocireg.ErrInvalidArgument)
-	must(t, c.Ping())
+	must(t, c.Ping(ctx))
 }
 
 // One client, many goroutines at once, callbacks included: reads, pushes, pulls and
@@ -1036,14 +1040,14 @@ func TestConcurrentUseOfOneClient(t *testing.T) {
 	const workers = 8
 	const rounds = 5
 	img := buildImage(t, "shared layer one", "shared layer two")
-	pushed, err := c.PushImage("concurrent/app", "v1", img, nil, nil)
+	pushed, err := c.PushImage(ctx, "concurrent/app", "v1", img, nil, nil)
 	must(t, err)
 	defer pushed.Close()
 	blobs := make([][]byte, workers)
 	digests := make([]string, workers)
 	for w := range blobs {
 		blobs[w] = bytes.Repeat([]byte(fmt.Sprintf("worker %d ", w)), 5000)
-		digests[w], err = c.PushBlob("concurrent/app", blobs[w])
+		digests[w], err = c.PushBlob(ctx, "concurrent/app", blobs[w])
 		must(t, err)
 	}
 
@@ -1056,39 +1060,39 @@ func TestConcurrentUseOfOneClient(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < rounds; i++ {
 				if err := func() error {
-					if err := c.Ping(); err != nil {
+					if err := c.Ping(ctx); err != nil {
 						return err
 					}
-					tags, err := c.Tags("concurrent/app")
+					tags, err := c.Tags(ctx, "concurrent/app")
 					if err != nil {
 						return err
 					}
 					if !contains(tags, "v1") {
 						return fmt.Errorf("worker %d: tags %v", w, tags)
 					}
-					m, err := c.Manifest("concurrent/app", "v1")
+					m, err := c.Manifest(ctx, "concurrent/app", "v1")
 					if err != nil {
 						return err
 					}
 					if m.Digest != img.Digest() {
 						return fmt.Errorf("worker %d: manifest %s", w, m.Digest)
 					}
-					if ok, _, err := c.BlobExists("concurrent/app", digests[w]); err != nil || !ok {
+					if ok, _, err := c.BlobExists(ctx, "concurrent/app", digests[w]); err != nil || !ok {
 						return fmt.Errorf("worker %d: blob exists %v: %v", w, ok, err)
 					}
 					var buf bytes.Buffer
-					if _, err := c.PullBlob("concurrent/app", digests[w], &buf); err != nil {
+					if _, err := c.PullBlob(ctx, "concurrent/app", digests[w], &buf); err != nil {
 						return err
 					}
 					if !bytes.Equal(buf.Bytes(), blobs[w]) {
 						return fmt.Errorf("worker %d: blob differs", w)
 					}
 					own := []byte(fmt.Sprintf("worker %d round %d", w, i))
-					if _, err := c.PushBlob(fmt.Sprintf("concurrent/w%d", w), own); err != nil {
+					if _, err := c.PushBlob(ctx, fmt.Sprintf("concurrent/w%d", w), own); err != nil {
 						return err
 					}
 					events := 0
-					pulled, err := c.PullImage("concurrent/app", "v1", filepath.Join(dir, fmt.Sprint(i)), nil,
+					pulled, err := c.PullImage(ctx, "concurrent/app", "v1", filepath.Join(dir, fmt.Sprint(i)), nil,
 						func(ocireg.Progress) error {
 							events++
 							runtime.Gosched() // let the goroutine move between threads
@@ -1101,7 +1105,7 @@ func TestConcurrentUseOfOneClient(t *testing.T) {
 					if events == 0 || pulled.Digest() != img.Digest() {
 						return fmt.Errorf("worker %d: pulled %s with %d events", w, pulled.Digest(), events)
 					}
-					report, err := c.Verify("concurrent/app", pushed)
+					report, err := c.Verify(ctx, "concurrent/app", pushed)
 					if err != nil {
 						return err
 					}
@@ -1130,7 +1134,7 @@ func TestCloseWhileInUse(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 20; i++ {
-				if err := c.Ping(); err != nil && !errors.Is(err, ocireg.ErrInvalidArgument) {
+				if err := c.Ping(ctx); err != nil && !errors.Is(err, ocireg.ErrInvalidArgument) {
 					t.Error(err)
 				}
 			}
@@ -1147,7 +1151,7 @@ func TestFinalizers(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		c, err := ocireg.NewClient(reg.URL(), ocireg.WithAnonymous())
 		must(t, err)
-		must(t, c.Ping())
+		must(t, c.Ping(ctx))
 		b, err := ocireg.NewImageBuilder()
 		must(t, err)
 		must(t, b.SetConfig([]byte(imageConfig), ""))

@@ -10,7 +10,8 @@ import "time"
 // Settings are the client settings the Options apply to (an ocireg_options object). Options
 // are applied in order; a later credential option replaces an earlier one.
 type Settings struct {
-	p *C.ocireg_options
+	p     *C.ocireg_options
+	retry *retryNotifier // WithRetryNotify's, until a client adopts it
 }
 
 // Option is one client setting, for NewClient and Login. Without any, credentials come from
@@ -37,9 +38,19 @@ func newSettings(opts []Option) (*Settings, error) {
 	return s, nil
 }
 
+// free frees the C options, and forgets the retry callback unless a client adopted it.
 func (s *Settings) free() {
 	C.ocireg_options_free(s.p)
 	s.p = nil
+	s.retry.unregister()
+	s.retry = nil
+}
+
+// adoptRetry hands the retry callback over to the client built from these settings.
+func (s *Settings) adoptRetry() *retryNotifier {
+	n := s.retry
+	s.retry = nil
+	return n
 }
 
 // stringSetter applies one C setter taking a string.

@@ -12,6 +12,8 @@ ocireg_status gocireg_pull_image(const ocireg_client *client, const char *reposi
 */
 import "C"
 
+import "context"
+
 // PullOptions say how PullImage pulls. The zero value (or nil) pulls everything with 4
 // parallel downloads.
 type PullOptions struct {
@@ -27,7 +29,7 @@ type PullOptions struct {
 // (created if needed; other entries of an existing layout are kept). Every blob is verified
 // before it is renamed into place; blobs already there are not downloaded again. opts and
 // progress may be nil.
-func (c *Client) PullImage(repository, reference, dir string, opts *PullOptions, progress ProgressFunc) (*Pulled, error) {
+func (c *Client) PullImage(ctx context.Context, repository, reference, dir string, opts *PullOptions, progress ProgressFunc) (*Pulled, error) {
 	if opts == nil {
 		opts = &PullOptions{}
 	}
@@ -43,17 +45,17 @@ func (c *Client) PullImage(repository, reference, dir string, opts *PullOptions,
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
 	var pulled *Pulled
-	err := progressState(progress).call(func(h C.uintptr_t) error {
-		var out *C.ocireg_pulled
-		var cerr *C.ocireg_error
-		err := check(C.gocireg_pull_image(p, crepo, cref, cdir, cplat, C.uint32_t(opts.Threads), h, &out, &cerr), cerr)
-		if err == nil {
-			pulled = newPulled(out)
-		}
-		return err
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		return progressState(progress).call(func(h C.uintptr_t) error {
+			var out *C.ocireg_pulled
+			var cerr *C.ocireg_error
+			err := check(C.gocireg_pull_image(p, crepo, cref, cdir, cplat, C.uint32_t(opts.Threads), h, &out, &cerr), cerr)
+			if err == nil {
+				pulled = newPulled(out)
+			}
+			return err
+		})
 	})
 	if err != nil {
 		return nil, err

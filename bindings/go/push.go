@@ -16,6 +16,8 @@ ocireg_status gocireg_push_layout(const ocireg_client *client, const char *repos
 */
 import "C"
 
+import "context"
+
 // PushOptions say how PushImage and PushLayout push. The zero value (or nil) is the default: 4 parallel
 // uploads, monolithic uploads, blobs already in the repository skipped, no mounts.
 type PushOptions struct {
@@ -84,7 +86,7 @@ func newPushOptions(o *PushOptions) (*C.ocireg_push_options, error) {
 // reference (a tag, or the image's digest to push untagged): blobs first, in parallel,
 // skipping those already there, then child manifests, then the manifest. A failed or cancelled
 // push never leaves a tag pointing at missing content. opts and progress may be nil.
-func (c *Client) PushImage(repository, reference string, img *Image, opts *PushOptions, progress ProgressFunc) (*Pushed, error) {
+func (c *Client) PushImage(ctx context.Context, repository, reference string, img *Image, opts *PushOptions, progress ProgressFunc) (*Pushed, error) {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
@@ -92,11 +94,9 @@ func (c *Client) PushImage(repository, reference string, img *Image, opts *PushO
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
 	ip := img.ref().acquire()
 	defer img.ref().release()
-	return pushWith(opts, progress, func(popts *C.ocireg_push_options, h C.uintptr_t, out **C.ocireg_pushed, cerr **C.ocireg_error) C.ocireg_status {
+	return c.pushWith(ctx, opts, progress, func(p *C.ocireg_client, popts *C.ocireg_push_options, h C.uintptr_t, out **C.ocireg_pushed, cerr **C.ocireg_error) C.ocireg_status {
 		return C.gocireg_push_image(p, crepo, cref, ip, popts, h, out, cerr)
 	})
 }
@@ -104,7 +104,7 @@ func (c *Client) PushImage(repository, reference string, img *Image, opts *PushO
 // PushLayout pushes the image of the OCI image layout in directory layoutDir to repository
 // under tag: the layout's manifest tagged tag if it has one, else its only manifest. opts and
 // progress may be nil, as in PushImage.
-func (c *Client) PushLayout(repository, tag, layoutDir string, opts *PushOptions, progress ProgressFunc) (*Pushed, error) {
+func (c *Client) PushLayout(ctx context.Context, repository, tag, layoutDir string, opts *PushOptions, progress ProgressFunc) (*Pushed, error) {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
@@ -113,30 +113,30 @@ func (c *Client) PushLayout(repository, tag, layoutDir string, opts *PushOptions
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
-	return pushWith(opts, progress, func(popts *C.ocireg_push_options, h C.uintptr_t, out **C.ocireg_pushed, cerr **C.ocireg_error) C.ocireg_status {
+	return c.pushWith(ctx, opts, progress, func(p *C.ocireg_client, popts *C.ocireg_push_options, h C.uintptr_t, out **C.ocireg_pushed, cerr **C.ocireg_error) C.ocireg_status {
 		return C.gocireg_push_layout(p, crepo, ctag, cdir, popts, h, out, cerr)
 	})
 }
 
-// pushWith makes the C push options of opts, runs push with them and the progress state of
-// progress, and wraps what it pushed.
-func pushWith(opts *PushOptions, progress ProgressFunc, push func(popts *C.ocireg_push_options, h C.uintptr_t, out **C.ocireg_pushed, cerr **C.ocireg_error) C.ocireg_status) (*Pushed, error) {
+// pushWith makes the C push options of opts, runs push on the client under ctx with them and
+// the progress state of progress, and wraps what it pushed.
+func (c *Client) pushWith(ctx context.Context, opts *PushOptions, progress ProgressFunc, push func(p *C.ocireg_client, popts *C.ocireg_push_options, h C.uintptr_t, out **C.ocireg_pushed, cerr **C.ocireg_error) C.ocireg_status) (*Pushed, error) {
 	popts, err := newPushOptions(opts)
 	if err != nil {
 		return nil, err
 	}
 	defer C.ocireg_push_options_free(popts)
 	var pushed *Pushed
-	err = progressState(progress).call(func(h C.uintptr_t) error {
-		var out *C.ocireg_pushed
-		var cerr *C.ocireg_error
-		if err := check(push(popts, h, &out, &cerr), cerr); err != nil {
-			return err
-		}
-		pushed = newPushed(out)
-		return nil
+	err = c.do(ctx, func(p *C.ocireg_client) error {
+		return progressState(progress).call(func(h C.uintptr_t) error {
+			var out *C.ocireg_pushed
+			var cerr *C.ocireg_error
+			if err := check(push(p, popts, h, &out, &cerr), cerr); err != nil {
+				return err
+			}
+			pushed = newPushed(out)
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -266,26 +266,27 @@ func (o Outcome) String() string {
 // The report comes back both when every check passed (err nil) and when the push is not
 // correct (err matching ErrVerifyFailed, its message listing the failed checks): the report is
 // what explains the failure. Other errors come without a report. Close the report when done.
-func (c *Client) Verify(repository string, pushed *Pushed) (*VerifyReport, error) {
+func (c *Client) Verify(ctx context.Context, repository string, pushed *Pushed) (*VerifyReport, error) {
 	var a cargs
 	defer a.free()
 	crepo := a.str("repository", repository)
 	if a.err != nil {
 		return nil, a.err
 	}
-	p := c.ref().acquire()
-	defer c.ref().release()
 	pp := pushed.ref().acquire()
 	defer pushed.ref().release()
-	var out *C.ocireg_verify_report
-	var cerr *C.ocireg_error
-	err := check(C.ocireg_verify(p, crepo, pp, &out, &cerr), cerr)
 	var report *VerifyReport
-	if out != nil {
-		report = &VerifyReport{}
-		free := func(p *C.ocireg_verify_report) { C.ocireg_verify_report_free(p) }
-		wrap(report, &report.r, out, free, (*VerifyReport).Close)
-	}
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		var out *C.ocireg_verify_report
+		var cerr *C.ocireg_error
+		err := check(C.ocireg_verify(p, crepo, pp, &out, &cerr), cerr)
+		if out != nil {
+			report = &VerifyReport{}
+			free := func(p *C.ocireg_verify_report) { C.ocireg_verify_report_free(p) }
+			wrap(report, &report.r, out, free, (*VerifyReport).Close)
+		}
+		return err
+	})
 	return report, err
 }
 

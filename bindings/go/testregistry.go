@@ -480,3 +480,28 @@ func (r *TestRegistry) ClearRequests() error {
 	var cerr *C.ocireg_error
 	return check(C.gocireg_test_registry_clear_requests(p, &cerr), cerr)
 }
+
+// TB is what NewTestRegistry needs of a test: *testing.T, *testing.B and *testing.F have it
+// (testing.TB), so the package does not import testing.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+}
+
+// NewTestRegistry starts a test registry for the test t, as StartTestRegistry does, and closes
+// it when the test ends (t.Cleanup); a registry that cannot start fails the test (t.Fatalf).
+//
+//	func TestPush(t *testing.T) {
+//		reg := ocireg.NewTestRegistry(t, ocireg.AuthNone, nil)
+//		client, err := ocireg.NewClient(reg.URL(), ocireg.WithAnonymous())
+//		...
+func NewTestRegistry(t TB, auth AuthMode, users map[string]string) *TestRegistry {
+	t.Helper()
+	reg, err := StartTestRegistry(auth, users)
+	if err != nil {
+		t.Fatalf("ocireg: starting the test registry: %v", err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	return reg
+}

@@ -175,6 +175,7 @@ mkdir gocheck && cat >gocheck/main.go <<'EOF'
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -191,6 +192,7 @@ func must(err error) {
 }
 
 func main() {
+	ctx := context.Background()
 	reg, err := ocireg.StartTestRegistry(ocireg.AuthNone, nil)
 	if len(os.Args) > 1 && os.Args[1] == "expect-no-test-server" {
 		if !errors.Is(err, ocireg.ErrUnsupported) || !strings.Contains(err.Error(), "test-server") {
@@ -211,14 +213,14 @@ func main() {
 	must(b.AddLayer([]byte("go layer"), "application/vnd.oci.image.layer.v1.tar"))
 	img, err := b.Build()
 	must(err)
-	pushed, err := client.PushImage("pkg/go", "v1", img, nil, nil)
+	pushed, err := client.PushImage(ctx, "pkg/go", "v1", img, nil, nil)
 	must(err)
-	tags, err := client.Tags("pkg/go")
+	tags, err := client.Tags(ctx, "pkg/go")
 	must(err)
 	if len(tags) != 1 || tags[0] != "v1" {
 		must(fmt.Errorf("tags: %v", tags))
 	}
-	report, err := client.Verify("pkg/go", pushed)
+	report, err := client.Verify(ctx, "pkg/go", pushed)
 	must(err)
 	fmt.Println("go: pushed, listed and verified", pushed.Digest(), "outcome", report.Outcome())
 }

@@ -74,10 +74,10 @@ OCIREG_LIB="$prefix/lib/libocireg.so" python3 -m pytest -q bindings/python/tests
 say "Ruby binding (ruby-ffi)"
 OCIREG_LIB="$prefix/lib/libocireg.so" ruby bindings/ruby/test/run.rb
 
-say "Go binding (cgo, #cgo pkg-config: ocireg)"
+say "Go binding (cgo, #cgo pkg-config: ocireg; go vet, go test -race)"
 (cd bindings/go && export GOFLAGS=-mod=mod GOTOOLCHAIN=local \
   PKG_CONFIG_PATH="$prefix/lib/pkgconfig" LD_LIBRARY_PATH="$prefix/lib" &&
-  go vet ./... && go test -count=1 ./...)
+  go vet ./... && go test -race -count=1 ./...)
 
 say "the rig's own selftest (curl + skopeo against every registry)"
 bash tests/rig/selftest.sh "$rig"

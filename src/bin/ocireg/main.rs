@@ -693,7 +693,13 @@ fn run(ctx: &Ctx, cmd: Cmd) -> Result<(), Failure> {
         Cmd::Serve(s) => serve(ctx, s),
         Cmd::Completion { shell } => {
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "ocireg", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "ocireg", &mut script);
+            let script = String::from_utf8_lossy(&script);
+            ctx.emit(
+                script.trim_end(),
+                json!({"status": "success", "shell": shell.to_string(), "script": script}),
+            );
             Ok(())
         }
     }

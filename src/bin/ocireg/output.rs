@@ -194,11 +194,6 @@ pub fn clap_error(e: clap::Error, json: bool) -> ExitCode {
             let _ = e.print();
             ExitCode::SUCCESS
         }
-        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand if !json => {
-            // `ocireg` alone: the help, on stderr, as a usage error.
-            eprint!("{}", e.render().ansi());
-            ExitCode::from(2)
-        }
         _ if json => {
             let message = e.render().to_string();
             let first = message
@@ -219,6 +214,7 @@ pub fn clap_error(e: clap::Error, json: bool) -> ExitCode {
             ExitCode::from(2)
         }
         _ => {
+            // Usage errors, and `ocireg` alone (its help, as a usage error): stderr.
             let _ = e.print();
             ExitCode::from(2)
         }

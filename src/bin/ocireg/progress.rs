@@ -19,7 +19,7 @@ pub struct Bars {
 
 fn blob_style() -> ProgressStyle {
     ProgressStyle::with_template(
-        "{msg:24} [{bar:30.cyan/blue}] {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} ETA {eta}",
+        "{msg:30} [{bar:30.cyan/blue}] {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} ETA {eta}",
     )
     .expect("a valid template")
     .progress_chars("=> ")
@@ -27,7 +27,7 @@ fn blob_style() -> ProgressStyle {
 
 fn total_style() -> ProgressStyle {
     ProgressStyle::with_template(
-        "{msg:24} [{bar:30.green/white}] {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} ETA {eta} ({elapsed})",
+        "{msg:30} [{bar:30.green/white}] {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} ETA {eta} ({elapsed})",
     )
     .expect("a valid template")
     .progress_chars("=> ")

@@ -785,6 +785,7 @@ fn help_on_every_command_goes_to_stdout_with_exit_0() {
             let o = run(&s.0, &args);
             assert_eq!(o.status.code(), Some(0), "{args:?}: {}", both(&o));
             assert!(out(&o).contains("Usage: ocireg"), "{args:?}: {}", both(&o));
+            assert!(out(&o).contains("Exit codes"), "{args:?}: {}", both(&o));
             assert_eq!(err(&o), "", "{args:?}");
         }
     }

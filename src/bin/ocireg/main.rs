@@ -40,6 +40,19 @@ use serde_json::{Value, json};
 use output::Failure;
 use progress::Bars;
 
+/// The exit codes, at the end of every subcommand's help.
+const EXIT_CODES_SHORT: &str = "\
+Exit codes: 0 success; 1 failure (not found, authentication, network, ...); 2 usage or invalid
+input; 3 not supported by the registry. With --json: one JSON document on stdout.";
+
+/// The command line definition, with the exit codes in every subcommand's help.
+fn cli_command() -> clap::Command {
+    fn codes(c: clap::Command) -> clap::Command {
+        c.after_help(EXIT_CODES_SHORT).mut_subcommands(codes)
+    }
+    Cli::command().mut_subcommands(codes)
+}
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
@@ -692,7 +705,7 @@ fn run(ctx: &Ctx, cmd: Cmd) -> Result<(), Failure> {
         Cmd::Image(i) => image(ctx, i),
         Cmd::Serve(s) => serve(ctx, s),
         Cmd::Completion { shell } => {
-            let mut cmd = Cli::command();
+            let mut cmd = cli_command();
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut cmd, "ocireg", &mut script);
             let script = String::from_utf8_lossy(&script);
@@ -1530,7 +1543,7 @@ fn serve(ctx: &Ctx, s: ServeArgs) -> Result<(), Failure> {
 fn main() -> ExitCode {
     let args = legacy::rewrite(std::env::args_os().collect());
     let json_wanted = args.iter().any(|a| a == "--json");
-    let matches = match Cli::command().try_get_matches_from(&args) {
+    let matches = match cli_command().try_get_matches_from(&args) {
         Ok(m) => m,
         Err(e) => return output::clap_error(e, json_wanted),
     };

@@ -102,7 +102,8 @@ struct Global {
     /// Read the password from stdin (e.g. from a secrets manager)
     #[arg(long, global = true)]
     password_stdin: bool,
-    /// Plain http and no TLS verification (implied for localhost, 127.0.0.0/8 and ::1)
+    /// Plain http and no TLS verification (implied for localhost, 127.0.0.0/8 and ::1 unless
+    /// --ca-cert or an https:// registry asks for TLS)
     #[arg(long, global = true)]
     insecure: bool,
     /// Trust this PEM CA certificate too
@@ -450,6 +451,12 @@ impl Ctx {
         }
     }
 
+    /// Plain http for a loopback registry, as docker allows, unless TLS was asked for (an
+    /// `https://` registry, or `--ca-cert`).
+    fn implied_plain_http(&self, registry: &str) -> bool {
+        is_loopback(registry) && self.g.ca_cert.is_none() && !registry.starts_with("https://")
+    }
+
     fn progress_wanted(&self) -> bool {
         !self.g.json && !self.g.quiet && std::io::stderr().is_terminal()
     }
@@ -463,7 +470,7 @@ impl Ctx {
 
     fn builder(&self, registry: &str) -> Result<ClientBuilder, Failure> {
         let mut b = Client::builder(registry)
-            .insecure(self.g.insecure || is_loopback(registry))
+            .insecure(self.g.insecure || self.implied_plain_http(registry))
             .config_options(self.config())
             .overall_timeout(self.g.timeout);
         if self.g.debug_calls {

@@ -1668,3 +1668,110 @@ fn the_first_clis_spellings_still_work() {
     );
     assert_eq!(out(&o), "v1\n", "{}", both(&o));
 }
+
+/// A registry (mockito) whose token, cookie and presigned blob URL are known secrets: none of
+/// them may show in `--debug-calls`, which still shows every exchange with its headers.
+#[test]
+fn debug_calls_redact_tokens_cookies_and_signatures() {
+    use mockito::{Matcher, Server};
+    let mut server = Server::new();
+    let host = server.host_with_port();
+    let blob = b"a presigned blob".to_vec();
+    let digest = ocireg::Digest::sha256_of(&blob).to_string();
+    let path = format!("/v2/team/app/blobs/{digest}");
+    let challenge = format!(r#"Bearer realm="http://{host}/token",service="mock""#);
+    let _v2 = server
+        .mock("GET", "/v2/")
+        .with_status(401)
+        .with_header("www-authenticate", &challenge)
+        .create();
+    let _token = server
+        .mock("GET", "/token")
+        .match_query(Matcher::Any)
+        .with_status(200)
+        .with_header("set-cookie", "session=COOKIE-SECRET-314; HttpOnly")
+        .with_body(
+            r#"{"token":"TOKEN-SECRET-271","access_token":"TOKEN-SECRET-271","expires_in":300}"#,
+        )
+        .create();
+    let _authorized = server
+        .mock("GET", path.as_str())
+        .match_header("authorization", "Bearer TOKEN-SECRET-271")
+        .with_status(307)
+        .with_header(
+            "location",
+            &format!("http://{host}/objects/blob?X-Amz-Credential=CRED-SECRET-161&X-Amz-Signature=SIG-SECRET-577"),
+        )
+        .create();
+    let _anonymous = server
+        .mock("GET", path.as_str())
+        .with_status(401)
+        .with_header(
+            "www-authenticate",
+            &format!(r#"{challenge},scope="repository:team/app:pull""#),
+        )
+        .create();
+    let _object = server
+        .mock("GET", "/objects/blob")
+        .match_query(Matcher::Any)
+        .with_status(200)
+        .with_body(&blob)
+        .create();
+
+    let s = Scratch::new("redact");
+    let to = s.path("blob.bin");
+    let o = run(
+        &s.0,
+        &[
+            "--debug-calls",
+            "-u",
+            "alice",
+            "-p",
+            "PASSWORD-SECRET-828",
+            "blob",
+            "get",
+            "-i",
+            &format!("{host}/team/app@{digest}"),
+            "-o",
+            to.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert_eq!(std::fs::read(&to).unwrap(), blob);
+    let text = both(&o);
+    for secret in [
+        "TOKEN-SECRET-271",
+        "COOKIE-SECRET-314",
+        "CRED-SECRET-161",
+        "SIG-SECRET-577",
+        "PASSWORD-SECRET-828",
+    ] {
+        assert!(!text.contains(secret), "{secret} shown: {text}");
+    }
+    let e = err(&o);
+    assert!(
+        e.contains(&format!("debug-calls: GET http://{host}/token -> 200")),
+        "{e}"
+    );
+    assert!(
+        e.lines().any(|l| l.starts_with(&format!(
+            "debug-calls: GET http://{host}/v2/team/app/blobs/sha256:"
+        )) && l.contains(" -> 307 ")),
+        "{e}"
+    );
+    assert!(
+        e.contains("debug-calls: GET http://") && e.contains("/objects/blob -> 200"),
+        "{e}"
+    );
+    assert!(
+        e.to_ascii_lowercase().contains("< set-cookie: <redacted>"),
+        "{e}"
+    );
+    assert!(
+        e.to_ascii_lowercase().contains("< location: http://"),
+        "{e}"
+    );
+    assert!(e.contains("?<redacted>"), "the presigned query is cut: {e}");
+    assert!(e.contains("Bearer <redacted>"), "{e}");
+    assert!(e.contains("Basic <redacted>"), "{e}");
+}

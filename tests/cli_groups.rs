@@ -137,12 +137,22 @@ for expect, send in steps:
     deadline = time.time() + 30
     while expect.encode() not in out:
         if not more(deadline):
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
             sys.stdout.buffer.write(out)
             sys.exit("pty driver: no %r on the terminal" % expect)
     time.sleep(0.3)  # the program turns echo off after printing its prompt
     os.write(fd, send.encode())
-while more(time.time() + 60) is not None:
-    pass
+deadline = time.time() + 120
+while True:
+    r = more(deadline)
+    if r is None:
+        break
+    if r is False:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        sys.stdout.buffer.write(out)
+        sys.exit("pty driver: the program did not finish (waiting for input?)")
 _, status = os.waitpid(pid, 0)
 sys.stdout.buffer.write(out)
 sys.exit(os.waitstatus_to_exitcode(status))
@@ -737,6 +747,29 @@ fn the_prompt_on_a_terminal_hides_the_password() {
         "{screen}"
     );
     assert!(!screen.contains("wrong-pty"), "{screen}");
+
+    // Any command with -u and no password prompts, once, even for two registries (a copy).
+    let other = bearer("alice", "s3cr3t-pty");
+    let lay = s.path("layout");
+    layout(&reg, Some(("alice", "s3cr3t-pty")), &lay, 1000);
+    let (code, screen) = on_pty(
+        &s.0,
+        &[
+            "-q",
+            "-u",
+            "alice",
+            "image",
+            "copy",
+            "-i",
+            &format!("{host}/seed/layout:v1"),
+            &format!("{}/copied/app:v1", other.host()),
+        ],
+        &[("Password: ", "s3cr3t-pty\n")],
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert_eq!(screen.matches("Password: ").count(), 1, "{screen}");
+    assert!(screen.contains("Copied"), "{screen}");
+    assert!(!screen.contains("s3cr3t-pty"), "{screen}");
 }
 
 // ------------------------------------------------------------------------------- conventions

@@ -428,6 +428,8 @@ fn say_err(line: &str) {
 
 struct Ctx {
     g: Global,
+    /// The password typed at the prompt, asked once per run (a copy builds two clients).
+    prompted: Mutex<Option<String>>,
 }
 
 fn is_loopback(registry: &str) -> bool {
@@ -444,6 +446,27 @@ fn is_loopback(registry: &str) -> bool {
 }
 
 impl Ctx {
+    fn new(g: Global) -> Ctx {
+        Ctx {
+            g,
+            prompted: Mutex::new(None),
+        }
+    }
+
+    /// The password: -p, --password-stdin, or the hidden prompt (once).
+    fn password(&self) -> Result<String, Failure> {
+        if let Some(p) = &self.g.password {
+            return Ok(p.clone());
+        }
+        let mut prompted = self.prompted.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = &*prompted {
+            return Ok(p.clone());
+        }
+        let p = prompt_password()?;
+        *prompted = Some(p.clone());
+        Ok(p)
+    }
+
     fn config(&self) -> ConfigOptions {
         ConfigOptions {
             config_path: self.g.docker_config.clone(),
@@ -502,11 +525,7 @@ impl Ctx {
             b = b.ca_cert_pem(pem);
         }
         if let Some(u) = &self.g.username {
-            let p = match &self.g.password {
-                Some(p) => p.clone(),
-                None => prompt_password()?,
-            };
-            b = b.credentials(Credentials::basic(u.clone(), p));
+            b = b.credentials(Credentials::basic(u.clone(), self.password()?));
         }
         Ok(b)
     }
@@ -734,13 +753,10 @@ fn auth(ctx: &Ctx, a: AuthCmd) -> Result<(), Failure> {
                 Some(u) => u.clone(),
                 None => prompt_line("Username: ")?,
             };
-            let password = match &ctx.g.password {
-                Some(p) => p.clone(),
-                None => prompt_password()?,
-            };
+            let password = ctx.password()?;
             let mut g = ctx.g.clone();
             g.username = None;
-            let builder = Ctx { g }.builder(&registry)?;
+            let builder = Ctx::new(g).builder(&registry)?;
             let options = LoginOptions {
                 config: ctx.config(),
                 client: Some(builder),
@@ -1569,7 +1585,7 @@ fn main() -> ExitCode {
         }
         g.password = Some(s.trim_end_matches(['\r', '\n']).to_string());
     }
-    let ctx = Ctx { g };
+    let ctx = Ctx::new(g);
     let started = Instant::now();
     let name = command_name(&cli.cmd);
     let r = run(&ctx, cli.cmd);

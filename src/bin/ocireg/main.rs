@@ -78,7 +78,7 @@ bars and prompts use stderr only.";
     max_term_width = 100
 )]
 struct Cli {
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Global options")]
     global: Global,
     #[command(subcommand)]
     cmd: Cmd,
@@ -314,7 +314,6 @@ enum ManifestCmd {
 enum BlobCmd {
     /// Whether the repository has the blob, and its size
     Head {
-        /// REGISTRY/REPOSITORY@DIGEST
         #[command(flatten)]
         r: RefArg,
     },

@@ -1808,3 +1808,129 @@ fn debug_calls_redact_tokens_cookies_and_signatures() {
     assert!(e.contains("Bearer <redacted>"), "{e}");
     assert!(e.contains("Basic <redacted>"), "{e}");
 }
+
+/// `--platform` on an index of two platforms: digest, info, get, pull, copy.
+#[test]
+fn platform_picks_a_child_of_an_index() {
+    let reg = Registry::start().unwrap();
+    let host = reg.host();
+    let c = Client::builder(&reg.url()).build().unwrap();
+    let mut entries = Vec::new();
+    let mut digests = Vec::new();
+    for (arch, text) in [
+        ("amd64", b"amd64 layer".as_slice()),
+        ("arm64", b"arm64 layer"),
+    ] {
+        let image = ImageBuilder::new()
+            .config(format!(r#"{{"architecture":"{arch}","os":"linux"}}"#).into_bytes())
+            .layer_bytes(
+                ocireg::testing::tar_gz(&[("f", text)]),
+                media_types::OCI_LAYER_GZIP,
+            )
+            .build()
+            .unwrap();
+        let d = image.digest().to_string();
+        c.push_image("multi/app", &d, &image, &PushOptions::default())
+            .unwrap();
+        let size = image.descriptor().size;
+        entries.push(format!(
+            r#"{{"mediaType":"{}","digest":"{d}","size":{size},"platform":{{"architecture":"{arch}","os":"linux"}}}}"#,
+            media_types::OCI_MANIFEST
+        ));
+        digests.push(d);
+    }
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[{}]}}"#,
+        media_types::OCI_INDEX,
+        entries.join(",")
+    );
+    let index_digest = c
+        .put_manifest("multi/app", "v1", media_types::OCI_INDEX, index.as_bytes())
+        .unwrap()
+        .to_string();
+    let s = Scratch::new("platform");
+    let j = |args: &[&str]| {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        run(&s.0, &a)
+    };
+    let app = format!("{host}/multi/app:v1");
+
+    let d = ok_json(&j(&["manifest", "digest", "-i", &app]));
+    assert_eq!(d["digest"], index_digest.as_str());
+    let d = ok_json(&j(&[
+        "manifest",
+        "digest",
+        "-i",
+        &app,
+        "--platform",
+        "linux/arm64",
+    ]));
+    assert_eq!(d["digest"], digests[1].as_str());
+    let e = err_json(
+        &j(&[
+            "manifest",
+            "digest",
+            "-i",
+            &app,
+            "--platform",
+            "linux/s390x",
+        ]),
+        1,
+        "not_found",
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("linux/arm64"),
+        "names what exists: {e}"
+    );
+
+    let info = run(&s.0, &["manifest", "info", "-i", &app]);
+    assert!(
+        out(&info).contains("linux/amd64") && out(&info).contains("linux/arm64"),
+        "{}",
+        both(&info)
+    );
+    let d = ok_json(&j(&["manifest", "info", "-i", &app]));
+    assert_eq!(d["manifests"][1]["platform"], "linux/arm64");
+    let d = ok_json(&j(&[
+        "manifest",
+        "get",
+        "-i",
+        &app,
+        "--platform",
+        "linux/amd64",
+    ]));
+    assert_eq!(d["digest"], digests[0].as_str());
+    assert_eq!(d["manifest"]["layers"].as_array().unwrap().len(), 1);
+
+    let dir = s.path("arm64");
+    let d = ok_json(&j(&[
+        "image",
+        "pull",
+        "-i",
+        &app,
+        dir.to_str().unwrap(),
+        "--platform",
+        "linux/arm64",
+    ]));
+    assert_eq!(d["digest"], digests[1].as_str());
+    assert_eq!(d["platform"], "linux/arm64");
+    let d = ok_json(&j(&[
+        "image",
+        "copy",
+        "-i",
+        &app,
+        &format!("{host}/multi/arm:v1"),
+        "--platform",
+        "linux/arm64",
+    ]));
+    assert_eq!(d["copied"]["digest"], digests[1].as_str());
+    let d = ok_json(&j(&[
+        "image",
+        "copy",
+        "-i",
+        &app,
+        &format!("{host}/multi/all:v1"),
+    ]));
+    assert_eq!(d["copied"]["digest"], index_digest.as_str());
+}

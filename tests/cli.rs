@@ -150,8 +150,9 @@ fn usage_errors_exit_2() {
     assert_eq!(ocireg(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(ocireg(&["--bogus"]).status.code(), Some(2));
     assert_eq!(ocireg(&["tags"]).status.code(), Some(2));
+    // A bad reference is a usage error (2), before any request.
     let bad = ocireg(&["tags", "UPPER/case"]);
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad).contains("invalid reference"), "{}", text(&bad));
 }
 

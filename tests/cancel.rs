@@ -241,3 +241,83 @@ fn a_tampered_blob_fails_on_the_last_read_and_a_cut_one_resumes() {
     assert!(matches!(e, Error::Protocol { .. }), "{e:?}");
     assert!(sink.len() <= 300_000);
 }
+
+/// A keep-alive HTTP server answering every request with an empty tag list; counts the
+/// connections it accepts.
+fn connection_counting_server() -> (String, Arc<AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            count.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut out = conn.try_clone().unwrap();
+                let mut lines = BufReader::new(conn);
+                let body = br#"{"name":"team/app","tags":["v1"]}"#;
+                loop {
+                    // Read one request head (no request body is sent for GET).
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        match lines.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) if line == "\r\n" => break,
+                            Ok(_) => {}
+                        }
+                    }
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    if out.write_all(head.as_bytes()).is_err() || out.write_all(body).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, accepted)
+}
+
+#[test]
+fn calls_bound_one_after_another_reuse_one_connection() {
+    let (url, accepted) = connection_counting_server();
+    let client = Client::builder(&url)
+        .credentials(ocireg::Credentials::Anonymous)
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        // A new handle per call, as Go's context.Context or Python's timeout= make them.
+        let cancel = Cancel::new();
+        assert_eq!(
+            client.with_cancel(&cancel).tags("team/app").unwrap(),
+            ["v1"]
+        );
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one keep-alive connection serves all five calls"
+    );
+
+    // A triggered handle's connections are shut down and never lent again.
+    let cancel = Cancel::new();
+    let bound = client.with_cancel(&cancel);
+    assert_eq!(bound.tags("team/app").unwrap(), ["v1"]);
+    cancel.trigger();
+    drop(bound);
+    let cancel = Cancel::new();
+    assert_eq!(
+        client.with_cancel(&cancel).tags("team/app").unwrap(),
+        ["v1"]
+    );
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "a shut-down agent is not reused"
+    );
+}

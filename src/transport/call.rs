@@ -6,11 +6,16 @@
 //! connections down, which wakes every read or write blocked on them at once — a registry that
 //! stops answering mid-body cannot hold a cancelled call. Backoff sleeps wake too.
 //!
+//! Those agents are leased from a small stock the client keeps: when the last client bound to a
+//! handle is dropped and the handle was never triggered, the agent (with its open keep-alive
+//! connections) goes back to the stock for the next bound call. A caller that binds every call
+//! (Go's `context.Context`, Python's `timeout=`) so pays no new connection per call.
+//!
 //! [`Client::with_cancel`]: crate::Client::with_cancel
 //! [`Client::with_timeout`]: crate::Client::with_timeout
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,8 +50,9 @@ pub struct Cancel {
 #[derive(Default)]
 struct CancelState {
     triggered: AtomicBool,
-    /// The agents of the clients bound to this handle, shut down on trigger.
-    agents: Mutex<Vec<Agent>>,
+    /// The agents of the clients bound to this handle (with their lease numbers), shut down on
+    /// trigger.
+    agents: Mutex<Vec<(u64, Agent)>>,
     /// Wakes sleepers (backoff waits) on trigger.
     woken: Condvar,
     sleep: Mutex<()>,
@@ -63,7 +69,7 @@ impl Cancel {
     pub fn trigger(&self) {
         self.inner.triggered.store(true, Ordering::SeqCst);
         let agents = std::mem::take(&mut *lock(&self.inner.agents));
-        for agent in agents {
+        for (_, agent) in agents {
             agent.shutdown();
         }
         let _g = lock(&self.inner.sleep);
@@ -81,13 +87,24 @@ impl Cancel {
     }
 
     /// Registers an agent to shut down on trigger (at once when already triggered).
-    fn attach(&self, agent: &Agent) {
+    fn attach(&self, id: u64, agent: &Agent) {
         let mut agents = lock(&self.inner.agents);
         if self.is_triggered() {
             agent.clone().shutdown();
         } else {
-            agents.push(agent.clone());
+            agents.push((id, agent.clone()));
         }
+    }
+
+    /// Takes back the agent of lease `id`: true when it was never shut down and never will be
+    /// by this handle (checked under the lock [`Cancel::trigger`] takes after setting the flag).
+    fn detach(&self, id: u64) -> bool {
+        let mut agents = lock(&self.inner.agents);
+        if self.is_triggered() {
+            return false;
+        }
+        agents.retain(|(i, _)| *i != id);
+        true
     }
 
     /// Sleeps `d`, or less when triggered meanwhile; true when triggered.
@@ -121,29 +138,76 @@ impl fmt::Debug for Cancel {
     }
 }
 
+/// Agents no bound client holds, with their idle connections, for the next bound call.
+pub(crate) type AgentStock = Arc<Mutex<Vec<Agent>>>;
+
+/// How many spare agents a client keeps.
+const STOCK: usize = 4;
+
+/// An agent lent to the clients bound to one cancel handle; dropped by the last of them, it goes
+/// back to the stock unless the handle was triggered (a shut-down agent is never reused).
+pub(crate) struct Lease {
+    id: u64,
+    agent: Agent,
+    cancel: Cancel,
+    stock: AgentStock,
+}
+
+impl Lease {
+    fn new(cancel: &Cancel, stock: &AgentStock, config: &ureq::config::Config) -> Lease {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        let spare = lock(stock).pop();
+        let agent = spare.unwrap_or_else(|| config.clone().into());
+        cancel.attach(id, &agent);
+        Lease {
+            id,
+            agent,
+            cancel: cancel.clone(),
+            stock: stock.clone(),
+        }
+    }
+
+    /// The agent requests of the bound call go through.
+    pub(crate) fn agent(&self) -> &Agent {
+        &self.agent
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.cancel.detach(self.id) {
+            let mut stock = lock(&self.stock);
+            if stock.len() < STOCK {
+                stock.push(self.agent.clone());
+            }
+        }
+    }
+}
+
 /// What a client bound to a cancel handle or a deadline carries to each of its requests.
 pub(crate) struct Call {
     pub(crate) cancel: Option<Cancel>,
     pub(crate) deadline: Option<Instant>,
     /// An agent of this call's own, when cancellable: shutting it down affects nothing else.
-    pub(crate) agent: Option<Agent>,
+    pub(crate) agent: Option<Arc<Lease>>,
     /// Told of this call's retries instead of the client's callback (the C ABI routes retries
     /// of worker threads to the calling thread this way).
     pub(crate) on_retry: Option<super::RetryCallback>,
 }
 
 impl Call {
-    /// A call context: with a cancel handle, an agent of its own built from `config`.
+    /// A call context: with a cancel handle, an agent of its own, from `stock` or built from
+    /// `config`.
     pub(crate) fn new(
         cancel: Option<Cancel>,
         deadline: Option<Instant>,
+        stock: &AgentStock,
         config: &ureq::config::Config,
     ) -> Call {
-        let agent = cancel.as_ref().map(|c| {
-            let agent: Agent = config.clone().into();
-            c.attach(&agent);
-            agent
-        });
+        let agent = cancel
+            .as_ref()
+            .map(|c| Arc::new(Lease::new(c, stock, config)));
         Call {
             cancel,
             deadline,

@@ -145,7 +145,7 @@ impl Transport {
             return Err(Error::Cancelled(format!("{what}: the call was cancelled")));
         }
         let agent = match req.call.as_ref().and_then(|c| c.agent.as_ref()) {
-            Some(a) => a,
+            Some(lease) => lease.agent(),
             None => &self.agent,
         };
         let left = match req.deadline {

@@ -68,6 +68,8 @@ pub(crate) struct TransportConfig {
 pub(crate) struct Transport {
     agent: Agent,
     agent_config: ureq::config::Config,
+    /// Spare agents for calls bound to a cancel handle.
+    stock: call::AgentStock,
     /// `scheme://host[:port][/base/path]`, no trailing slash.
     base: String,
     /// `host[:port]`, used in messages and as the credential key.
@@ -100,6 +102,7 @@ impl Transport {
         Transport {
             agent: c.agent_config.clone().into(),
             agent_config: c.agent_config,
+            stock: Default::default(),
             base: c.base,
             registry: c.registry,
             credentials: c.credentials.normalized(),
@@ -132,7 +135,7 @@ impl Transport {
 
     /// The context of a call bound to `cancel` and/or `deadline`.
     pub(crate) fn call(&self, cancel: Option<Cancel>, deadline: Option<Instant>) -> Call {
-        Call::new(cancel, deadline, &self.agent_config)
+        Call::new(cancel, deadline, &self.stock, &self.agent_config)
     }
 
     /// HTTP requests sent so far, token requests included.

@@ -30,8 +30,8 @@ module Ocireg
     end
   end
 
-  # The sizes of an image manifest: `image` (config + layers, docker_registry2's
-  # manifest_sum) and `layers` (the layers alone), in bytes.
+  # The sizes of an image manifest: `image` (config + layers) and `layers` (the layers alone,
+  # what docker_registry2's manifest_sum adds up), in bytes.
   ManifestSizes = Struct.new(:image, :layers)
 
   # One layer written by Client#pull_layers: its `digest`, `size`, `media_type`, the `path` of
@@ -175,8 +175,8 @@ module Ocireg
       JSON.parse(Native.take_string(out)).to_h { |entry| [entry["tag"], entry["digest"]] }
     end
 
-    # The size of the image `repository:reference` in bytes: config + layers (docker_registry2's
-    # manifest_sum of its manifest). For an index, `platform:` picks the image (required).
+    # The size of the image `repository:reference` in bytes: config + layers (see
+    # Manifest#sizes). For an index, `platform:` picks the image (required).
     def image_size(repository, reference, platform: nil, cancel: nil, timeout: nil)
       unless platform.nil?
         reference = platform_digest(repository, reference, platform, cancel: cancel, timeout: timeout)

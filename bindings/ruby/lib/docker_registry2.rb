@@ -184,9 +184,11 @@ module DockerRegistry2
 
     # Every repository whose name contains `query` (a plain substring, not a regular
     # expression), from the catalog (all pages): an Array, [] when nothing matches. A registry
-    # without a catalog raises NotFound.
+    # without a catalog (before distribution 2.1) raises NotFound, the README's "404 error".
     def search(query = "")
       translate { @client.search(query.to_s) }
+    rescue InvalidMethod => e
+      raise NotFound.new("#{@host} has no catalog: #{e.message}", ocireg_error: e.ocireg_error)
     end
 
     # The tags of the repository precisely named `repo`: {"name" => repo, "tags" => [...]}; an

@@ -154,7 +154,9 @@ class ControlTest < Minitest::Test
     assert_equal data[0, 10], reader.read(10)
     assert_equal "".b, reader.read(0)
     chunks = reader.each_chunk(4096).to_a
-    assert_equal [4096, 4096, 1798], chunks.map(&:bytesize)
+    # Chunks of at most 4096 bytes, as they arrive.
+    assert(chunks.all? { |c| c.bytesize.between?(1, 4096) }, chunks.map(&:bytesize).inspect)
+    assert_operator chunks.size, :>=, 3
     assert_equal data, data[0, 10] + chunks.join
     assert_nil reader.read(1)
     assert_equal "".b, reader.read

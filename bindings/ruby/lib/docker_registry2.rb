@@ -130,9 +130,8 @@ module DockerRegistry2
         options = kwargs.merge(user: options, password: password)
       end
       options = options.transform_keys(&:to_sym)
-      @uri = uri.to_s
-      @client_options = self.class.client_options(@uri, options)
-      @client = Ocireg::Client.new(@uri, **@client_options)
+      @client = Ocireg::Client.new(uri.to_s, **self.class.client_options(uri.to_s, options))
+      @uri = @client.base_url # no credentials kept in this object
       @host = @client.registry
       connect!
     end
@@ -414,9 +413,8 @@ module DockerRegistry2
       uri = URI.parse(@uri)
       return false unless uri.scheme == "https"
 
-      uri.scheme = "http"
-      uri.userinfo = nil
-      probe = Ocireg::Client.new(uri.to_s, anonymous: true, max_retries: 0, timeouts: { connect: 2, overall: 5 })
+      plain = "http://#{uri.host}:#{uri.port}#{uri.path}" # the same port, even 443
+      probe = Ocireg::Client.new(plain, anonymous: true, max_retries: 0, timeouts: { connect: 2, overall: 5 })
       begin
         probe.ping
         true

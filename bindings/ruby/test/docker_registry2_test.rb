@@ -61,6 +61,11 @@ class DockerRegistry2Test < Minitest::Test
     track(scope.local_variable_get(:reg))
     run_example('results = reg.tags("mylibs")', scope, authed.url)
     assert_equal ["2.0"], scope.local_variable_get(:results)["tags"]
+    connected = scope.local_variable_get(:reg)
+    refute_includes connected.inspect, "mypass"
+    connected.instance_variables.each do |name|
+      refute_includes connected.instance_variable_get(name).inspect, "mypass", "no secret kept in #{name}"
+    end
     # "pass a username and password as the second and third parameters"
     reg = track(DockerRegistry.new(authed.url, "myuser", "mypass"))
     assert_equal ["mylibs"], reg.search("mylibs")

@@ -171,21 +171,18 @@ module Ocireg
         length = Integer(length)
         raise ArgumentError, "negative length #{length} given" if length.negative?
       end
-      data = "".b
+      # The bytes go straight into `outbuf` (its memory is reused from call to call).
+      data = outbuf.nil? ? "".b : outbuf.clear.force_encoding(Encoding::BINARY)
       if length.nil?
         while (chunk = read_once(CHUNK_SIZE))
           data << chunk
         end
-      else
-        while data.bytesize < length && (chunk = read_once(length - data.bytesize))
-          data << chunk
-        end
-        data = nil if data.empty? && length.positive?
+        return data
       end
-      return data if outbuf.nil?
-
-      outbuf.replace(data || "".b)
-      data.nil? ? nil : outbuf
+      while data.bytesize < length && (chunk = read_once(length - data.bytesize))
+        data << chunk
+      end
+      data.empty? && length.positive? ? nil : data
     end
 
     # Reads what one underlying read returns, at most `maxlen` bytes; EOFError at the end.
@@ -235,7 +232,9 @@ module Ocireg
       @lock.synchronize do
         return nil if @eof
 
-        want = [max, 1 << 20].min
+        # At most CHUNK_SIZE per native read: small enough for malloc to reuse the memory
+        # (bigger Strings are mmapped, and freed pages linger), big enough to be cheap.
+        want = [max, CHUNK_SIZE].min
         @buffer = FFI::MemoryPointer.new(:uint8, want) if @buffer.nil? || @buffer.size < want
         n = FFI::MemoryPointer.new(:size_t)
         @handle.use do |r|

@@ -25,9 +25,11 @@ Gem::Specification.new do |spec|
   spec.required_ruby_version = ">= 2.7"
   spec.requirements << "Rust toolchain (cargo, rustc >= 1.89) at install time"
   spec.files = Dir.chdir(__dir__) do
-    Dir["lib/**/*.rb"] + Dir["ext/ocireg/*.rb"] +
+    # lib/docker_registry2.rb is the docker_registry2 compatibility layer (`require
+    # "docker_registry2"`), named here so that no glob change can drop it.
+    (Dir["lib/**/*.rb"] + ["lib/docker_registry2.rb"] + Dir["ext/ocireg/*.rb"] +
       Dir["ext/ocireg/crate/**/*"].select { |f| File.file?(f) } +
-      ["README.md", "ocireg.gemspec", "Gemfile", "Rakefile"]
+      ["README.md", "ocireg.gemspec", "Gemfile", "Rakefile"]).uniq
   end
   spec.extensions = ["ext/ocireg/extconf.rb"]
   spec.require_paths = ["lib"]

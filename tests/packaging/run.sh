@@ -162,6 +162,13 @@ raise "tags: #{tags.inspect}" unless tags == ["v1"]
 report = client.verify("pkg/ruby", pushed)
 raise "verify: #{report.outcome}" unless report.verified?
 puts "ruby: pushed, listed and verified #{pushed.digest} with #{lib}"
+# The docker_registry2 compatibility layer ships in the gem.
+require "docker_registry2"
+compat = $LOADED_FEATURES.grep(%r{/docker_registry2\.rb\z}).first.to_s
+raise "docker_registry2.rb #{compat} is not the gem's" unless compat.start_with?(ENV.fetch("GEM_HOME"))
+compat_tags = DockerRegistry.new(reg.url).tags("pkg/ruby")
+raise "DockerRegistry#tags: #{compat_tags.inspect}" unless compat_tags == { "name" => "pkg/ruby", "tags" => ["v1"] }
+puts "ruby: require \"docker_registry2\" from #{compat}"
 client.close
 reg.close
 EOF

@@ -16,6 +16,8 @@ require_relative "ocireg/handle"
 require_relative "ocireg/options"
 require_relative "ocireg/client"
 require_relative "ocireg/image"
+require_relative "ocireg/control"
+require_relative "ocireg/operations"
 require_relative "ocireg/testing"
 require_relative "ocireg/interrupts"
 
@@ -69,7 +71,7 @@ module Ocireg
 end
 
 module Ocireg
-  [Client, Image, ImageBuilder, Pushed, Pulled, VerifyReport, OwnsHandle, OwnsHandle::ClassMethods,
+  [Client, Image, ImageBuilder, Pushed, Pulled, VerifyReport, Cancel, BlobReader, OwnsHandle, OwnsHandle::ClassMethods,
    Testing::Registry, Image.singleton_class, Pushed.singleton_class, Testing.singleton_class,
    singleton_class].each { |target| InterruptMask.apply(target) }
 end

@@ -56,17 +56,45 @@ module Ocireg
   #   client.ping
   #   client.tags("team/app")            # => ["1.0", "latest"]
   #   client.close
+  #
+  # Every network method also takes `cancel:` (an Ocireg::Cancel: triggering it from any thread
+  # makes the call raise Ocireg::CancelledError promptly, even while the registry is silent
+  # mid-body) and `timeout:` (seconds: a deadline for the whole call, retries and backoff
+  # included; Ocireg::TimeoutError when it passes). Both go through a client bound for that call
+  # (ocireg_client_bind); see also #bind.
   class Client
     # Builds a client for `registry`: "host", "host:port", "http://host:port",
     # "https://host/base/path" or "https://user:password@host" (the userinfo becomes Basic
     # credentials); "docker.io" is Docker Hub. No request is sent. See Options for the keyword
-    # arguments (username:, password:, insecure:, ca_cert:, docker_config:, timeouts: ...).
+    # arguments (username:, password:, insecure:, ca_cert:, docker_config:, timeouts:,
+    # backoff:, retry_notify: ...).
     def initialize(registry, **options)
       out = Call.out_ptr
-      Options.with(**options) do |opts|
+      Options.with(**options) do |opts, keep|
         Call.check { |err| Native.ocireg_client_new(Native.cstr(registry), opts, out, err) }
+        # The retry callback must live as long as the client (and every client bound from it).
+        @keep = keep
       end
       @handle = Handle.new(out.read_pointer, Native.method(:ocireg_client_free))
+    end
+
+    # A new client for the same registry, credentials and tokens, whose every call is bound to
+    # `cancel` (an Ocireg::Cancel) and/or a deadline `timeout` seconds from now, covering every
+    # request, retry, backoff and body of the calls made through it. Close it when done (the
+    # block form closes it and returns the block's value). This client is untouched.
+    #
+    #   cancel = Ocireg::Cancel.new
+    #   Thread.new { sleep 1; cancel.cancel }
+    #   client.bind(cancel: cancel) { |c| c.pull_image("team/app", "v1", "out") }
+    def bind(cancel: nil, timeout: nil)
+      bound = bound_client(cancel, timeout)
+      return bound unless block_given?
+
+      begin
+        yield bound
+      ensure
+        bound.close
+      end
     end
 
     # Like docker_registry2's DockerRegistry.connect: credentials may be in the URL
@@ -123,51 +151,51 @@ module Ocireg
 
     # Checks that the registry speaks API v2 and accepts the credentials. Returns true, or
     # raises (AuthenticationError, NetworkError, TlsError ...).
-    def ping
-      @handle.use { |c| Call.check { |err| Native.ocireg_ping(c, err) } }
+    def ping(cancel: nil, timeout: nil)
+      conn(cancel, timeout) { |c| Call.check { |err| Native.ocireg_ping(c, err) } }
       true
     end
 
     # Every tag of `repository` (all pages). An unknown repository raises NotFoundError.
-    def tags(repository)
-      list_call { |c, out, err| Native.ocireg_tags(c, Native.cstr(repository), out, err) }
+    def tags(repository, cancel: nil, timeout: nil)
+      list_call(cancel, timeout) { |c, out, err| Native.ocireg_tags(c, Native.cstr(repository), out, err) }
     end
 
     # Every repository of the catalog (all pages). UnsupportedError without a catalog.
-    def catalog
-      list_call { |c, out, err| Native.ocireg_catalog(c, out, err) }
+    def catalog(cancel: nil, timeout: nil)
+      list_call(cancel, timeout) { |c, out, err| Native.ocireg_catalog(c, out, err) }
     end
 
     # The repositories whose name contains `pattern` (plain, case-sensitive substring; "" lists
     # everything).
-    def search(pattern = "")
-      list_call { |c, out, err| Native.ocireg_search(c, Native.cstr(pattern), out, err) }
+    def search(pattern = "", cancel: nil, timeout: nil)
+      list_call(cancel, timeout) { |c, out, err| Native.ocireg_search(c, Native.cstr(pattern), out, err) }
     end
 
     # One page of the tags of `repository`: at most `n` tags (0: the registry's default), after
     # the tag `last` (nil: from the start). Returns an Ocireg::Page.
-    def tags_page(repository, n: 0, last: nil)
-      page_call do |c, out, next_out, err|
+    def tags_page(repository, n: 0, last: nil, cancel: nil, timeout: nil)
+      page_call(cancel, timeout) do |c, out, next_out, err|
         Native.ocireg_tags_page(c, Native.cstr(repository), Integer(n), Native.cstr(last), out, next_out, err)
       end
     end
 
     # One page of the catalog: at most `n` repositories (0: the registry's default), after
     # `last` (nil: from the start). Returns an Ocireg::Page.
-    def catalog_page(n: 0, last: nil)
-      page_call do |c, out, next_out, err|
+    def catalog_page(n: 0, last: nil, cancel: nil, timeout: nil)
+      page_call(cancel, timeout) do |c, out, next_out, err|
         Native.ocireg_catalog_page(c, Integer(n), Native.cstr(last), out, next_out, err)
       end
     end
 
     # Fetches and verifies a manifest by tag, digest or "tag@digest". Returns an
     # Ocireg::Manifest (bytes, media_type, digest).
-    def manifest(repository, reference)
+    def manifest(repository, reference, cancel: nil, timeout: nil)
       bytes = Call.out_ptr
       len = FFI::MemoryPointer.new(:size_t)
       media_type = Call.out_ptr
       digest = Call.out_ptr
-      @handle.use do |c|
+      conn(cancel, timeout) do |c|
         Call.check do |err|
           Native.ocireg_manifest_get(c, Native.cstr(repository), Native.cstr(reference), bytes, len,
                                      media_type, digest, err)
@@ -178,9 +206,9 @@ module Ocireg
     end
 
     # The digest a tag (or digest) resolves to ("sha256:..."), by HEAD.
-    def manifest_digest(repository, reference)
+    def manifest_digest(repository, reference, cancel: nil, timeout: nil)
       out = Call.out_ptr
-      @handle.use do |c|
+      conn(cancel, timeout) do |c|
         Call.check do |err|
           Native.ocireg_manifest_digest(c, Native.cstr(repository), Native.cstr(reference), out, err)
         end
@@ -191,14 +219,14 @@ module Ocireg
     # Uploads a manifest as is under `reference` (a tag, or its digest) and returns its digest.
     # `manifest` is the bytes (String) or an Ocireg::Manifest; `media_type` defaults to the
     # Manifest's, else to the document's own `mediaType`.
-    def put_manifest(repository, reference, manifest, media_type: nil)
+    def put_manifest(repository, reference, manifest, media_type: nil, cancel: nil, timeout: nil)
       if manifest.is_a?(Manifest)
         media_type ||= manifest.media_type
         manifest = manifest.bytes
       end
       buf, len = Native.buffer(manifest)
       out = Call.out_ptr
-      @handle.use do |c|
+      conn(cancel, timeout) do |c|
         Call.check do |err|
           Native.ocireg_manifest_put(c, Native.cstr(repository), Native.cstr(reference), Native.cstr(media_type),
                                      buf, len, out, err)
@@ -208,24 +236,24 @@ module Ocireg
     end
 
     # Deletes a manifest by digest (every tag pointing at it goes too).
-    def delete_manifest(repository, digest)
-      @handle.use do |c|
+    def delete_manifest(repository, digest, cancel: nil, timeout: nil)
+      conn(cancel, timeout) do |c|
         Call.check { |err| Native.ocireg_manifest_delete(c, Native.cstr(repository), Native.cstr(digest), err) }
       end
       nil
     end
 
     # Whether the blob is in the repository (HEAD). Absent is false, not an error.
-    def blob_exists?(repository, digest)
-      !blob_size(repository, digest).nil?
+    def blob_exists?(repository, digest, cancel: nil, timeout: nil)
+      !blob_size(repository, digest, cancel: cancel, timeout: timeout).nil?
     end
 
     # The blob's size in bytes, or nil when the repository does not have it (0 when the
     # registry did not say).
-    def blob_size(repository, digest)
+    def blob_size(repository, digest, cancel: nil, timeout: nil)
       exists = FFI::MemoryPointer.new(:int)
       size = FFI::MemoryPointer.new(:uint64)
-      @handle.use do |c|
+      conn(cancel, timeout) do |c|
         Call.check do |err|
           Native.ocireg_blob_exists(c, Native.cstr(repository), Native.cstr(digest), exists, size, err)
         end
@@ -239,22 +267,24 @@ module Ocireg
     # * an IO-like object with #read: streamed; `size:` is its exact length (defaults to
     #   data.size when it has one). `digest:` (optional) lets the upload be skipped when the
     #   blob is already there.
-    def push_blob(repository, data, size: nil, digest: nil)
-      return push_blob_file(repository, data) if data.respond_to?(:to_path)
-      return push_blob_stream(repository, data, size: size, digest: digest) if data.respond_to?(:read)
+    def push_blob(repository, data, size: nil, digest: nil, cancel: nil, timeout: nil)
+      return push_blob_file(repository, data, cancel: cancel, timeout: timeout) if data.respond_to?(:to_path)
+      if data.respond_to?(:read)
+        return push_blob_stream(repository, data, size: size, digest: digest, cancel: cancel, timeout: timeout)
+      end
 
       buf, len = Native.buffer(data)
       out = Call.out_ptr
-      @handle.use do |c|
+      conn(cancel, timeout) do |c|
         Call.check { |err| Native.ocireg_blob_push_bytes(c, Native.cstr(repository), buf, len, out, err) }
       end
       Native.take_string(out)
     end
 
     # Uploads the file at `path` as a blob (hashed, then streamed) and returns its digest.
-    def push_blob_file(repository, path)
+    def push_blob_file(repository, path, cancel: nil, timeout: nil)
       out = Call.out_ptr
-      @handle.use do |c|
+      conn(cancel, timeout) do |c|
         Call.check { |err| Native.ocireg_blob_push_file(c, Native.cstr(repository), Native.cstr(path), out, err) }
       end
       Native.take_string(out)
@@ -263,7 +293,7 @@ module Ocireg
     # Uploads exactly `size` bytes read from `io` (anything with #read(n), returning nil or ""
     # at the end), or from the block (called with the most bytes it may return; returns a
     # String, or nil at the end). Returns the digest.
-    def push_blob_stream(repository, io = nil, size: nil, digest: nil, &block)
+    def push_blob_stream(repository, io = nil, size: nil, digest: nil, cancel: nil, timeout: nil, &block)
       raise ArgumentError, "ocireg: push_blob_stream needs an IO or a block" if io.nil? && block.nil?
 
       size = io.size if size.nil? && io.respond_to?(:size)
@@ -283,7 +313,7 @@ module Ocireg
         chunk.bytesize
       end
       out = Call.out_ptr
-      @handle.use do |c|
+      conn(cancel, timeout) do |c|
         Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_string_free)) do |err|
           Native.ocireg_blob_push_stream(c, Native.cstr(repository), guard.fn, nil, Integer(size),
                                          Native.cstr(digest), out, err)
@@ -294,9 +324,9 @@ module Ocireg
 
     # Mounts a blob from the repository `from` of the same registry. Returns true when the
     # registry mounted it, false when it could not (not an error).
-    def mount_blob(repository, from, digest)
+    def mount_blob(repository, from, digest, cancel: nil, timeout: nil)
       mounted = FFI::MemoryPointer.new(:int)
-      @handle.use do |c|
+      conn(cancel, timeout) do |c|
         Call.check do |err|
           Native.ocireg_blob_mount(c, Native.cstr(repository), Native.cstr(from), Native.cstr(digest), mounted, err)
         end
@@ -305,8 +335,8 @@ module Ocireg
     end
 
     # Deletes a blob from a repository.
-    def delete_blob(repository, digest)
-      @handle.use do |c|
+    def delete_blob(repository, digest, cancel: nil, timeout: nil)
+      conn(cancel, timeout) do |c|
         Call.check { |err| Native.ocireg_blob_delete(c, Native.cstr(repository), Native.cstr(digest), err) }
       end
       nil
@@ -320,11 +350,11 @@ module Ocireg
     #   `pull_blob(repo, digest) { |chunk| ... }` yields it chunk by chunk; both return the size
     #   and verify at the end (the chunks were already handed out). Returning :cancel from the
     #   block, or raising, cancels.
-    def pull_blob(repository, digest, to: nil, &block)
+    def pull_blob(repository, digest, to: nil, cancel: nil, timeout: nil, &block)
       if block.nil? && to.nil?
         bytes = Call.out_ptr
         len = FFI::MemoryPointer.new(:size_t)
-        @handle.use do |c|
+        conn(cancel, timeout) do |c|
           Call.check do |err|
             Native.ocireg_blob_pull_bytes(c, Native.cstr(repository), Native.cstr(digest), bytes, len, err)
           end
@@ -335,7 +365,7 @@ module Ocireg
       size = FFI::MemoryPointer.new(:uint64)
       to_file = to.is_a?(String) || to.is_a?(Pathname) || (!to.respond_to?(:write) && to.respond_to?(:to_path))
       if block.nil? && to_file
-        @handle.use do |c|
+        conn(cancel, timeout) do |c|
           Call.check do |err|
             Native.ocireg_blob_pull_to_path(c, Native.cstr(repository), Native.cstr(digest), Native.cstr(to), size,
                                             err)
@@ -349,7 +379,7 @@ module Ocireg
         chunk = len.zero? ? "".b : buf.read_bytes(len)
         sink.call(chunk) == :cancel ? 1 : 0
       end
-      @handle.use do |c|
+      conn(cancel, timeout) do |c|
         Call.check_guarded(guard) do |err|
           Native.ocireg_blob_pull(c, Native.cstr(repository), Native.cstr(digest), guard.fn, nil, size, err)
         end
@@ -366,21 +396,22 @@ module Ocireg
     # blobs from), skip_existing: (false = always upload). The optional block receives
     # Ocireg::Progress events.
     def push_image(repository, reference, image, threads: nil, chunk_size: nil, mount_from: nil,
-                   skip_existing: nil, &progress)
+                   skip_existing: nil, cancel: nil, timeout: nil, &progress)
       push_opts = { threads: threads, chunk_size: chunk_size, mount_from: mount_from,
                     skip_existing: skip_existing }.compact
+      call = [cancel, timeout]
       case image
       when Image
-        push_built_image(repository, reference, image, push_opts, progress)
+        push_built_image(repository, reference, image, push_opts, progress, call)
       when ImageBuilder
         built = image.build
         begin
-          push_built_image(repository, reference, built, push_opts, progress)
+          push_built_image(repository, reference, built, push_opts, progress, call)
         ensure
           built.free
         end
       else
-        push_layout(repository, reference, image, **push_opts, &progress)
+        push_layout(repository, reference, image, **push_opts, cancel: cancel, timeout: timeout, &progress)
       end
     end
 
@@ -388,12 +419,12 @@ module Ocireg
     # tagged `tag` if it has one, else its only one), with the push options of #push_image.
     # Returns an Ocireg::Pushed.
     def push_layout(repository, tag, layout_dir, threads: nil, chunk_size: nil, mount_from: nil,
-                    skip_existing: nil, &progress)
+                    skip_existing: nil, cancel: nil, timeout: nil, &progress)
       guard = CallbackGuard.progress(progress)
       out = Call.out_ptr
       PushOptions.with(threads: threads, chunk_size: chunk_size, mount_from: mount_from,
                        skip_existing: skip_existing) do |opts|
-        @handle.use do |c|
+        conn(cancel, timeout) do |c|
           Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_pushed_free)) do |err|
             Native.ocireg_push_layout(c, Native.cstr(repository), Native.cstr(tag), Native.cstr(layout_dir),
                                       opts, guard&.fn, nil, out, err)
@@ -407,8 +438,8 @@ module Ocireg
     # every blob, the manifest by tag and by digest. Returns the Ocireg::VerifyReport when every
     # check passed; otherwise raises Ocireg::VerifyFailedError carrying the report (#report),
     # or, with `raise_on_failure: false`, returns the report whatever the outcome.
-    def verify(repository, pushed, raise_on_failure: true)
-      return verify_pulled(repository, pushed, raise_on_failure) if pushed.is_a?(Pulled)
+    def verify(repository, pushed, raise_on_failure: true, cancel: nil, timeout: nil)
+      return verify_pulled(repository, pushed, raise_on_failure, cancel, timeout) if pushed.is_a?(Pulled)
 
       unless pushed.is_a?(Pushed)
         raise TypeError, "ocireg: verify needs an Ocireg::Pushed or Ocireg::Pulled, not #{pushed.class}"
@@ -416,7 +447,7 @@ module Ocireg
 
       out = Call.out_ptr
       err = Call.out_ptr
-      status = @handle.use do |c|
+      status = conn(cancel, timeout) do |c|
         pushed.__send__(:handle).use do |p|
           Native.ocireg_verify(c, Native.cstr(repository), p, out, err)
         end
@@ -437,10 +468,11 @@ module Ocireg
     # the OCI image layout directory `dir`. `platform:` is "os/arch[/variant]"; `threads:` the
     # parallel downloads (default 4). The optional block receives Ocireg::Progress events.
     # Returns an Ocireg::Pulled.
-    def pull_image(repository, reference, dir, platform: nil, threads: nil, &progress)
+    def pull_image(repository, reference, dir, platform: nil, threads: nil, cancel: nil, timeout: nil,
+                   &progress)
       guard = CallbackGuard.progress(progress)
       out = Call.out_ptr
-      @handle.use do |c|
+      conn(cancel, timeout) do |c|
         Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_pulled_free)) do |err|
           Native.ocireg_pull_image(c, Native.cstr(repository), Native.cstr(reference), Native.cstr(dir),
                                    Native.cstr(platform), Integer(threads || 0), guard&.fn, nil, out, err)
@@ -451,25 +483,66 @@ module Ocireg
 
     private
 
-    def list_call
+    # Yields the client's pointer for one call: this client itself, or, with `cancel` and/or
+    # `timeout`, a client bound to them for this call only (freed afterwards).
+    def conn(cancel = nil, timeout = nil, &block)
+      return @handle.use(&block) if cancel.nil? && timeout.nil?
+
+      bound = bind_raw(cancel, timeout)
+      begin
+        yield bound
+      ensure
+        Native.ocireg_client_free(bound)
+      end
+    end
+
+    # A Client object owning a bound client.
+    def bound_client(cancel, timeout)
+      bound = self.class.allocate
+      bound.instance_variable_set(:@keep, @keep)
+      bound.instance_variable_set(:@handle, Handle.new(bind_raw(cancel, timeout), Native.method(:ocireg_client_free)))
+      bound
+    end
+
+    # An owned, bound `ocireg_client *` (ocireg_client_bind).
+    def bind_raw(cancel, timeout)
+      unless cancel.nil? || cancel.is_a?(Cancel)
+        raise TypeError, "ocireg: cancel: must be an Ocireg::Cancel, not #{cancel.class}"
+      end
+
+      ms = 0
+      unless timeout.nil?
+        seconds = Float(timeout)
+        raise ArgumentError, "ocireg: timeout: must be positive (seconds)" unless seconds.positive?
+
+        ms = [(seconds * 1000).ceil, 1].max
+      end
       out = Call.out_ptr
-      @handle.use { |c| Call.check { |err| yield c, out, err } }
+      Cancel.use(cancel) do |cp|
+        @handle.use { |c| Call.check { |err| Native.ocireg_client_bind(c, cp, ms, out, err) } }
+      end
+      out.read_pointer
+    end
+
+    def list_call(cancel, timeout)
+      out = Call.out_ptr
+      conn(cancel, timeout) { |c| Call.check { |err| yield c, out, err } }
       Native.take_string_list(out)
     end
 
-    def page_call
+    def page_call(cancel, timeout)
       out = Call.out_ptr
       next_out = Call.out_ptr
-      @handle.use { |c| Call.check { |err| yield c, out, next_out, err } }
+      conn(cancel, timeout) { |c| Call.check { |err| yield c, out, next_out, err } }
       items = Native.take_string_list(out)
       Page.new(items, Native.take_string(next_out))
     end
 
-    def push_built_image(repository, reference, image, push_opts, progress)
+    def push_built_image(repository, reference, image, push_opts, progress, (cancel, timeout))
       guard = CallbackGuard.progress(progress)
       out = Call.out_ptr
       PushOptions.with(**push_opts) do |opts|
-        @handle.use do |c|
+        conn(cancel, timeout) do |c|
           image.__send__(:handle).use do |img|
             Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_pushed_free)) do |err|
               Native.ocireg_push_image(c, Native.cstr(repository), Native.cstr(reference), img, opts,
@@ -481,10 +554,10 @@ module Ocireg
       Pushed.__send__(:wrap, out.read_pointer)
     end
 
-    def verify_pulled(repository, pulled, raise_on_failure)
+    def verify_pulled(repository, pulled, raise_on_failure, cancel, timeout)
       pushed = pulled.to_pushed
       begin
-        verify(repository, pushed, raise_on_failure: raise_on_failure)
+        verify(repository, pushed, raise_on_failure: raise_on_failure, cancel: cancel, timeout: timeout)
       ensure
         pushed.free
       end

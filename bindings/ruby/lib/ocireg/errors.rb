@@ -1,6 +1,20 @@
 # frozen_string_literal: true
 
+require "json"
+
 module Ocireg
+  # One entry of a registry's `{"errors": [...]}` answer: `code` (e.g. "MANIFEST_UNKNOWN", ""
+  # when the entry had none), `message` ("" when none) and `detail`, the entry's detail as JSON
+  # text (nil when it had none). #detail_value parses it.
+  ErrorEntry = Struct.new(:code, :message, :detail) do
+    # The detail parsed from JSON (a Hash, Array, String ...; nil when there was none).
+    def detail_value
+      detail.nil? ? nil : JSON.parse(detail)
+    rescue JSON::ParserError
+      detail
+    end
+  end
+
   # Base class of every error ocireg raises (like docker_registry2's DockerRegistry::Exception).
   #
   # Each `ocireg_status` of the C library has its own subclass; the details of the C error
@@ -10,16 +24,21 @@ module Ocireg
   # * #status_name   - its name (e.g. "OCIREG_NOT_FOUND")
   # * #http_status   - the HTTP status behind the error (401, 404, 429 ...), or nil
   # * #registry_code - the first OCI error code the registry sent ("NAME_UNKNOWN" ...), or nil
-  # * #retry_after   - for RateLimitedError: seconds the registry asked to wait, or nil
+  # * #errors        - every entry of the registry's `errors[]` (Ocireg::ErrorEntry), [] if none
+  # * #body          - the registry's error answer as it came (at most 64 KiB), or nil
+  # * #retry_after   - for RateLimitedError and a 503: seconds the registry asked to wait, or nil
   class Error < StandardError
-    attr_reader :status, :http_status, :registry_code, :retry_after
+    attr_reader :status, :http_status, :registry_code, :retry_after, :errors, :body
 
-    def initialize(message = nil, status: nil, http_status: nil, registry_code: nil, retry_after: nil)
+    def initialize(message = nil, status: nil, http_status: nil, registry_code: nil, retry_after: nil,
+                   errors: [], body: nil)
       super(message)
       @status = status || self.class::STATUS
       @http_status = http_status
       @registry_code = registry_code
       @retry_after = retry_after
+      @errors = errors.freeze
+      @body = body
     end
 
     STATUS = nil
@@ -105,12 +124,18 @@ module Ocireg
         http = Native.ocireg_error_http_status(err_ptr)
         code = Native.borrowed_string(Native.ocireg_error_registry_code(err_ptr))
         retry_after = Native.ocireg_error_retry_after_secs(err_ptr)
+        entries = Array.new(Native.ocireg_error_registry_error_count(err_ptr)) do |i|
+          ErrorEntry.new(Native.borrowed_string(Native.ocireg_error_registry_error_code(err_ptr, i)),
+                         Native.borrowed_string(Native.ocireg_error_registry_error_message(err_ptr, i)),
+                         Native.borrowed_string(Native.ocireg_error_registry_error_detail(err_ptr, i)))
+        end
+        body = Native.borrowed_string(Native.ocireg_error_body(err_ptr))
       ensure
         Native.ocireg_error_free(err_ptr)
       end
       ERRORS_BY_STATUS.fetch(status, Error).new(
         message, status: status, http_status: http.zero? ? nil : http, registry_code: code,
-                 retry_after: retry_after.negative? ? nil : retry_after
+                 retry_after: retry_after.negative? ? nil : retry_after, errors: entries, body: body
       )
     end
   end

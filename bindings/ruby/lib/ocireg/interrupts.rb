@@ -8,7 +8,7 @@ module Ocireg
   # poll for it and cancel the operation (see CallbackGuard).
   module InterruptMask
     # Methods that yield to a user's block outside any C call stay interruptible.
-    SKIP = %i[open].freeze
+    SKIP = %i[open bind blob_reader each_chunk].freeze
 
     # Wraps every method defined directly in `target` (a class, module or singleton class).
     def self.apply(target)

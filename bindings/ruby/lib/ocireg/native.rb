@@ -71,6 +71,9 @@ module Ocireg
     # int (*ocireg_progress_fn)(void *userdata, const char *digest, uint64_t done, uint64_t total,
     #                           uint32_t event)
     callback :ocireg_progress_fn, %i[pointer string uint64 uint64 uint32], :int
+    # void (*ocireg_retry_fn)(void *userdata, const char *method, const char *path,
+    #                         uint32_t attempt, uint16_t status, const char *reason, uint64_t delay_ms)
+    callback :ocireg_retry_fn, %i[pointer string string uint32 uint16 string uint64], :void
 
     # attach_function with the GVL released during the call.
     def self.attach_blocking(name, args, ret)
@@ -86,6 +89,11 @@ module Ocireg
     attach_function :ocireg_error_http_status, [:handle], :uint16
     attach_function :ocireg_error_registry_code, [:handle], :pointer
     attach_function :ocireg_error_retry_after_secs, [:handle], :int64
+    attach_function :ocireg_error_registry_error_count, [:handle], :size_t
+    attach_function :ocireg_error_registry_error_code, %i[handle size_t], :pointer
+    attach_function :ocireg_error_registry_error_message, %i[handle size_t], :pointer
+    attach_function :ocireg_error_registry_error_detail, %i[handle size_t], :pointer
+    attach_function :ocireg_error_body, [:handle], :pointer
     attach_function :ocireg_error_free, [:handle], :void
     attach_function :ocireg_status_name, [:uint32], :pointer
     attach_function :ocireg_string_free, [:pointer], :void
@@ -112,6 +120,9 @@ module Ocireg
     attach_function :ocireg_options_set_proxy_from_env, %i[handle int pointer], :ocireg_status
     attach_function :ocireg_options_set_max_retries, %i[handle uint32 pointer], :ocireg_status
     attach_function :ocireg_options_set_low_speed_limit, %i[handle uint64 uint64 pointer], :ocireg_status
+    attach_function :ocireg_options_set_backoff, %i[handle uint64 double uint64 uint64 double pointer],
+                    :ocireg_status
+    attach_function :ocireg_options_set_retry_notify, %i[handle ocireg_retry_fn pointer pointer], :ocireg_status
 
     # --- client --------------------------------------------------------------------------------
     # Resolves credentials (may run a credential helper program): blocking.
@@ -127,6 +138,18 @@ module Ocireg
     attach_blocking :ocireg_search, %i[handle string pointer pointer], :ocireg_status
     attach_blocking :ocireg_tags_page, %i[handle string uint32 string pointer pointer pointer], :ocireg_status
     attach_blocking :ocireg_catalog_page, %i[handle uint32 string pointer pointer pointer], :ocireg_status
+
+    # --- cancellation, bound clients, streamed blob reads --------------------------------------
+    attach_function :ocireg_cancel_new, %i[pointer pointer], :ocireg_status
+    attach_function :ocireg_cancel_trigger, [:handle], :void
+    attach_function :ocireg_cancel_is_triggered, [:handle], :int32
+    attach_function :ocireg_cancel_free, [:handle], :void
+    attach_function :ocireg_client_bind, %i[handle handle uint64 pointer pointer], :ocireg_status
+    attach_blocking :ocireg_blob_reader_open, %i[handle string string handle pointer pointer], :ocireg_status
+    attach_blocking :ocireg_blob_reader_read, %i[handle pointer size_t pointer pointer], :ocireg_status
+    attach_function :ocireg_blob_reader_size, [:handle], :uint64
+    # Closes a connection: blocking.
+    attach_blocking :ocireg_blob_reader_free, [:handle], :void
 
     # --- manifests -----------------------------------------------------------------------------
     attach_blocking :ocireg_manifest_get,
@@ -206,6 +229,19 @@ module Ocireg
     attach_function :ocireg_pulled_to_json, %i[handle pointer pointer], :ocireg_status
     attach_function :ocireg_pulled_to_pushed, %i[handle pointer pointer], :ocireg_status
     attach_function :ocireg_pulled_free, [:handle], :void
+
+    # --- registry operations -------------------------------------------------------------------
+    attach_blocking :ocireg_copy,
+                    %i[handle string string handle string string uint32 string ocireg_progress_fn pointer pointer
+                       pointer], :ocireg_status
+    attach_blocking :ocireg_retag, %i[handle string string string string pointer pointer], :ocireg_status
+    attach_blocking :ocireg_delete_tag, %i[handle string string int32 int32 pointer pointer], :ocireg_status
+    attach_blocking :ocireg_platform_descriptor, %i[handle string string string pointer pointer], :ocireg_status
+    attach_blocking :ocireg_tags_with_digests, %i[handle string pointer pointer], :ocireg_status
+    attach_function :ocireg_manifest_sizes, %i[pointer size_t string pointer pointer pointer], :ocireg_status
+    attach_blocking :ocireg_pull_layers,
+                    %i[handle string string string string uint32 ocireg_progress_fn pointer pointer pointer],
+                    :ocireg_status
 
     # --- credentials ---------------------------------------------------------------------------
     attach_blocking :ocireg_login, %i[string string string string handle pointer pointer], :ocireg_status

@@ -24,12 +24,22 @@ module Ocireg
     #   low_speed_limit:       [bytes_per_second, seconds]: a body arriving slower than that on
     #                          average is abandoned with TimeoutError (default [1024, 30];
     #                          [0, 0] turns it off)
+    #   backoff:               the wait between retries, a Hash (all optional, seconds):
+    #                          { initial: 0.2, multiplier: 2, max_interval: 10, max_elapsed: nil,
+    #                            jitter: 0.5 } (the defaults; max_elapsed nil/0: no limit, jitter
+    #                          0..1). A registry's Retry-After replaces the wait.
+    #   retry_notify:          a callable (Proc, Method, lambda) told of each retry before
+    #                          ocireg waits, with an Ocireg::RetryEvent (method, path, attempt,
+    #                          status, reason, delay). It runs on the thread that made the call.
+    #                          An exception it raises is reported with Kernel#warn and dropped:
+    #                          it never crosses into the library, and the retry goes on.
     # With no credential keyword, credentials come from the resolution chain (docker config,
     # credential helpers).
     def with(username: nil, password: nil, identity_token: nil, bearer_token: nil, anonymous: false,
              docker_config: nil, insecure: false, ca_cert: nil, ca_cert_file: nil, client_cert: nil,
              client_key: nil, user_agent: nil, proxy: nil, proxy_from_env: false, max_retries: nil,
-             timeout: nil, timeouts: nil, low_speed_limit: nil)
+             timeout: nil, timeouts: nil, low_speed_limit: nil, backoff: nil, retry_notify: nil)
+      keep = []
       out = Call.out_ptr
       Call.check { |err| Native.ocireg_options_new(out, err) }
       opts = out.read_pointer
@@ -79,6 +89,12 @@ module Ocireg
             Native.ocireg_options_set_low_speed_limit(opts, Integer(rate), (Float(seconds) * 1000).round, err)
           end
         end
+        apply_backoff(opts, backoff) unless backoff.nil?
+        unless retry_notify.nil?
+          fn = RetryNotify.function(retry_notify)
+          keep << fn
+          Call.check { |err| Native.ocireg_options_set_retry_notify(opts, fn, nil, err) }
+        end
         all_timeouts = (timeouts || {}).to_h
         all_timeouts = all_timeouts.merge(overall: timeout) unless timeout.nil?
         all_timeouts.each do |kind, seconds|
@@ -92,9 +108,32 @@ module Ocireg
 
           Call.check { |err| Native.ocireg_options_set_timeout_ms(opts, code, ms, err) }
         end
-        yield opts
+        yield opts, keep.freeze
       ensure
         Native.ocireg_options_free(opts)
+      end
+    end
+
+    BACKOFF_DEFAULTS = { initial: 0.2, multiplier: 2.0, max_interval: 10.0, max_elapsed: 0, jitter: 0.5 }.freeze
+
+    # ocireg_options_set_backoff from a Hash in seconds (missing keys keep the defaults).
+    def apply_backoff(opts, backoff)
+      given = backoff.to_h.transform_keys(&:to_sym)
+      unknown = given.keys - BACKOFF_DEFAULTS.keys
+      unless unknown.empty?
+        raise ArgumentError, "ocireg: unknown backoff key(s) #{unknown.map(&:inspect).join(', ')} " \
+                             "(known: #{BACKOFF_DEFAULTS.keys.join(', ')})"
+      end
+      b = BACKOFF_DEFAULTS.merge(given.compact)
+      ms = lambda do |key|
+        value = Float(b[key])
+        raise ArgumentError, "ocireg: backoff #{key} must not be negative" if value.negative?
+
+        (value * 1000).round
+      end
+      Call.check do |err|
+        Native.ocireg_options_set_backoff(opts, ms.call(:initial), Float(b[:multiplier]), ms.call(:max_interval),
+                                          ms.call(:max_elapsed), Float(b[:jitter]), err)
       end
     end
   end

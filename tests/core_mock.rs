@@ -787,6 +787,20 @@ fn an_unreachable_registry_is_a_network_error() {
 }
 
 #[test]
+fn tls_to_a_plain_http_port_is_a_tls_error_that_says_so() {
+    let mut s = Server::new();
+    let _m = s.mock("GET", "/v2/").with_body("{}").create();
+    let c = Client::builder(&format!("https://{}", s.host_with_port()))
+        .credentials(Credentials::Anonymous)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let e = c.ping().unwrap_err();
+    assert!(matches!(e, Error::Tls { .. }), "{e:?}");
+    assert!(e.to_string().contains("did not answer TLS"), "{e}");
+}
+
+#[test]
 fn the_user_agent_is_ocireg() {
     let mut s = Server::new();
     let m = s

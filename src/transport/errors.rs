@@ -220,7 +220,13 @@ fn error_entry(v: serde_json::Value) -> Option<ErrorInfo> {
 
 fn looks_like_tls(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
-    t.contains("certificate") || t.contains("tls") || t.contains("handshake") || t.contains("alert")
+    t.contains("certificate")
+        || t.contains("tls")
+        || t.contains("handshake")
+        || t.contains("alert")
+        // rustls reading a plain-http answer as a TLS record: "received corrupt message of
+        // type InvalidContentType".
+        || t.contains("corrupt message")
 }
 
 fn tls_message(what: &str, detail: &str) -> String {
@@ -229,6 +235,11 @@ fn tls_message(what: &str, detail: &str) -> String {
         format!(
             "{what}: the server certificate is not trusted (unknown issuer; add its CA with \
              ClientBuilder::ca_cert_pem): {detail}"
+        )
+    } else if lower.contains("invalidcontenttype") {
+        format!(
+            "{what}: the server did not answer TLS (a plain-http port? use an http:// registry \
+             or insecure for it): {detail}"
         )
     } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
         format!("{what}: the server certificate is not valid for this host name: {detail}")

@@ -104,7 +104,9 @@ impl Client {
     /// [`Error::Cancelled`] promptly once `cancel` is triggered (from any thread), even while
     /// the registry is silent mid-answer, leaving nothing half-written (no partial file, no tag
     /// pointing at a missing blob). The returned client shares this one's credentials and
-    /// tokens, but has connections of its own (so that cancelling ends only them); it may be
+    /// tokens, but has connections no other client uses meanwhile (so that cancelling ends only
+    /// them; they are lent from a small stock this client keeps, so one bound call after another
+    /// reuses the same keep-alive connections); it may be
     /// used for several calls, and is cancelled for good once triggered.
     ///
     /// ```

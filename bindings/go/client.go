@@ -17,7 +17,8 @@ import (
 // deadline, ends the call promptly (even while the registry is silent mid-answer) with an error
 // matching ErrCancelled and context.Canceled or context.DeadlineExceeded, and nothing
 // half-written. A call under a context that can be done goes through a client bound to it, with
-// connections of its own; context.Background() costs nothing.
+// connections no concurrent call shares (lent from a stock, so keep-alive connections are reused
+// from one call to the next); context.Background() costs nothing.
 type Client struct {
 	r     cref[*C.ocireg_client]
 	retry *retryNotifier // WithRetryNotify's callback, nil without

@@ -449,8 +449,9 @@ class Client(Handle):
         """A client for the calls of one operation: this client's registry, credentials and
         tokens, bound to ``cancel`` (an :class:`ocireg.Cancel`) and/or a deadline ``timeout``
         seconds from now that covers every call made through it. A client bound to a cancel
-        handle has connections of its own: triggering it ends only its calls. Close it when
-        done (it may outlive this client)."""
+        handle has connections no other client uses meanwhile (lent from a stock the client
+        keeps, so keep-alive connections serve one bound call after another): triggering it
+        ends only its calls. Close it when done (it may outlive this client)."""
         _check_cancel(cancel)
         ms = 0 if timeout is None else _deadline_ms(timeout)
         out = c_void_p()

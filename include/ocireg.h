@@ -1304,6 +1304,21 @@ ocireg_status ocireg_client_bind(const ocireg_client *client,
                                  ocireg_error **err);
 
 /**
+ * Binds every client built from `opts` — and the credential check of ocireg_login() made with
+ * them — to `cancel` (NULL: to none, the default): ocireg_cancel_trigger() makes their calls
+ * return `OCIREG_CANCELLED` promptly, as for a client from ocireg_client_bind(). The options
+ * keep a reference to the handle's state: `cancel` may be freed before them.
+ *
+ * # Safety
+ *
+ * `opts` must be live options not used by another thread during the call; `cancel` NULL or a
+ * live handle; `err` NULL or writable.
+ */
+ocireg_status ocireg_options_set_cancel(ocireg_options *opts,
+                                        const ocireg_cancel *cancel,
+                                        ocireg_error **err);
+
+/**
  * Opens the blob `digest` of `repository` for reading as a stream (free with
  * ocireg_blob_reader_free()). The GET is sent now: a missing blob is `OCIREG_NOT_FOUND` here.
  * The bytes are verified as they stream: the read that reaches the end fails with

@@ -238,6 +238,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     on_retry: Option<RetryCallback>,
     on_request: Option<RequestCallback>,
+    cancel: Option<Cancel>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -273,6 +274,7 @@ impl ClientBuilder {
             retry: RetryPolicy::default(),
             on_retry: None,
             on_request: None,
+            cancel: None,
         }
     }
 
@@ -400,6 +402,23 @@ impl ClientBuilder {
         self
     }
 
+    /// Binds the client to `cancel` from the start, as [`Client::with_cancel`] does: every call
+    /// made through it (and through [`login`](crate::login) when this builder is
+    /// [`LoginOptions::client`](crate::LoginOptions::client)) returns [`Error::Cancelled`]
+    /// promptly once `cancel` is triggered, from any thread.
+    ///
+    /// ```
+    /// let cancel = ocireg::Cancel::new();
+    /// let client = ocireg::Client::builder("http://127.0.0.1:1").cancel(&cancel).build()?;
+    /// cancel.trigger();
+    /// assert!(matches!(client.tags("team/app"), Err(ocireg::Error::Cancelled(_))));
+    /// # Ok::<(), ocireg::Error>(())
+    /// ```
+    pub fn cancel(mut self, cancel: &Cancel) -> Self {
+        self.cancel = Some(cancel.clone());
+        self
+    }
+
     /// A callback told of every HTTP request: method, URL without the query string, status,
     /// whether auth was sent, time to the response headers. A debug log that never shows a
     /// secret.
@@ -468,9 +487,13 @@ impl ClientBuilder {
             low_speed: self.low_speed,
             user_agent: self.user_agent.clone(),
         });
-        Ok(Client {
+        let client = Client {
             inner: Arc::new(Inner { transport, source }),
             call: None,
+        };
+        Ok(match &self.cancel {
+            Some(cancel) => client.with_cancel(cancel),
+            None => client,
         })
     }
 

@@ -321,3 +321,40 @@ fn calls_bound_one_after_another_reuse_one_connection() {
         "a shut-down agent is not reused"
     );
 }
+
+#[test]
+fn a_login_whose_builder_is_bound_to_a_cancel_handle_is_cancelled_mid_check() {
+    let reg = Registry::builder()
+        .auth(ocireg::testing::AuthMode::Basic {
+            users: vec![("alice".into(), "s3cret".into())],
+        })
+        .start()
+        .unwrap();
+    reg.set_delay(Duration::from_secs(60)); // the /v2/ check never answers
+    let dir = std::env::temp_dir().join(format!("ocireg-cancel-login-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = dir.join("config.json");
+    let cancel = Cancel::new();
+    let options = ocireg::LoginOptions {
+        config: ocireg::credentials::ConfigOptions {
+            config_path: Some(config.clone()),
+            ..Default::default()
+        },
+        client: Some(
+            Client::builder(&reg.url())
+                .response_timeout(None)
+                .cancel(&cancel),
+        ),
+    };
+    let (out, took) = cancelled_after_300ms(&cancel, || {
+        ocireg::login(&reg.host(), "alice", "s3cret", &options)
+    });
+    assert!(matches!(out, Err(Error::Cancelled(_))), "{out:?}");
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert!(
+        !config.exists(),
+        "nothing is stored for a login that was cancelled"
+    );
+    reg.set_delay(Duration::ZERO);
+    let _ = std::fs::remove_dir_all(&dir);
+}

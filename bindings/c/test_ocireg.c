@@ -1327,6 +1327,23 @@ static void test_cancel_stream_retry_and_error_data(ocireg_test_registry *reg, c
     ocireg_cancel_free(cancel);
     ocireg_cancel_free(NULL);
 
+    /* A client built from options bound to a handle: cancelled with it. */
+    ocireg_options *bound_opts = NULL;
+    ocireg_client *from_opts = NULL;
+    EXPECT(OCIREG_OK, ocireg_cancel_new(&cancel, &err));
+    EXPECT(OCIREG_OK, ocireg_options_new(&bound_opts, &err));
+    EXPECT(OCIREG_OK, ocireg_options_set_anonymous(bound_opts, &err));
+    EXPECT(OCIREG_OK, ocireg_options_set_cancel(bound_opts, cancel, &err));
+    EXPECT(OCIREG_OK, ocireg_client_new(url, bound_opts, &from_opts, &err));
+    ocireg_options_free(bound_opts);
+    EXPECT(OCIREG_OK, ocireg_tags(from_opts, "team/app", &list, &err));
+    ocireg_string_list_free(list);
+    list = NULL;
+    ocireg_cancel_trigger(cancel);
+    EXPECT(OCIREG_CANCELLED, ocireg_tags(from_opts, "team/app", &list, &err));
+    ocireg_client_free(from_opts);
+    ocireg_cancel_free(cancel);
+
     /* A blob read as a stream, verified at its end. */
     static const char data[] = "streamed blob content, read in small pieces";
     char *digest = NULL;
@@ -1478,6 +1495,16 @@ static void test_login_logout(void) {
     ocireg_options *opts = NULL;
     EXPECT(OCIREG_OK, ocireg_options_new(&opts, &err));
     EXPECT(OCIREG_OK, ocireg_options_set_max_retries(opts, 0, &err));
+    /* Options bound to a triggered cancel handle: the login's check is cancelled, nothing stored. */
+    ocireg_cancel *cancel = NULL;
+    EXPECT(OCIREG_OK, ocireg_cancel_new(&cancel, &err));
+    ocireg_cancel_trigger(cancel);
+    EXPECT(OCIREG_OK, ocireg_options_set_cancel(opts, cancel, &err));
+    ocireg_cancel_free(cancel); /* the options keep what they need */
+    EXPECT(OCIREG_CANCELLED, ocireg_login(url, "alice", "secret", config, opts, &stored, &err));
+    CHECK(stored == NULL && !file_exists(config));
+    EXPECT(OCIREG_OK, ocireg_options_set_cancel(opts, NULL, &err));
+    EXPECT(OCIREG_INVALID_ARGUMENT, ocireg_options_set_cancel(NULL, NULL, &err));
     EXPECT(OCIREG_OK, ocireg_login(url, "alice", "secret", config, opts, &stored, &err));
     CHECK(stored != NULL && strncmp(stored, "config file ", 12) == 0 && strstr(stored, "config.json") != NULL);
     ocireg_string_free(stored);

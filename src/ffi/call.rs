@@ -4,7 +4,7 @@ use std::ffi::c_char;
 use std::io::Read;
 use std::time::Duration;
 
-use super::client::{arg_client, ocireg_client};
+use super::client::{arg_client, ocireg_client, ocireg_options};
 use super::error::{Failure, boundary, free_box, guard, ocireg_error, ocireg_status};
 use super::strings::{arg_mut, arg_out, arg_ref, arg_str, read_or, write_box};
 use crate::download::BlobReader;
@@ -117,6 +117,30 @@ pub unsafe extern "C" fn ocireg_client_bind(
                 bound = bound.with_timeout(Duration::from_millis(timeout_ms));
             }
             write_box(out, handle.rebound(bound));
+            Ok(())
+        })
+    }
+}
+
+/// Binds every client built from `opts` — and the credential check of ocireg_login() made with
+/// them — to `cancel` (NULL: to none, the default): ocireg_cancel_trigger() makes their calls
+/// return `OCIREG_CANCELLED` promptly, as for a client from ocireg_client_bind(). The options
+/// keep a reference to the handle's state: `cancel` may be freed before them.
+///
+/// # Safety
+///
+/// `opts` must be live options not used by another thread during the call; `cancel` NULL or a
+/// live handle; `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ocireg_options_set_cancel(
+    opts: *mut ocireg_options,
+    cancel: *const ocireg_cancel,
+    err: *mut *mut ocireg_error,
+) -> ocireg_status {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        super::client::set(opts, err, |o| {
+            o.cancel = cancel.as_ref().map(|c| c.cancel.clone());
             Ok(())
         })
     }

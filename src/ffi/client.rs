@@ -55,6 +55,8 @@ pub struct ocireg_options {
     /// `(initial, multiplier, max interval, max elapsed, jitter)`.
     backoff: Option<(Duration, f64, Duration, Option<Duration>, f64)>,
     pub(crate) retry_notify: Option<CRetry>,
+    /// The cancel handle clients built from these options (and ocireg_login()) are bound to.
+    pub(crate) cancel: Option<crate::transport::Cancel>,
 }
 
 impl ocireg_options {
@@ -110,6 +112,9 @@ impl ocireg_options {
         if let Some(r) = self.retry_notify {
             b = b.on_retry_callback(r.client_callback());
         }
+        if let Some(c) = &self.cancel {
+            b = b.cancel(c);
+        }
         b
     }
 }
@@ -147,7 +152,7 @@ pub unsafe extern "C" fn ocireg_options_free(opts: *mut ocireg_options) {
 /// # Safety
 ///
 /// `opts` NULL or live and unaliased; `err` NULL or writable.
-unsafe fn set(
+pub(crate) unsafe fn set(
     opts: *mut ocireg_options,
     err: *mut *mut ocireg_error,
     f: impl FnOnce(&mut ocireg_options) -> Result<(), Failure>,

@@ -372,25 +372,20 @@ func (c *Client) DeleteManifest(ctx context.Context, repository, digest string) 
 // credentials went, e.g. "config file /home/me/.docker/config.json". Nothing is stored when
 // the registry refuses them (ErrAuthentication).
 //
-// The C ABI's login takes no cancellation handle, so ctx works less finely than for a Client's
-// methods: a context already done stops Login before anything is sent, and the context's
-// deadline bounds each request (as WithTimeout(TimeoutOverall, ...)); cancelling ctx while the
-// check runs does not interrupt it.
+// Cancelling ctx, or passing its deadline, ends the check promptly (ErrCancelled, and
+// context.Canceled or context.DeadlineExceeded), and nothing is stored.
 func Login(ctx context.Context, registry, username, password string, opts ...Option) (string, error) {
 	if abiErr != nil {
 		return "", abiErr
 	}
-	if ctx != nil {
-		if ctx.Err() != nil {
-			return "", contextError(ctx, nil)
-		}
-		if deadline, ok := ctx.Deadline(); ok {
-			left := time.Until(deadline)
-			if left <= 0 {
-				return "", contextError(ctx, nil)
-			}
-			opts = append(opts[:len(opts):len(opts)], WithTimeout(TimeoutOverall, left+time.Millisecond-1))
-		}
+	cc, err := beginCall(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer cc.end()
+	if cc != nil && cc.timeoutMs > 0 {
+		// The check is one to three requests: the context's deadline bounds each of them.
+		opts = append(opts[:len(opts):len(opts)], WithTimeout(TimeoutOverall, time.Duration(cc.timeoutMs)*time.Millisecond))
 	}
 	var a cargs
 	defer a.free()
@@ -405,24 +400,20 @@ func Login(ctx context.Context, registry, username, password string, opts ...Opt
 		return "", err
 	}
 	defer s.free()
-	var stored *C.char
 	var cerr *C.ocireg_error
+	if cc != nil {
+		// Cancelling the context cancels the credential check, wherever it is.
+		if err := check(C.ocireg_options_set_cancel(s.p, cc.cancel, &cerr), cerr); err != nil {
+			return "", err
+		}
+	}
+	var stored *C.char
 	err = check(C.ocireg_login(creg, cuser, cpass, nil, s.p, &stored, &cerr), cerr)
 	s.retry.reraise()
 	if err != nil {
-		if ctx != nil {
-			if deadline, ok := ctx.Deadline(); ok && errorsIsTimeout(err) && !time.Now().Before(deadline) {
-				return "", contextError(ctx, err.(*Error))
-			}
-		}
-		return "", err
+		return "", cc.result(err)
 	}
 	return takeString(stored), nil
-}
-
-func errorsIsTimeout(err error) bool {
-	e, ok := err.(*Error)
-	return ok && e.Status == StatusTimeout
 }
 
 // Logout removes the stored credentials of registry, from the credential helper and from every

@@ -199,6 +199,27 @@ func TestPingAllAuthModes(t *testing.T) {
 	}
 }
 
+func TestLoginIsCancelledByItsContextAndStoresNothing(t *testing.T) {
+	reg := startRegistry(t, ocireg.AuthBasic, alice)
+	config := filepath.Join(t.TempDir(), "docker", "config.json")
+	must(t, reg.SetDelay(60*time.Second)) // the credential check never gets its answer
+	t.Cleanup(func() { _ = reg.SetDelay(0) })
+	cctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	started := time.Now()
+	_, err := ocireg.Login(cctx, reg.URL(), "alice", "secret", ocireg.WithDockerConfig(config),
+		ocireg.WithTimeout(ocireg.TimeoutResponse, 0), ocireg.WithTimeout(ocireg.TimeoutRead, 0))
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, ocireg.ErrCancelled) {
+		t.Fatalf("want a cancelled login, got %v", err)
+	}
+	if took := time.Since(started); took > 1500*time.Millisecond {
+		t.Fatalf("the cancelled login took %v", took)
+	}
+	if _, err := os.Stat(config); !os.IsNotExist(err) {
+		t.Fatalf("a cancelled login wrote the config: %v", err)
+	}
+}
+
 func TestLoginLogout(t *testing.T) {
 	reg := startRegistry(t, ocireg.AuthBasic, alice)
 	config := filepath.Join(t.TempDir(), "docker", "config.json")

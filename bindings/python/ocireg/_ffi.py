@@ -130,6 +130,7 @@ SIGNATURES = {
     "ocireg_options_set_low_speed_limit": (_ST, [_P, c_uint64, c_uint64, _PP]),
     "ocireg_options_set_backoff": (_ST, [_P, c_uint64, c_double, c_uint64, c_uint64, c_double, _PP]),
     "ocireg_options_set_retry_notify": (_ST, [_P, RETRY_FN, _P, _PP]),
+    "ocireg_options_set_cancel": (_ST, [_P, _P, _PP]),
     # client
     "ocireg_client_new": (_ST, [_S, _P, _PP, _PP]),
     "ocireg_client_free": (None, [_P]),

@@ -1204,12 +1204,16 @@ def login(
     password: str,
     *,
     docker_config: Optional[PathLike] = None,
+    cancel: Optional[Cancel] = None,
     **options: Any,
 ) -> str:
     """Checks ``username`` / ``password`` against ``registry``, then stores them (in the
     credential helper the docker config names for the registry, else in the config's
     ``auths``). Returns where they went, e.g. ``"config file /home/me/.docker/config.json"``.
-    ``options`` are the TLS, ``insecure``, timeout and retry settings of :class:`Client`."""
+    ``options`` are the TLS, ``insecure``, timeout and retry settings of :class:`Client`.
+    ``cancel`` (an :class:`ocireg.Cancel`) stops the check from another thread with
+    :class:`CancelledError`; nothing is stored then."""
+    _check_cancel(cancel)
     for key in ("username", "password", "identity_token", "bearer_token", "anonymous"):
         if key in options:
             raise TypeError("login() got an unexpected keyword argument %r" % key)
@@ -1217,7 +1221,9 @@ def login(
     user, pw = _ffi.cstr(username, "username"), _ffi.cstr(password, "password")
     cfg = _ffi.cstr(docker_config, "docker_config", optional=True)
     out = c_void_p()
-    with _Options(_option_settings(options, "login()")) as opts:
+    with _Options(_option_settings(options, "login()")) as opts, ExitStack() as stack:
+        if cancel is not None:
+            _ffi.call(lib.ocireg_options_set_cancel, opts, stack.enter_context(cancel._borrow()))
         _ffi.call(lib.ocireg_login, reg, user, pw, cfg, opts, byref(out))
     return _ffi.take_string(out) or ""
 

@@ -114,6 +114,26 @@ def test_login_with_a_wrong_password_stores_nothing(basic_registry, tmp_path):
     assert not missing.exists()
 
 
+def test_login_is_cancelled_from_another_thread_and_stores_nothing(basic_registry, tmp_path):
+    import time
+
+    config = tmp_path / "config.json"
+    basic_registry.set_delay(60)  # the credential check never gets its answer
+    cancel = ocireg.Cancel()
+    cancel.trigger_after(0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ocireg.CancelledError):
+            ocireg.login(basic_registry.url, "alice", "secret", docker_config=config,
+                         cancel=cancel, read_timeout=None, response_timeout=None)
+        assert time.monotonic() - started < 1.5
+    finally:
+        basic_registry.set_delay(0)
+    assert not config.exists()
+    with pytest.raises(TypeError):
+        ocireg.login(basic_registry.url, "alice", "secret", cancel="not a handle")
+
+
 def test_login_refuses_credential_options(basic_registry):
     with pytest.raises(TypeError):
         ocireg.login(basic_registry.url, "alice", "secret", username="bob")

@@ -47,9 +47,14 @@ module Ocireg
     # credential helper. Returns where they went, e.g. "config file /home/me/.docker/config.json".
     # Other keyword arguments (insecure:, ca_cert:, timeouts: ...) are the client options used
     # for the check. Raises AuthenticationError (nothing stored) when the registry refuses them.
-    def login(registry, username, password, docker_config: nil, **options)
+    # `cancel:` (an Ocireg::Cancel) stops the check from another thread with CancelledError;
+    # nothing is stored then.
+    def login(registry, username, password, docker_config: nil, cancel: nil, **options)
+      raise TypeError, "cancel: must be an Ocireg::Cancel, not #{cancel.class}" unless cancel.nil? || cancel.is_a?(Cancel)
+
       out = Call.out_ptr
       Options.with(**options) do |opts|
+        Cancel.use(cancel) { |c| Call.check { |err| Native.ocireg_options_set_cancel(opts, c, err) } } if cancel
         Call.check do |err|
           Native.ocireg_login(Native.cstr(registry), Native.cstr(username), Native.cstr(password),
                               Native.cstr(docker_config), opts, out, err)

@@ -73,6 +73,23 @@ class AuthTest < Minitest::Test
     refute File.exist?(config), "logout must not create a config file"
   end
 
+  def test_login_cancelled_from_another_thread_stores_nothing
+    registry = start_registry(auth: :basic, users: USERS)
+    config = File.join(tmpdir, "config.json")
+    registry.delay = 60 # the credential check never gets its answer
+    cancel = Ocireg::Cancel.new
+    Thread.new { sleep 0.3; cancel.cancel }
+    started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    assert_raises(Ocireg::CancelledError) do
+      Ocireg.login(registry.url, "alice", "secret", docker_config: config, cancel: cancel)
+    end
+    assert_operator Process.clock_gettime(Process::CLOCK_MONOTONIC) - started, :<, 1.5
+    refute File.exist?(config)
+    assert_raises(TypeError) { Ocireg.login(registry.url, "alice", "secret", cancel: "no") }
+  ensure
+    registry.delay = 0 if registry
+  end
+
   def test_login_unreachable
     registry = start_registry
     url = registry.url

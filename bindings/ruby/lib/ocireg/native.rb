@@ -123,6 +123,7 @@ module Ocireg
     attach_function :ocireg_options_set_backoff, %i[handle uint64 double uint64 uint64 double pointer],
                     :ocireg_status
     attach_function :ocireg_options_set_retry_notify, %i[handle ocireg_retry_fn pointer pointer], :ocireg_status
+    attach_function :ocireg_options_set_cancel, %i[handle pointer pointer], :ocireg_status
 
     # --- client --------------------------------------------------------------------------------
     # Resolves credentials (may run a credential helper program): blocking.

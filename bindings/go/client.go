@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -104,6 +105,58 @@ func (c *Client) doWith(ctx context.Context, to *Client, f func(p, q *C.ocireg_c
 		to.reraiseRetryPanic()
 	}
 	return cc.result(err)
+}
+
+// progressCall runs one call on c (and to, as doWith) of a C function that reports progress
+// and has one output: f gets the clients, the handle of progress's callback state (0 when
+// progress is nil) and the out-parameter. The output is taken (wrapped or copied and freed) by
+// take inside the callback state's call, so that nothing leaks when a callback's panic is
+// raised again.
+func progressCall[T, R any](ctx context.Context, c, to *Client, progress ProgressFunc, take func(T) R, f func(p, q *C.ocireg_client, h C.uintptr_t, out *T, cerr **C.ocireg_error) C.ocireg_status) (R, error) {
+	var result R
+	err := c.doWith(ctx, to, func(p, q *C.ocireg_client) error {
+		return progressState(progress).call(func(h C.uintptr_t) error {
+			var out T
+			var cerr *C.ocireg_error
+			if err := check(f(p, q, h, &out, &cerr), cerr); err != nil {
+				return err
+			}
+			result = take(out)
+			return nil
+		})
+	})
+	if err != nil {
+		var zero R
+		return zero, err
+	}
+	return result, nil
+}
+
+// doJSON runs one call on c (as do) of a C function whose output is a JSON string, and
+// decodes that string into v.
+func (c *Client) doJSON(ctx context.Context, v any, f func(p *C.ocireg_client, out **C.char, cerr **C.ocireg_error) C.ocireg_status) error {
+	var text string
+	err := c.do(ctx, func(p *C.ocireg_client) error {
+		var out *C.char
+		var cerr *C.ocireg_error
+		if err := check(f(p, &out, &cerr), cerr); err != nil {
+			return err
+		}
+		text = takeString(out)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return decodeJSON(text, v)
+}
+
+// decodeJSON decodes the JSON text the library returned into v.
+func decodeJSON(text string, v any) error {
+	if err := json.Unmarshal([]byte(text), v); err != nil {
+		return invalidArgument("the library's answer is not the expected JSON: " + err.Error())
+	}
+	return nil
 }
 
 // reraiseRetryPanic raises again a panic of the retry callback during this goroutine's call.

@@ -63,6 +63,10 @@ module Ocireg
   # included; Ocireg::TimeoutError when it passes). Both go through a client bound for that call
   # (ocireg_client_bind); see also #bind.
   class Client
+    # #close frees the client (after any call running on another thread has returned); later
+    # calls raise Ocireg::InvalidArgumentError. #closed? says whether it was.
+    include ClosesHandle
+
     # Builds a client for `registry`: "host", "host:port", "http://host:port",
     # "https://host/base/path" or "https://user:password@host" (the userinfo becomes Basic
     # credentials); "docker.io" is Docker Hub. No request is sent. See Options for the keyword
@@ -111,17 +115,6 @@ module Ocireg
       ensure
         client.close
       end
-    end
-
-    # Frees the client (after any call running on another thread has returned). Later calls
-    # raise Ocireg::InvalidArgumentError. Idempotent.
-    def close
-      @handle.close
-      nil
-    end
-
-    def closed?
-      @handle.closed?
     end
 
     # The registry as "host[:port]", e.g. "127.0.0.1:5000" or "docker.io".

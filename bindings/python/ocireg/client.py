@@ -416,11 +416,9 @@ class Client(Handle):
         settings = {k: v for k, v in locals().items() if k not in ("self", "registry", "__class__")}
         super().__init__()
         reg = _ffi.cstr(registry, "registry")
-        out = c_void_p()
         options = _Options(_option_settings(settings))
         with options as opts:
-            _ffi.call(lib.ocireg_client_new, reg, opts, byref(out))
-        self._ptr = out.value
+            self._create(lib.ocireg_client_new, reg, opts)
         # The retry callback must outlive this client and every client bound from it.
         self._keepalive = options.keepalive
 

@@ -114,17 +114,9 @@ func (c *Client) Retag(ctx context.Context, repository, reference, toRepository,
 	if a.err != nil {
 		return nil, a.err
 	}
-	var pushed *Pushed
-	err := c.do(ctx, func(p *C.ocireg_client) error {
-		var out *C.ocireg_pushed
-		var cerr *C.ocireg_error
-		if err := check(C.ocireg_retag(p, crepo, cref, cto, ctag, &out, &cerr), cerr); err != nil {
-			return err
-		}
-		pushed = newPushed(out)
-		return nil
+	return doOut(ctx, c, newPushed, func(p *C.ocireg_client, out **C.ocireg_pushed, cerr **C.ocireg_error) C.ocireg_status {
+		return C.ocireg_retag(p, crepo, cref, cto, ctag, out, cerr)
 	})
-	return pushed, err
 }
 
 // DeleteTagOptions say how DeleteTag deletes. The zero value (or nil) asks the registry to

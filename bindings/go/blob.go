@@ -49,17 +49,9 @@ func (c *Client) PushBlob(ctx context.Context, repository string, data []byte) (
 	if a.err != nil {
 		return "", a.err
 	}
-	var out string
-	err := c.do(ctx, func(p *C.ocireg_client) error {
-		var digest *C.char
-		var cerr *C.ocireg_error
-		if err := check(C.ocireg_blob_push_bytes(p, crepo, bytesIn(data), C.size_t(len(data)), &digest, &cerr), cerr); err != nil {
-			return err
-		}
-		out = takeString(digest)
-		return nil
+	return doOut(ctx, c, takeString, func(p *C.ocireg_client, digest **C.char, cerr **C.ocireg_error) C.ocireg_status {
+		return C.ocireg_blob_push_bytes(p, crepo, bytesIn(data), C.size_t(len(data)), digest, cerr)
 	})
-	return out, err
 }
 
 // PushBlobFile uploads a file as a blob unless repository already has it (hashed first, then
@@ -72,17 +64,9 @@ func (c *Client) PushBlobFile(ctx context.Context, repository, path string) (str
 	if a.err != nil {
 		return "", a.err
 	}
-	var out string
-	err := c.do(ctx, func(p *C.ocireg_client) error {
-		var digest *C.char
-		var cerr *C.ocireg_error
-		if err := check(C.ocireg_blob_push_file(p, crepo, cpath, &digest, &cerr), cerr); err != nil {
-			return err
-		}
-		out = takeString(digest)
-		return nil
+	return doOut(ctx, c, takeString, func(p *C.ocireg_client, digest **C.char, cerr **C.ocireg_error) C.ocireg_status {
+		return C.ocireg_blob_push_file(p, crepo, cpath, digest, cerr)
 	})
-	return out, err
 }
 
 // PushBlobReader uploads a blob of exactly size bytes read from r, and returns its digest.

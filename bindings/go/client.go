@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -106,6 +107,57 @@ func (c *Client) doWith(ctx context.Context, to *Client, f func(p, q *C.ocireg_c
 	return cc.result(err)
 }
 
+// progressCall runs one call on c (and to, as doWith) of a C function that reports progress
+// and has one output: f gets the clients, the handle of progress's callback state (0 when
+// progress is nil) and the out-parameter. The output is taken (wrapped or copied and freed) by
+// take inside the callback state's call, so that nothing leaks when a callback's panic is
+// raised again.
+func progressCall[T, R any](ctx context.Context, c, to *Client, progress ProgressFunc, take func(T) R, f func(p, q *C.ocireg_client, h C.uintptr_t, out *T, cerr **C.ocireg_error) C.ocireg_status) (R, error) {
+	var result R
+	err := c.doWith(ctx, to, func(p, q *C.ocireg_client) error {
+		return progressState(progress).call(func(h C.uintptr_t) error {
+			var out T
+			var cerr *C.ocireg_error
+			if err := check(f(p, q, h, &out, &cerr), cerr); err != nil {
+				return err
+			}
+			result = take(out)
+			return nil
+		})
+	})
+	if err != nil {
+		var zero R
+		return zero, err
+	}
+	return result, nil
+}
+
+// doOut runs one call on c (as do) of a C function with one output, which take takes
+// (wraps, or copies and frees) on success.
+func doOut[T, R any](ctx context.Context, c *Client, take func(T) R, f func(p *C.ocireg_client, out *T, cerr **C.ocireg_error) C.ocireg_status) (R, error) {
+	return progressCall(ctx, c, nil, nil, take, func(p, _ *C.ocireg_client, _ C.uintptr_t, out *T, cerr **C.ocireg_error) C.ocireg_status {
+		return f(p, out, cerr)
+	})
+}
+
+// doJSON runs one call on c (as do) of a C function whose output is a JSON string, and
+// decodes that string into v.
+func (c *Client) doJSON(ctx context.Context, v any, f func(p *C.ocireg_client, out **C.char, cerr **C.ocireg_error) C.ocireg_status) error {
+	text, err := doOut(ctx, c, takeString, f)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(text, v)
+}
+
+// decodeJSON decodes the JSON text the library returned into v.
+func decodeJSON(text string, v any) error {
+	if err := json.Unmarshal([]byte(text), v); err != nil {
+		return invalidArgument("the library's answer is not the expected JSON: " + err.Error())
+	}
+	return nil
+}
+
 // reraiseRetryPanic raises again a panic of the retry callback during this goroutine's call.
 func (c *Client) reraiseRetryPanic() {
 	if c != nil {
@@ -166,33 +218,17 @@ func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) 
 	if a.err != nil {
 		return nil, a.err
 	}
-	var out []string
-	err := c.do(ctx, func(p *C.ocireg_client) error {
-		var list *C.ocireg_string_list
-		var cerr *C.ocireg_error
-		if err := check(C.ocireg_tags(p, crepo, &list, &cerr), cerr); err != nil {
-			return err
-		}
-		out = takeList(list)
-		return nil
+	return doOut(ctx, c, takeList, func(p *C.ocireg_client, list **C.ocireg_string_list, cerr **C.ocireg_error) C.ocireg_status {
+		return C.ocireg_tags(p, crepo, list, cerr)
 	})
-	return out, err
 }
 
 // Catalog lists every repository of the registry (/v2/_catalog), following all pages. A
 // registry without a catalog is ErrUnsupported.
 func (c *Client) Catalog(ctx context.Context) ([]string, error) {
-	var out []string
-	err := c.do(ctx, func(p *C.ocireg_client) error {
-		var list *C.ocireg_string_list
-		var cerr *C.ocireg_error
-		if err := check(C.ocireg_catalog(p, &list, &cerr), cerr); err != nil {
-			return err
-		}
-		out = takeList(list)
-		return nil
+	return doOut(ctx, c, takeList, func(p *C.ocireg_client, list **C.ocireg_string_list, cerr **C.ocireg_error) C.ocireg_status {
+		return C.ocireg_catalog(p, list, cerr)
 	})
-	return out, err
 }
 
 // Search lists the repositories whose name contains pattern (a plain, case-sensitive
@@ -204,17 +240,9 @@ func (c *Client) Search(ctx context.Context, pattern string) ([]string, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
-	var out []string
-	err := c.do(ctx, func(p *C.ocireg_client) error {
-		var list *C.ocireg_string_list
-		var cerr *C.ocireg_error
-		if err := check(C.ocireg_search(p, cpat, &list, &cerr), cerr); err != nil {
-			return err
-		}
-		out = takeList(list)
-		return nil
+	return doOut(ctx, c, takeList, func(p *C.ocireg_client, list **C.ocireg_string_list, cerr **C.ocireg_error) C.ocireg_status {
+		return C.ocireg_search(p, cpat, list, cerr)
 	})
-	return out, err
 }
 
 // TagsPage lists one page of the tags of repository: at most n tags (0: the registry's default
@@ -311,17 +339,9 @@ func (c *Client) ManifestDigest(ctx context.Context, repository, reference strin
 	if a.err != nil {
 		return "", a.err
 	}
-	var out string
-	err := c.do(ctx, func(p *C.ocireg_client) error {
-		var digest *C.char
-		var cerr *C.ocireg_error
-		if err := check(C.ocireg_manifest_digest(p, crepo, cref, &digest, &cerr), cerr); err != nil {
-			return err
-		}
-		out = takeString(digest)
-		return nil
+	return doOut(ctx, c, takeString, func(p *C.ocireg_client, digest **C.char, cerr **C.ocireg_error) C.ocireg_status {
+		return C.ocireg_manifest_digest(p, crepo, cref, digest, cerr)
 	})
-	return out, err
 }
 
 // PutManifest uploads manifest bytes as they are under reference (a tag, or the manifest's
@@ -336,18 +356,9 @@ func (c *Client) PutManifest(ctx context.Context, repository, reference, mediaTy
 	if a.err != nil {
 		return "", a.err
 	}
-	var out string
-	err := c.do(ctx, func(p *C.ocireg_client) error {
-		var digest *C.char
-		var cerr *C.ocireg_error
-		st := C.ocireg_manifest_put(p, crepo, cref, cmt, bytesIn(manifest), C.size_t(len(manifest)), &digest, &cerr)
-		if err := check(st, cerr); err != nil {
-			return err
-		}
-		out = takeString(digest)
-		return nil
+	return doOut(ctx, c, takeString, func(p *C.ocireg_client, digest **C.char, cerr **C.ocireg_error) C.ocireg_status {
+		return C.ocireg_manifest_put(p, crepo, cref, cmt, bytesIn(manifest), C.size_t(len(manifest)), digest, cerr)
 	})
-	return out, err
 }
 
 // DeleteManifest deletes a manifest by digest (and with it every tag pointing at it).

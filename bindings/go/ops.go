@@ -17,10 +17,7 @@ ocireg_status gocireg_pull_layers(const ocireg_client *client, const char *repos
 */
 import "C"
 
-import (
-	"context"
-	"encoding/json"
-)
+import "context"
 
 // Platform is the platform of an image, as in an index entry.
 type Platform struct {
@@ -99,22 +96,9 @@ func (c *Client) copy(ctx context.Context, repository, reference string, dst *Cl
 	if a.err != nil {
 		return nil, a.err
 	}
-	var pushed *Pushed
-	err := c.doWith(ctx, dst, func(p, q *C.ocireg_client) error {
-		return progressState(progress).call(func(h C.uintptr_t) error {
-			var out *C.ocireg_pushed
-			var cerr *C.ocireg_error
-			err := check(C.gocireg_copy(p, crepo, cref, q, cto, ctoref, C.uint32_t(opts.Threads), cplat, h, &out, &cerr), cerr)
-			if err == nil {
-				pushed = newPushed(out)
-			}
-			return err
-		})
+	return progressCall(ctx, c, dst, progress, newPushed, func(p, q *C.ocireg_client, h C.uintptr_t, out **C.ocireg_pushed, cerr **C.ocireg_error) C.ocireg_status {
+		return C.gocireg_copy(p, crepo, cref, q, cto, ctoref, C.uint32_t(opts.Threads), cplat, h, out, cerr)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return pushed, nil
 }
 
 // Retag gives the manifest repository:reference the tag toTag in toRepository: in the same
@@ -130,17 +114,9 @@ func (c *Client) Retag(ctx context.Context, repository, reference, toRepository,
 	if a.err != nil {
 		return nil, a.err
 	}
-	var pushed *Pushed
-	err := c.do(ctx, func(p *C.ocireg_client) error {
-		var out *C.ocireg_pushed
-		var cerr *C.ocireg_error
-		if err := check(C.ocireg_retag(p, crepo, cref, cto, ctag, &out, &cerr), cerr); err != nil {
-			return err
-		}
-		pushed = newPushed(out)
-		return nil
+	return doOut(ctx, c, newPushed, func(p *C.ocireg_client, out **C.ocireg_pushed, cerr **C.ocireg_error) C.ocireg_status {
+		return C.ocireg_retag(p, crepo, cref, cto, ctag, out, cerr)
 	})
-	return pushed, err
 }
 
 // DeleteTagOptions say how DeleteTag deletes. The zero value (or nil) asks the registry to
@@ -185,23 +161,12 @@ func (c *Client) DeleteTag(ctx context.Context, repository, tag string, opts *De
 	if a.err != nil {
 		return nil, a.err
 	}
-	var text string
-	err := c.do(ctx, func(p *C.ocireg_client) error {
-		var out *C.char
-		var cerr *C.ocireg_error
-		st := C.ocireg_delete_tag(p, crepo, ctag, C.int32_t(cbool(!opts.ByDigest)), C.int32_t(cbool(opts.ListOtherTags)), &out, &cerr)
-		if err := check(st, cerr); err != nil {
-			return err
-		}
-		text = takeString(out)
-		return nil
+	var d DeletedTag
+	err := c.doJSON(ctx, &d, func(p *C.ocireg_client, out **C.char, cerr **C.ocireg_error) C.ocireg_status {
+		return C.ocireg_delete_tag(p, crepo, ctag, C.int32_t(cbool(!opts.ByDigest)), C.int32_t(cbool(opts.ListOtherTags)), out, cerr)
 	})
 	if err != nil {
 		return nil, err
-	}
-	var d DeletedTag
-	if err := json.Unmarshal([]byte(text), &d); err != nil {
-		return nil, invalidArgument("the library's answer is not the expected JSON: " + err.Error())
 	}
 	return &d, nil
 }
@@ -220,22 +185,12 @@ func (c *Client) PlatformDescriptor(ctx context.Context, repository, reference, 
 	if a.err != nil {
 		return nil, a.err
 	}
-	var text string
-	err := c.do(ctx, func(p *C.ocireg_client) error {
-		var out *C.char
-		var cerr *C.ocireg_error
-		if err := check(C.ocireg_platform_descriptor(p, crepo, cref, cplat, &out, &cerr), cerr); err != nil {
-			return err
-		}
-		text = takeString(out)
-		return nil
+	var d Descriptor
+	err := c.doJSON(ctx, &d, func(p *C.ocireg_client, out **C.char, cerr **C.ocireg_error) C.ocireg_status {
+		return C.ocireg_platform_descriptor(p, crepo, cref, cplat, out, cerr)
 	})
 	if err != nil {
 		return nil, err
-	}
-	var d Descriptor
-	if err := json.Unmarshal([]byte(text), &d); err != nil {
-		return nil, invalidArgument("the library's answer is not the expected JSON: " + err.Error())
 	}
 	return &d, nil
 }
@@ -264,22 +219,12 @@ func (c *Client) TagsWithDigests(ctx context.Context, repository string) ([]TagD
 	if a.err != nil {
 		return nil, a.err
 	}
-	var text string
-	err := c.do(ctx, func(p *C.ocireg_client) error {
-		var out *C.char
-		var cerr *C.ocireg_error
-		if err := check(C.ocireg_tags_with_digests(p, crepo, &out, &cerr), cerr); err != nil {
-			return err
-		}
-		text = takeString(out)
-		return nil
+	out := []TagDigest{}
+	err := c.doJSON(ctx, &out, func(p *C.ocireg_client, out **C.char, cerr **C.ocireg_error) C.ocireg_status {
+		return C.ocireg_tags_with_digests(p, crepo, out, cerr)
 	})
 	if err != nil {
 		return nil, err
-	}
-	out := []TagDigest{}
-	if err := json.Unmarshal([]byte(text), &out); err != nil {
-		return nil, invalidArgument("the library's answer is not the expected JSON: " + err.Error())
 	}
 	return out, nil
 }
@@ -393,22 +338,15 @@ func (c *Client) PullLayers(ctx context.Context, repository, reference, dir stri
 	if a.err != nil {
 		return nil, a.err
 	}
-	var text string
-	err := c.do(ctx, func(p *C.ocireg_client) error {
-		return progressState(progress).call(func(h C.uintptr_t) error {
-			var out *C.char
-			var cerr *C.ocireg_error
-			err := check(C.gocireg_pull_layers(p, crepo, cref, cdir, cplat, C.uint32_t(opts.Threads), h, &out, &cerr), cerr)
-			text = takeString(out)
-			return err
-		})
+	text, err := progressCall(ctx, c, nil, progress, takeString, func(p, _ *C.ocireg_client, h C.uintptr_t, out **C.char, cerr **C.ocireg_error) C.ocireg_status {
+		return C.gocireg_pull_layers(p, crepo, cref, cdir, cplat, C.uint32_t(opts.Threads), h, out, cerr)
 	})
 	if err != nil {
 		return nil, err
 	}
 	var pl PulledLayers
-	if err := json.Unmarshal([]byte(text), &pl); err != nil {
-		return nil, invalidArgument("the library's answer is not the expected JSON: " + err.Error())
+	if err := decodeJSON(text, &pl); err != nil {
+		return nil, err
 	}
 	return &pl, nil
 }

@@ -45,22 +45,9 @@ func (c *Client) PullImage(ctx context.Context, repository, reference, dir strin
 	if a.err != nil {
 		return nil, a.err
 	}
-	var pulled *Pulled
-	err := c.do(ctx, func(p *C.ocireg_client) error {
-		return progressState(progress).call(func(h C.uintptr_t) error {
-			var out *C.ocireg_pulled
-			var cerr *C.ocireg_error
-			err := check(C.gocireg_pull_image(p, crepo, cref, cdir, cplat, C.uint32_t(opts.Threads), h, &out, &cerr), cerr)
-			if err == nil {
-				pulled = newPulled(out)
-			}
-			return err
-		})
+	return progressCall(ctx, c, nil, progress, newPulled, func(p, _ *C.ocireg_client, h C.uintptr_t, out **C.ocireg_pulled, cerr **C.ocireg_error) C.ocireg_status {
+		return C.gocireg_pull_image(p, crepo, cref, cdir, cplat, C.uint32_t(opts.Threads), h, out, cerr)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return pulled, nil
 }
 
 // Pulled is what a pull fetched: the manifest digest, media type and size, its descriptors,

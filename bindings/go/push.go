@@ -126,22 +126,9 @@ func (c *Client) pushWith(ctx context.Context, opts *PushOptions, progress Progr
 		return nil, err
 	}
 	defer C.ocireg_push_options_free(popts)
-	var pushed *Pushed
-	err = c.do(ctx, func(p *C.ocireg_client) error {
-		return progressState(progress).call(func(h C.uintptr_t) error {
-			var out *C.ocireg_pushed
-			var cerr *C.ocireg_error
-			if err := check(push(p, popts, h, &out, &cerr), cerr); err != nil {
-				return err
-			}
-			pushed = newPushed(out)
-			return nil
-		})
+	return progressCall(ctx, c, nil, progress, newPushed, func(p, _ *C.ocireg_client, h C.uintptr_t, out **C.ocireg_pushed, cerr **C.ocireg_error) C.ocireg_status {
+		return push(p, popts, h, out, cerr)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return pushed, nil
 }
 
 // progressState is the callback state of a progress func (nil: no callback).

@@ -11,7 +11,8 @@ waits for the running ones and holds the others off, as the C conventions requir
 
 import threading
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from ctypes import byref, c_void_p
+from typing import Any, Iterator, Optional
 
 from . import _ffi, errors
 
@@ -53,6 +54,12 @@ class Handle:
                 self._cond.notify_all()
             if ptr is not None:
                 self._free(ptr)
+
+    def _create(self, fn: Any, *args: Any) -> None:
+        """Calls the C constructor ``fn(*args, &out)`` and takes the handle it makes."""
+        out = c_void_p()
+        _ffi.call(fn, *args, byref(out))
+        self._ptr = out.value
 
     def _free(self, ptr: int) -> None:
         """Frees the library object (exactly once, when no call uses it any more)."""

@@ -1,7 +1,6 @@
 """Cancellation handles (``ocireg_cancel_*``): stop a running call from another thread."""
 
 import threading
-from ctypes import byref, c_void_p
 
 from . import _ffi
 from ._handle import Handle
@@ -33,9 +32,7 @@ class Cancel(Handle):
 
     def __init__(self) -> None:
         super().__init__()
-        out = c_void_p()
-        _ffi.call(lib.ocireg_cancel_new, byref(out))
-        self._ptr = out.value
+        self._create(lib.ocireg_cancel_new)
 
     def trigger(self) -> None:
         """Cancels every call using this handle, now and later. Callable from any thread, any

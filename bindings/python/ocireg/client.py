@@ -5,7 +5,7 @@ import functools
 import inspect
 import json
 import os
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from ctypes import byref, c_int, c_size_t, c_uint64, c_void_p
 from typing import (
     Any,
@@ -85,6 +85,7 @@ def _seconds_to_ms(value: float, what: str) -> int:
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
 
 def _network(fn: _F) -> _F:
@@ -415,11 +416,9 @@ class Client(Handle):
         settings = {k: v for k, v in locals().items() if k not in ("self", "registry", "__class__")}
         super().__init__()
         reg = _ffi.cstr(registry, "registry")
-        out = c_void_p()
         options = _Options(_option_settings(settings))
         with options as opts:
-            _ffi.call(lib.ocireg_client_new, reg, opts, byref(out))
-        self._ptr = out.value
+            self._create(lib.ocireg_client_new, reg, opts)
         # The retry callback must outlive this client and every client bound from it.
         self._keepalive = options.keepalive
 
@@ -465,6 +464,35 @@ class Client(Handle):
         Handle.__init__(bound, out.value)
         bound._keepalive = self._keepalive
         return bound
+
+    def _progress_call(
+        self,
+        fn: Any,
+        progress: Optional[ProgressCallback],
+        cancel: Optional[Cancel],
+        timeout: Optional[float],
+        *args: Any,
+        take: Callable[[c_void_p], _T],
+    ) -> _T:
+        """Calls ``fn(client, *args, callback, NULL, &out)`` for the C functions that report
+        progress: ``client`` is this client for the call (see :meth:`_use`), ``callback``
+        calls ``progress``. An argument that is a context manager (a handle's ``_borrow()``,
+        another client's ``_use()``) is entered for the call, in order after the client, and
+        passes what it yields. Returns ``take(out)``, taken before an exception raised by
+        ``progress`` is re-raised, so that the output is never leaked."""
+        state = _ffi.CallbackState()
+        callback = progress_trampoline(progress, state)
+        out = c_void_p()
+        with ExitStack() as stack:
+            h = stack.enter_context(self._use(cancel, timeout))
+            values = [
+                stack.enter_context(a) if isinstance(a, AbstractContextManager) else a
+                for a in args
+            ]
+            _ffi.call_with_callbacks(state, fn, h, *values, callback, None, byref(out))
+        result = take(out)
+        state.reraise()
+        return result
 
     # -- information ---------------------------------------------------------------------------
 
@@ -805,48 +833,27 @@ class Client(Handle):
         chunks of that many bytes), ``mount_from`` (try mounting missing blobs from that
         repository) and ``skip_existing`` are the push options."""
         repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(tag, "tag")
-        state = _ffi.CallbackState()
-        callback = progress_trampoline(progress, state)
-        out = c_void_p()
         if isinstance(image, Image):
-            with _PushOptions(threads, chunk_size, mount_from, skip_existing) as popts:
-                with self._use(cancel, timeout) as h, image._borrow() as img:
-                    _ffi.call_with_callbacks(
-                        state,
-                        lib.ocireg_push_image,
-                        h,
-                        repo,
-                        ref,
-                        img,
-                        popts,
-                        callback,
-                        None,
-                        byref(out),
-                    )
+            fn, source = lib.ocireg_push_image, image._borrow()
         elif isinstance(image, (str, os.PathLike)):
-            layout = _ffi.cstr(image, "layout_dir")
-            with _PushOptions(threads, chunk_size, mount_from, skip_existing) as popts:
-                with self._use(cancel, timeout) as h:
-                    _ffi.call_with_callbacks(
-                        state,
-                        lib.ocireg_push_layout,
-                        h,
-                        repo,
-                        ref,
-                        layout,
-                        popts,
-                        callback,
-                        None,
-                        byref(out),
-                    )
+            fn, source = lib.ocireg_push_layout, _ffi.cstr(image, "layout_dir")
         else:
             raise TypeError(
                 "image must be an ocireg.Image or a layout directory, not %s"
                 % type(image).__name__
             )
-        pushed = Pushed(out.value)
-        state.reraise()
-        return pushed
+        with _PushOptions(threads, chunk_size, mount_from, skip_existing) as popts:
+            return self._progress_call(
+                fn,
+                progress,
+                cancel,
+                timeout,
+                repo,
+                ref,
+                source,
+                popts,
+                take=lambda out: Pushed(out.value),
+            )
 
     @_network
     def verify(
@@ -910,26 +917,18 @@ class Client(Handle):
         dirname = _ffi.cstr(directory, "directory")
         plat = _ffi.cstr(platform, "platform", optional=True)
         nthreads = _ffi.uint(threads, 32, "threads")
-        state = _ffi.CallbackState()
-        callback = progress_trampoline(progress, state)
-        out = c_void_p()
-        with self._use(cancel, timeout) as h:
-            _ffi.call_with_callbacks(
-                state,
-                lib.ocireg_pull_image,
-                h,
-                repo,
-                ref,
-                dirname,
-                plat,
-                nthreads,
-                callback,
-                None,
-                byref(out),
-            )
-        pulled = Pulled(out.value)
-        state.reraise()
-        return pulled
+        return self._progress_call(
+            lib.ocireg_pull_image,
+            progress,
+            cancel,
+            timeout,
+            repo,
+            ref,
+            dirname,
+            plat,
+            nthreads,
+            take=lambda out: Pulled(out.value),
+        )
 
     # -- streamed blob reads --------------------------------------------------------------------
 
@@ -989,30 +988,20 @@ class Client(Handle):
         to_ref = _ffi.cstr(reference if to_reference is None else to_reference, "to_reference")
         plat = _ffi.cstr(platform, "platform", optional=True)
         nthreads = _ffi.uint(threads, 32, "threads")
-        state = _ffi.CallbackState()
-        callback = progress_trampoline(progress, state)
-        out = c_void_p()
-        with ExitStack() as stack:
-            h = stack.enter_context(self._use(cancel, timeout))
-            dest = stack.enter_context(to._use(cancel, timeout)) if to is not None else None
-            _ffi.call_with_callbacks(
-                state,
-                lib.ocireg_copy,
-                h,
-                repo,
-                ref,
-                dest,
-                to_repo,
-                to_ref,
-                nthreads,
-                plat,
-                callback,
-                None,
-                byref(out),
-            )
-        pushed = Pushed(out.value)
-        state.reraise()
-        return pushed
+        return self._progress_call(
+            lib.ocireg_copy,
+            progress,
+            cancel,
+            timeout,
+            repo,
+            ref,
+            to._use(cancel, timeout) if to is not None else None,
+            to_repo,
+            to_ref,
+            nthreads,
+            plat,
+            take=lambda out: Pushed(out.value),
+        )
 
     @_network
     def retag(
@@ -1162,25 +1151,18 @@ class Client(Handle):
         dirname = _ffi.cstr(directory, "directory")
         plat = _ffi.cstr(platform, "platform", optional=True)
         nthreads = _ffi.uint(threads, 32, "threads")
-        state = _ffi.CallbackState()
-        callback = progress_trampoline(progress, state)
-        out = c_void_p()
-        with self._use(cancel, timeout) as h:
-            _ffi.call_with_callbacks(
-                state,
-                lib.ocireg_pull_layers,
-                h,
-                repo,
-                ref,
-                dirname,
-                plat,
-                nthreads,
-                callback,
-                None,
-                byref(out),
-            )
-        text = _ffi.take_string(out)
-        state.reraise()
+        text = self._progress_call(
+            lib.ocireg_pull_layers,
+            progress,
+            cancel,
+            timeout,
+            repo,
+            ref,
+            dirname,
+            plat,
+            nthreads,
+            take=_ffi.take_string,
+        )
         return PulledLayers.from_json(json.loads(text or "{}"))
 
 

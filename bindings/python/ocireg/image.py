@@ -104,9 +104,7 @@ class ImageBuilder(Handle):
 
     def __init__(self) -> None:
         super().__init__()
-        out = c_void_p()
-        _ffi.call(lib.ocireg_image_builder_new, byref(out))
-        self._ptr = out.value
+        self._create(lib.ocireg_image_builder_new)
 
     def set_config(self, data: Any, media_type: Optional[str] = None) -> "ImageBuilder":
         """Sets the config blob (JSON bytes); ``media_type`` None means the OCI image config

@@ -70,9 +70,7 @@ class Registry(Handle):
         else:
             mode = _ffi.uint(auth, 32, "auth")
         spec = _users_spec(users)
-        out = c_void_p()
-        _ffi.call(lib.ocireg_test_registry_start, mode, spec, byref(out))
-        self._ptr = out.value
+        self._create(lib.ocireg_test_registry_start, mode, spec)
         with self._borrow() as h:
             self._url = _ffi.decode(lib.ocireg_test_registry_url(h)) or ""
             self._host = _ffi.decode(lib.ocireg_test_registry_host(h)) or ""

@@ -77,6 +77,6 @@ end
 
 module Ocireg
   [Client, Image, ImageBuilder, Pushed, Pulled, VerifyReport, Cancel, BlobReader, OwnsHandle, OwnsHandle::ClassMethods,
-   Testing::Registry, Image.singleton_class, Pushed.singleton_class, Testing.singleton_class,
+   ClosesHandle, Testing::Registry, Image.singleton_class, Pushed.singleton_class, Testing.singleton_class,
    singleton_class].each { |target| InterruptMask.apply(target) }
 end

@@ -171,27 +171,12 @@ class ControlTest < Minitest::Test
   # A plain HTTP server that answers every blob GET with other bytes of the same length (the
   # Ruby twin of the mock in tests/cancel.rs); other paths get {}.
   def start_tampering_server(fake)
-    server = TCPServer.new("127.0.0.1", 0)
-    thread = Thread.new do
-      loop do
-        sock = server.accept
-        begin
-          request_line = sock.gets.to_s
-          nil while (line = sock.gets) && line != "\r\n"
-          body = request_line.include?("/blobs/") ? fake : "{}"
-          sock.write("HTTP/1.1 200 OK\r\nContent-Length: #{body.bytesize}\r\n" \
-                     "Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n")
-          sock.write(body) unless request_line.start_with?("HEAD")
-        rescue IOError, SystemCallError
-          nil
-        ensure
-          sock.close
-        end
-      end
-    rescue IOError
-      nil
+    start_fake_http_server do |request_line, sock|
+      body = request_line.include?("/blobs/") ? fake : "{}"
+      sock.write("HTTP/1.1 200 OK\r\nContent-Length: #{body.bytesize}\r\n" \
+                 "Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n")
+      sock.write(body) unless request_line.start_with?("HEAD")
     end
-    [server, thread]
   end
 
   def test_a_tampered_blob_fails_on_the_last_read

@@ -298,24 +298,10 @@ class DockerRegistry2Test < Minitest::Test
 
   # A plain HTTP server answering every request with `status_line` and `body`.
   def start_http_server(status_line, body)
-    server = TCPServer.new("127.0.0.1", 0)
-    thread = Thread.new do
-      loop do
-        sock = server.accept
-        begin
-          nil while (line = sock.gets) && line != "\r\n"
-          sock.write("#{status_line}\r\nContent-Type: text/html\r\nContent-Length: #{body.bytesize}\r\n" \
-                     "Connection: close\r\n\r\n#{body}")
-        rescue IOError, SystemCallError
-          nil
-        ensure
-          sock.close
-        end
-      end
-    rescue IOError
-      nil
+    start_fake_http_server do |_request_line, sock|
+      sock.write("#{status_line}\r\nContent-Type: text/html\r\nContent-Length: #{body.bytesize}\r\n" \
+                 "Connection: close\r\n\r\n#{body}")
     end
-    [server, thread]
   end
 
   # A TLS server with a self-signed certificate (which no client trusts).

@@ -57,4 +57,29 @@ module OciregTestHelpers
     require "digest"
     "sha256:#{Digest::SHA256.hexdigest(data)}"
   end
+
+  # A plain HTTP server on 127.0.0.1 serving one connection at a time: the block gets the
+  # request line and the socket once the request's headers are read, and writes the answer;
+  # the socket is closed afterwards. Returns [server, thread] (close the server to stop it).
+  def start_fake_http_server
+    require "socket"
+    server = TCPServer.new("127.0.0.1", 0)
+    thread = Thread.new do
+      loop do
+        sock = server.accept
+        begin
+          request_line = sock.gets.to_s
+          nil while (line = sock.gets) && line != "\r\n"
+          yield request_line, sock
+        rescue IOError, SystemCallError
+          nil
+        ensure
+          sock.close
+        end
+      end
+    rescue IOError
+      nil
+    end
+    [server, thread]
+  end
 end

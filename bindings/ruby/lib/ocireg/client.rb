@@ -63,6 +63,10 @@ module Ocireg
   # included; Ocireg::TimeoutError when it passes). Both go through a client bound for that call
   # (ocireg_client_bind); see also #bind.
   class Client
+    # #close frees the client (after any call running on another thread has returned); later
+    # calls raise Ocireg::InvalidArgumentError. #closed? says whether it was.
+    include ClosesHandle
+
     # Builds a client for `registry`: "host", "host:port", "http://host:port",
     # "https://host/base/path" or "https://user:password@host" (the userinfo becomes Basic
     # credentials); "docker.io" is Docker Hub. No request is sent. See Options for the keyword
@@ -111,17 +115,6 @@ module Ocireg
       ensure
         client.close
       end
-    end
-
-    # Frees the client (after any call running on another thread has returned). Later calls
-    # raise Ocireg::InvalidArgumentError. Idempotent.
-    def close
-      @handle.close
-      nil
-    end
-
-    def closed?
-      @handle.closed?
     end
 
     # The registry as "host[:port]", e.g. "127.0.0.1:5000" or "docker.io".
@@ -420,15 +413,11 @@ module Ocireg
     # Returns an Ocireg::Pushed.
     def push_layout(repository, tag, layout_dir, threads: nil, chunk_size: nil, mount_from: nil,
                     skip_existing: nil, cancel: nil, timeout: nil, &progress)
-      guard = CallbackGuard.progress(progress)
-      out = Call.out_ptr
-      PushOptions.with(threads: threads, chunk_size: chunk_size, mount_from: mount_from,
-                       skip_existing: skip_existing) do |opts|
-        conn(cancel, timeout) do |c|
-          Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_pushed_free)) do |err|
-            Native.ocireg_push_layout(c, Native.cstr(repository), Native.cstr(tag), Native.cstr(layout_dir),
-                                      opts, guard&.fn, nil, out, err)
-          end
+      out = PushOptions.with(threads: threads, chunk_size: chunk_size, mount_from: mount_from,
+                             skip_existing: skip_existing) do |opts|
+        progress_call(progress, :ocireg_pushed_free, cancel, timeout) do |c, fn, o, err|
+          Native.ocireg_push_layout(c, Native.cstr(repository), Native.cstr(tag), Native.cstr(layout_dir),
+                                    opts, fn, nil, o, err)
         end
       end
       Pushed.__send__(:wrap, out.read_pointer)
@@ -470,13 +459,9 @@ module Ocireg
     # Returns an Ocireg::Pulled.
     def pull_image(repository, reference, dir, platform: nil, threads: nil, cancel: nil, timeout: nil,
                    &progress)
-      guard = CallbackGuard.progress(progress)
-      out = Call.out_ptr
-      conn(cancel, timeout) do |c|
-        Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_pulled_free)) do |err|
-          Native.ocireg_pull_image(c, Native.cstr(repository), Native.cstr(reference), Native.cstr(dir),
-                                   Native.cstr(platform), Integer(threads || 0), guard&.fn, nil, out, err)
-        end
+      out = progress_call(progress, :ocireg_pulled_free, cancel, timeout) do |c, fn, o, err|
+        Native.ocireg_pull_image(c, Native.cstr(repository), Native.cstr(reference), Native.cstr(dir),
+                                 Native.cstr(platform), Integer(threads || 0), fn, nil, o, err)
       end
       Pulled.__send__(:wrap, out.read_pointer)
     end
@@ -524,6 +509,26 @@ module Ocireg
       out.read_pointer
     end
 
+    # Runs one C call that reports progress, with the block `progress` (or nil) as its
+    # callback: yields the client's pointer (bound to `cancel`/`timeout` as in #conn), the
+    # callback (nil without a block), the out-pointer, the error pointer and, with `to:`
+    # (another Client), that client's pointer, bound alike (nil without). An exception of the
+    # block is raised again after the output is freed with `free_fn` (the name of a Native
+    # function). Returns the out-pointer.
+    def progress_call(progress, free_fn, cancel, timeout, to: nil)
+      guard = CallbackGuard.progress(progress)
+      out = Call.out_ptr
+      conn(cancel, timeout) do |c|
+        call = lambda do |d|
+          Call.check_guarded(guard, out: out, free_fn: Native.method(free_fn)) do |err|
+            yield c, guard&.fn, out, err, d
+          end
+        end
+        to.nil? ? call.call(nil) : to.__send__(:conn, cancel, timeout, &call)
+      end
+      out
+    end
+
     def list_call(cancel, timeout)
       out = Call.out_ptr
       conn(cancel, timeout) { |c| Call.check { |err| yield c, out, err } }
@@ -539,15 +544,10 @@ module Ocireg
     end
 
     def push_built_image(repository, reference, image, push_opts, progress, (cancel, timeout))
-      guard = CallbackGuard.progress(progress)
-      out = Call.out_ptr
-      PushOptions.with(**push_opts) do |opts|
-        conn(cancel, timeout) do |c|
-          image.__send__(:handle).use do |img|
-            Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_pushed_free)) do |err|
-              Native.ocireg_push_image(c, Native.cstr(repository), Native.cstr(reference), img, opts,
-                                       guard&.fn, nil, out, err)
-            end
+      out = PushOptions.with(**push_opts) do |opts|
+        image.__send__(:handle).use do |img|
+          progress_call(progress, :ocireg_pushed_free, cancel, timeout) do |c, fn, o, err|
+            Native.ocireg_push_image(c, Native.cstr(repository), Native.cstr(reference), img, opts, fn, nil, o, err)
           end
         end
       end

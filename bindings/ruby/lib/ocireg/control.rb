@@ -11,6 +11,10 @@ module Ocireg
   #   cancel.cancel                      # from this thread
   #   worker.join                        # => raises Ocireg::CancelledError in the worker
   class Cancel
+    # #close frees the handle now (else the garbage collector does); calls already bound to it
+    # keep their state.
+    include ClosesHandle
+
     def initialize
       out = Call.out_ptr
       Call.check { |err| Native.ocireg_cancel_new(out, err) }
@@ -30,17 +34,6 @@ module Ocireg
       @handle.use { |h| Native.ocireg_cancel_is_triggered(h) == 1 }
     end
     alias triggered? cancelled?
-
-    # Frees the handle now (else the garbage collector does). Calls already bound to it keep
-    # their state. Idempotent.
-    def close
-      @handle.close
-      nil
-    end
-
-    def closed?
-      @handle.closed?
-    end
 
     def inspect
       "#<#{self.class.name} #{closed? ? 'closed' : (cancelled? ? 'cancelled' : 'armed')}>"
@@ -126,6 +119,8 @@ module Ocireg
   # Usable from one thread at a time (calls are serialised with a Mutex).
   class BlobReader
     include OwnsHandle
+    # #close frees the reader and closes its connection.
+    include ClosesHandle
     FREE_FN = Native.method(:ocireg_blob_reader_free)
 
     # The default chunk size of #each_chunk and of read(nil).
@@ -208,15 +203,6 @@ module Ocireg
         yield chunk
       end
       self
-    end
-
-    # Frees the reader and closes its connection. Idempotent.
-    def close
-      free
-    end
-
-    def closed?
-      freed?
     end
 
     def inspect

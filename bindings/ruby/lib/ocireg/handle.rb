@@ -66,6 +66,22 @@ module Ocireg
   end
   private_constant :Handle
 
+  # Internal: #close and #closed? of the public objects that own one Handle in @handle and
+  # are closed, not freed (Client, Cancel, BlobReader).
+  module ClosesHandle
+    # Frees the library object now (else the garbage collector does), once the calls running
+    # on it in other threads have returned. Idempotent.
+    def close
+      @handle.close
+      nil
+    end
+
+    def closed?
+      @handle.closed?
+    end
+  end
+  private_constant :ClosesHandle
+
   # Internal: turns a Ruby block into a C callback that never lets a Ruby exception (or a
   # break / throw / return out of the block) cross into C. The first such exit is stored in
   # #error, the callback returns `abort_value` (so the library cancels the operation), and the

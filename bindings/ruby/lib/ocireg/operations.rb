@@ -98,17 +98,9 @@ module Ocireg
       raise TypeError, "ocireg: to: must be an Ocireg::Client, not #{to.class}" unless to.nil? || to.is_a?(Client)
 
       to_reference ||= reference
-      guard = CallbackGuard.progress(progress)
-      out = Call.out_ptr
-      conn(cancel, timeout) do |c|
-        dest = lambda do |d|
-          Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_pushed_free)) do |err|
-            Native.ocireg_copy(c, Native.cstr(repository), Native.cstr(reference), d, Native.cstr(to_repository),
-                               Native.cstr(to_reference), Integer(threads || 0), Native.cstr(platform), guard&.fn,
-                               nil, out, err)
-          end
-        end
-        to.nil? ? dest.call(nil) : to.__send__(:conn, cancel, timeout) { |d| dest.call(d) }
+      out = progress_call(progress, :ocireg_pushed_free, cancel, timeout, to: to) do |c, fn, o, err, d|
+        Native.ocireg_copy(c, Native.cstr(repository), Native.cstr(reference), d, Native.cstr(to_repository),
+                           Native.cstr(to_reference), Integer(threads || 0), Native.cstr(platform), fn, nil, o, err)
       end
       Pushed.__send__(:wrap, out.read_pointer)
     end
@@ -192,13 +184,9 @@ module Ocireg
     # Ocireg::Progress events. Returns an Ocireg::LayersPull.
     def pull_layers(repository, reference, dir, platform: nil, threads: nil, cancel: nil, timeout: nil,
                     &progress)
-      guard = CallbackGuard.progress(progress)
-      out = Call.out_ptr
-      conn(cancel, timeout) do |c|
-        Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_string_free)) do |err|
-          Native.ocireg_pull_layers(c, Native.cstr(repository), Native.cstr(reference), Native.cstr(dir),
-                                    Native.cstr(platform), Integer(threads || 0), guard&.fn, nil, out, err)
-        end
+      out = progress_call(progress, :ocireg_string_free, cancel, timeout) do |c, fn, o, err|
+        Native.ocireg_pull_layers(c, Native.cstr(repository), Native.cstr(reference), Native.cstr(dir),
+                                  Native.cstr(platform), Integer(threads || 0), fn, nil, o, err)
       end
       LayersPull.from_json(Native.take_string(out))
     end

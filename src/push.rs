@@ -518,3 +518,83 @@ fn collect_levels<'i>(image: &'i Image, depth: usize, levels: &mut Vec<Vec<&'i I
         collect_levels(c, depth + 1, levels);
     }
 }
+
+/// Round trips of a push, pinned against the in-memory registry's request log.
+#[cfg(all(test, feature = "test-server"))]
+mod request_counts {
+    use crate::testing::{AuthMode, BearerPolicy, RecordedRequest, Registry};
+    use crate::{Client, Credentials, Image, ImageBuilder, PushOptions, media_types};
+
+    const LAYERS: usize = 20;
+
+    fn image(seed: u8) -> Image {
+        let mut b = ImageBuilder::new().config(format!(r#"{{"seed":{seed}}}"#).into_bytes());
+        for i in 0..LAYERS {
+            b = b.layer_bytes(vec![seed, i as u8, 7], media_types::OCI_LAYER_GZIP);
+        }
+        b.build().unwrap()
+    }
+
+    fn client(reg: &Registry) -> Client {
+        Client::builder(&reg.url())
+            .credentials(Credentials::basic("alice", "pw"))
+            .build()
+            .unwrap()
+    }
+
+    fn count(log: &[RecordedRequest], f: impl Fn(&RecordedRequest) -> bool) -> usize {
+        log.iter().filter(|r| f(r)).count()
+    }
+
+    /// HEAD + POST + PUT per blob, two manifest HEADs, the manifest PUT.
+    const PUSH: usize = 3 * (LAYERS + 1) + 2 + 1;
+    /// GET by tag and by digest, HEAD per blob.
+    const VERIFY: usize = 2 + LAYERS + 1;
+
+    #[test]
+    fn basic_push_and_verify_learn_the_scheme_once() {
+        let reg = Registry::builder()
+            .auth(AuthMode::Basic {
+                users: vec![("alice".into(), "pw".into())],
+            })
+            .start()
+            .unwrap();
+        let c = client(&reg);
+        let pushed = c
+            .push_image("team/app", "v1", &image(1), &PushOptions::default())
+            .unwrap();
+        let report = c.verify("team/app", &pushed);
+        assert!(report.is_verified(), "{report}");
+        let log = reg.requests();
+        // One 401 teaches the client the scheme; every later request carries Basic.
+        assert_eq!(count(&log, |r| r.status == 401), 1, "{log:#?}");
+        assert_eq!(count(&log, |r| r.status != 401 && !r.authorized), 0);
+        assert_eq!(log.len(), 1 + PUSH + VERIFY, "{log:#?}");
+        assert_eq!(pushed.stats.requests as usize, 1 + PUSH);
+    }
+
+    #[test]
+    fn bearer_push_and_verify_use_one_token() {
+        let reg = Registry::builder()
+            .auth(AuthMode::Bearer(BearerPolicy::full_access(&[(
+                "alice", "pw",
+            )])))
+            .start()
+            .unwrap();
+        let c = client(&reg);
+        let pushed = c
+            .push_image("team/app", "v1", &image(2), &PushOptions::default())
+            .unwrap();
+        let report = c.verify("team/app", &pushed);
+        assert!(report.is_verified(), "{report}");
+        // Pulling what was pushed needs no token of its own either.
+        c.manifest("team/app", "v1").unwrap();
+        let log = reg.requests();
+        let tokens = count(&log, |r| r.path == "/token");
+        // One 401 (the discovery), one token for the push's pull,push scope, reused by the
+        // verification and the pull (pull is covered by pull,push).
+        assert_eq!(tokens, 1, "{log:#?}");
+        assert_eq!(count(&log, |r| r.status == 401), 1, "{log:#?}");
+        assert_eq!(log.len(), 2 + PUSH + VERIFY + 1, "{log:#?}");
+    }
+}

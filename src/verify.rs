@@ -12,7 +12,7 @@
 //! * [`VerifyOutcome::Inconclusive`]: some check could not be made (network error, timeout,
 //!   rate limit, credentials refused or a token that could not be renewed) — never "ok".
 //!
-//! The checks run in parallel and go through the client's transport, which fetches a fresh
+//! The checks run in parallel (eight at a time, on the client's pooled connections) and go through the client's transport, which fetches a fresh
 //! token when the one from the push has expired, so a verify works long after the push.
 
 use std::fmt;
@@ -24,7 +24,13 @@ use crate::error::{Error, Result};
 use crate::manifest::{MAX_MANIFEST_SIZE, media_types};
 use crate::push::Pushed;
 use crate::reference::Repository;
-use crate::transfer::{DEFAULT_THREADS, run_parallel};
+use crate::transfer::run_parallel;
+
+/// Checks in flight at once. They are small requests (a `HEAD` per blob, a manifest `GET`):
+/// round trips, not bandwidth, decide how long a verification takes, so it runs twice as many
+/// at once as a transfer ([`crate::DEFAULT_THREADS`]), reusing the push's idle connections
+/// (the client's pool keeps up to 16 per registry) and opening a few more.
+const VERIFY_THREADS: usize = 8;
 use crate::transport::{Method, Request};
 
 /// The overall result of a verification.
@@ -232,7 +238,7 @@ impl Client {
                 .collect(),
             Ok(_) => {
                 let never = AtomicBool::new(false);
-                let statuses = run_parallel(&plan, DEFAULT_THREADS, &never, |p| {
+                let statuses = run_parallel(&plan, VERIFY_THREADS, &never, |p| {
                     Ok(self.run_check(repository, p))
                 });
                 match statuses {

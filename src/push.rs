@@ -573,6 +573,109 @@ mod request_counts {
         assert_eq!(pushed.stats.requests as usize, 1 + PUSH);
     }
 
+    /// A large file layer goes up with `sendfile` on plain http (the direct path): same
+    /// requests, progress, cancellation and result as the ordinary path.
+    #[test]
+    fn a_large_file_layer_goes_up_directly_with_progress_and_cancellation() {
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let reg = Registry::builder()
+            .auth(AuthMode::Basic {
+                users: vec![("alice".into(), "pw".into())],
+            })
+            .start()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layer.bin");
+        let size = (crate::transport::DIRECT_PUT_MIN_LEN + 12_345) as usize;
+        let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let image = ImageBuilder::new()
+            .config(br#"{"big":true}"#.to_vec())
+            .layer_file(&path, media_types::OCI_LAYER_GZIP)
+            .build()
+            .unwrap();
+        let layer = image.layers()[0].digest.clone();
+
+        // Cancelled half-way by the progress callback: nothing stored, no tag.
+        let c = client(&reg);
+        let opts = PushOptions::default().progress(move |p| p.done < (size / 2) as u64);
+        let e = c.push_image("team/big", "v1", &image, &opts).unwrap_err();
+        assert!(matches!(e, crate::Error::Cancelled(_)), "{e}");
+        assert_eq!(c.transport().direct_puts(), 1);
+        assert_eq!(c.blob_exists("team/big", &layer.to_string()).unwrap(), None);
+
+        let events = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = events.clone();
+        let opts = PushOptions::default().progress(move |p| {
+            seen.lock().unwrap().push((p.digest.clone(), p.done));
+            true
+        });
+        let logged = std::sync::Arc::new(AtomicU64::new(0));
+        let l2 = logged.clone();
+        let c = Client::builder(&reg.url())
+            .credentials(Credentials::basic("alice", "pw"))
+            .on_request(move |ev| {
+                if ev.method == "PUT" && ev.status == Some(201) && ev.authorized {
+                    l2.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .build()
+            .unwrap();
+        let pushed = c.push_image("team/big", "v1", &image, &opts).unwrap();
+        assert!(pushed.stats.bytes_uploaded >= size as u64);
+        let report = c.verify("team/big", &pushed);
+        assert!(report.is_verified(), "{report}");
+        let mut back = Vec::new();
+        c.pull_blob("team/big", &layer.to_string(), &mut back)
+            .unwrap();
+        assert!(back == bytes, "the registry holds the file's bytes");
+        let done: Vec<u64> = events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(d, _)| *d == layer)
+            .map(|(_, n)| *n)
+            .collect();
+        assert!(done.len() >= 3, "progress during the upload: {done:?}");
+        assert!(done.windows(2).all(|w| w[0] <= w[1]), "{done:?}");
+        assert_eq!(done.last().copied(), Some(size as u64));
+        // The layer's PUT (and the config's, unless the cancelled push stored it) and the
+        // manifest's: logged, authorized, 201. Only the layer went the direct way.
+        assert!((2..=3).contains(&logged.load(Ordering::Relaxed)));
+        assert_eq!(c.transport().direct_puts(), 1);
+    }
+
+    /// The registry's refusal of a directly sent blob is the ordinary error, with its body.
+    #[test]
+    fn a_refused_direct_put_is_a_registry_error() {
+        let reg = Registry::start().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layer.bin");
+        let size = crate::transport::DIRECT_PUT_MIN_LEN as usize + 1;
+        std::fs::write(&path, vec![9u8; size]).unwrap();
+        let wrong = crate::Digest::sha256_of(b"something else");
+        let c = client(&reg);
+        let e = c
+            .push_blob(
+                "team/big",
+                crate::BlobSource::file_with_digest(&path, wrong.clone()),
+            )
+            .unwrap_err();
+        assert_eq!(c.transport().direct_puts(), 1);
+        match e {
+            crate::Error::Registry { status, errors, .. } => {
+                assert_eq!(status, 400);
+                assert!(
+                    errors.iter().any(|i| i.code == "DIGEST_INVALID"),
+                    "{errors:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.blob_exists("team/big", &wrong.to_string()).unwrap(), None);
+    }
+
     #[test]
     fn bearer_push_and_verify_use_one_token() {
         let reg = Registry::builder()

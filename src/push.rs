@@ -249,6 +249,19 @@ impl Client {
         image: &Image,
         options: &PushOptions,
     ) -> Result<Pushed> {
+        self.push_image_then(repository, reference, image, options, &|| {})
+    }
+
+    /// [`Client::push_image`], calling `blobs_in` once every blob is in the repository (before
+    /// any manifest is put): [`Client::push_and_verify`] checks the blobs meanwhile.
+    pub(crate) fn push_image_then(
+        &self,
+        repository: &str,
+        reference: &str,
+        image: &Image,
+        options: &PushOptions,
+        blobs_in: &(dyn Fn() + Sync),
+    ) -> Result<Pushed> {
         let repository = &Repository::parse(repository)?;
         let r = TagOrDigest::parse(reference)?;
         if let Some(d) = r.digest()
@@ -284,6 +297,8 @@ impl Client {
         };
         if tagged || by_digest == Some(image.digest()) {
             self.report_all_existing(image, options)?;
+            // The registry holds the manifest, so it holds its blobs.
+            blobs_in();
             if tagged {
                 stats.manifests_existing += 1;
             } else {
@@ -323,6 +338,8 @@ impl Client {
                 }
             }
         }
+
+        blobs_in();
 
         // 2. Child manifests by digest, deepest first, each level in parallel.
         let mut levels: Vec<Vec<&Image>> = Vec::new();
@@ -674,6 +691,41 @@ mod request_counts {
             other => panic!("{other:?}"),
         }
         assert_eq!(c.blob_exists("team/big", &wrong.to_string()).unwrap(), None);
+    }
+
+    /// Push and verify overlapped: the same requests and the same report as one call after
+    /// the other, for a new image and for a re-push.
+    #[test]
+    fn push_and_verify_overlapped() {
+        let reg = Registry::builder()
+            .auth(AuthMode::Basic {
+                users: vec![("alice".into(), "pw".into())],
+            })
+            .start()
+            .unwrap();
+        let c = client(&reg);
+        let img = image(3);
+        let (pushed, report) = c
+            .push_and_verify("team/app", "v1", &img, &PushOptions::default())
+            .unwrap();
+        assert!(report.is_verified(), "{report}");
+        assert_eq!(reg.requests().len(), 1 + PUSH + VERIFY);
+        let separate = c.verify("team/app", &pushed);
+        assert_eq!(report, separate);
+        assert_eq!(report.checks.len(), VERIFY);
+        // A re-push: two manifest HEADs, then the checks.
+        reg.clear_requests();
+        let (again, report) = c
+            .push_and_verify("team/app", "v1", &img, &PushOptions::default())
+            .unwrap();
+        assert_eq!(again.stats.manifests_existing, 1);
+        assert!(report.is_verified(), "{report}");
+        assert_eq!(reg.requests().len(), 2 + VERIFY);
+        // A failed push is the push's error, not a report.
+        let e = c
+            .push_and_verify("Team/App", "v1", &img, &PushOptions::default())
+            .unwrap_err();
+        assert!(matches!(e, crate::Error::InvalidReference(_)), "{e}");
     }
 
     #[test]

@@ -593,6 +593,7 @@ class Sample:
     cpu: float
     rss_mib: float
     requests: Dict[str, int] = field(default_factory=dict)
+    load1: float = float("nan")   # 1-minute load average right after the run
 
 
 RUNNING: set = set()  # process groups of clients being timed (killed on SIGTERM / timeout)
@@ -991,7 +992,7 @@ class Bench:
                 why = self.check(m, rtt, tool, j, out)
                 if why:
                     fail_cmd(argv, rc, out, err, why)
-                samples[tool].append(Sample(tool, rnd, wall, cpu, rss, reqs))
+                samples[tool].append(Sample(tool, rnd, wall, cpu, rss, reqs, load1()))
                 say(f"  {name:<22} round {rnd + 1}/{runs}  {tool:<7} {fmt_time(wall):>9}  "
                     f"cpu {cpu:6.2f} s  rss {rss:6.0f} MiB  {sum(reqs.values()):4d} req")
                 for p in (out, err):
@@ -1118,6 +1119,19 @@ def workdir_fs(path: str) -> str:
     return f"{os.path.dirname(path)} ({r.stdout.decode().strip() or '?'})"
 
 
+def load1() -> float:
+    """The 1-minute load average now (sampled after every timed command)."""
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+def load_during(results: List["Result"]) -> str:
+    xs = [s.load1 for r in results for ss in r.samples.values() for s in ss if s.load1 == s.load1]
+    if not xs:
+        return "—"
+    return f"{statistics.median(xs):.2f} median ({min(xs):.2f}–{max(xs):.2f})"
+
+
 def loadavg() -> str:
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -1130,7 +1144,8 @@ def markdown(meta: dict, results: List[Result], loads: List[dict], tools: List[s
     L.append("")
     m = meta["machine"]
     L.append(f"- machine: {m['nproc']} CPUs, {m['cpu']}, {m['memory']}, {m['os']}, Linux {m['kernel']}")
-    L.append(f"- load average (1/5/15 min): {meta['load_start']} at start, {meta['load_end']} at end")
+    L.append(f"- load average (1/5/15 min): {meta['load_start']} at start, {meta['load_end']} at end; "
+             f"1-min load during the run (sampled after every timed command): {meta.get('load_during', '—')}")
     L.append("- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
     L.append(f"- {meta['runs']} paired round(s) per measure (every tool once per round, order rotated); "
              f"wall time of the client process; ratio = median over rounds of peer ÷ ocireg in the "
@@ -1165,10 +1180,10 @@ def markdown(meta: dict, results: List[Result], loads: List[dict], tools: List[s
             row(r.label + ": peak RSS", r, "rss_mib", lambda x: f"{x:.0f} MiB")
     L.append("")
     L.append("Requests the registry logged per run (median; Bearer rows include token requests; "
-             "ocireg's `push` also verifies the push):")
+             "ocireg's `push` also verifies the push), and the 1-min load average during the measure:")
     L.append("")
-    L.append("| measure | " + " | ".join(tools) + " |")
-    L.append("|---|" + "---|" * len(tools))
+    L.append("| measure | " + " | ".join(tools) + " | load |")
+    L.append("|---|" + "---|" * (len(tools) + 1))
     for r in results:
         cells = [r.label]
         for t in tools:
@@ -1182,6 +1197,7 @@ def markdown(meta: dict, results: List[Result], loads: List[dict], tools: List[s
                     by.setdefault(k, []).append(v)
             detail = " ".join(f"{k} {statistics.median(v):g}" for k, v in sorted(by.items()) if statistics.median(v))
             cells.append(f"{statistics.median(totals):g} <sub>{detail}</sub>")
+        cells.append(load_during([r]))
         L.append("| " + " | ".join(cells) + " |")
     if loads:
         L.append("")
@@ -1221,7 +1237,7 @@ def svg_chart(meta: dict, results: List[Result], tools: List[str]) -> str:
          f'font-family="sans-serif" font-size="12">',
          '<rect width="100%" height="100%" fill="white"/>',
          f'<text x="10" y="20" font-size="15" font-weight="bold">{esc("peer time ÷ ocireg time (median of paired rounds); right of 1 = ocireg faster")}</text>',
-         f'<text x="10" y="38" fill="#555">{esc(meta["date"] + ", " + meta["machine"]["nproc"] + " CPUs, load " + meta["load_start"] + " → " + meta["load_end"] + (", quick" if meta["quick"] else ""))}</text>']
+         f'<text x="10" y="38" fill="#555">{esc(meta["date"] + ", " + meta["machine"]["nproc"] + " CPUs, load " + meta["load_start"] + " → " + meta["load_end"] + " (during: " + meta.get("load_during", "—") + ")" + (", quick" if meta["quick"] else ""))}</text>']
     for e in range(int(lo), int(hi) + 1):
         x = X(2.0 ** e)
         lab = f"{2.0 ** e:g}" if e >= 0 else f"1/{2 ** -e}"
@@ -1370,6 +1386,7 @@ def main(argv) -> int:
         raise
     b.stop()
     meta["load_end"] = loadavg()
+    meta["load_during"] = load_during(results)
     meta["notes"] = b.notes
     el = time.monotonic() - t_start
     meta["elapsed"] = f"{int(el // 60)} min {int(el % 60)} s"

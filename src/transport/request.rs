@@ -1,6 +1,7 @@
 //! A request as the API modules describe it: method, path, token scopes, headers, body.
 
 use std::io::{self, Read};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -43,6 +44,14 @@ pub(crate) enum ReqBody<'a> {
     Stream {
         open: Opener<'a>,
         len: u64,
+    },
+    /// The first `len` bytes of a file (exactly `len`: the file must be that long). A `PUT` on
+    /// plain http sends them with `sendfile` (`transport::sendfile`); otherwise they are read
+    /// like a stream. `watch` is told the bytes sent so far; `false` stops the upload.
+    File {
+        path: &'a Path,
+        len: u64,
+        watch: &'a dyn Fn(u64) -> bool,
     },
 }
 
@@ -97,7 +106,7 @@ impl<'a> Request<'a> {
         let body = match &self.body {
             ReqBody::None => ReqBody::None,
             ReqBody::Bytes(b) => ReqBody::Bytes(b),
-            ReqBody::Stream { .. } => return None,
+            ReqBody::Stream { .. } | ReqBody::File { .. } => return None,
         };
         Some(Request {
             method: self.method,

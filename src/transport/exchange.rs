@@ -186,7 +186,7 @@ impl Transport {
         }
         let direct = match (&req.body, req.method) {
             (ReqBody::File { path, len, watch }, Method::Put)
-                if self.direct_put_allowed(&uri, *len, req.call.is_some()) =>
+                if self.direct_put_allowed(url, *len, req.call.is_some()) =>
             {
                 Some((*path, *len, *watch))
             }

@@ -840,31 +840,7 @@ impl<'c> Uploader<'c> {
             Request::new(Method::Put, url, what.clone()).repo(self.repo, "pull,push"),
             self.extra,
         );
-        let resp = if let (true, Data::File(path)) = (monolithic, p.data) {
-            // A file goes as a file: on plain http the transport sends it with `sendfile`.
-            let watch = |done: u64| -> bool {
-                let go = !self.aborted() && self.watch.on_progress.is_none_or(|cb| cb(done));
-                if !go {
-                    stopped.set(true);
-                }
-                go
-            };
-            let req = req
-                .header("content-type", "application/octet-stream")
-                .body(ReqBody::File {
-                    path,
-                    len: p.size,
-                    watch: &watch,
-                });
-            let r = self.t().send(req);
-            if stopped.get() {
-                if let Ok(resp) = r {
-                    drain(resp);
-                }
-                return Err(self.cancelled(Some(&digest)));
-            }
-            r?
-        } else if monolithic {
+        let resp = if monolithic {
             let mut opener = || -> io::Result<Box<dyn Read + '_>> {
                 let inner = p.data.open_at(0, p.size)?;
                 Ok(Box::new(Watched {

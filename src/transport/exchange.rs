@@ -184,74 +184,33 @@ impl Transport {
                 c.build()
             }};
         }
-        let direct = match (&req.body, req.method) {
-            (ReqBody::File { path, len, watch }, Method::Put)
-                if self.direct_put_allowed(url, *len, req.call.is_some()) =>
-            {
-                Some((*path, *len, *watch))
-            }
-            _ => None,
-        };
-        let result = if let Some((path, len, watch)) = direct {
-            self.put_file_direct(super::sendfile::FilePut {
-                uri: &uri,
-                headers: &req.headers,
-                authorization,
-                path,
-                len,
-                watch,
-                left,
-            })
-        } else {
-            match req.method {
-                Method::Get => common!(agent.get(uri)).call(),
-                Method::Head => common!(agent.head(uri)).call(),
-                Method::Delete => common!(agent.delete(uri)).call(),
-                Method::Post | Method::Put | Method::Patch => {
-                    let b = match req.method {
-                        Method::Post => agent.post(uri),
-                        Method::Put => agent.put(uri),
-                        _ => agent.patch(uri),
-                    };
-                    let b = common!(b);
-                    match &mut req.body {
-                        ReqBody::None => b.header("content-length", "0").send_empty(),
-                        ReqBody::Bytes(bytes) => b.send(*bytes),
-                        ReqBody::Stream { open, len } => {
-                            let len = *len;
-                            let reader = open().map_err(|e| {
-                                Error::io(format!("{what}: opening the upload source"), e)
-                            })?;
-                            let mut checked = ExactLength::new(reader, len);
-                            let r = b
-                                .header("content-length", len.to_string())
-                                .send(SendBody::from_reader(&mut checked));
-                            if let Some(e) = checked.error.take() {
-                                return Err(Error::InvalidInput(format!("{what}: {e}")));
-                            }
-                            r
+        let result = match req.method {
+            Method::Get => common!(agent.get(uri)).call(),
+            Method::Head => common!(agent.head(uri)).call(),
+            Method::Delete => common!(agent.delete(uri)).call(),
+            Method::Post | Method::Put | Method::Patch => {
+                let b = match req.method {
+                    Method::Post => agent.post(uri),
+                    Method::Put => agent.put(uri),
+                    _ => agent.patch(uri),
+                };
+                let b = common!(b);
+                match &mut req.body {
+                    ReqBody::None => b.header("content-length", "0").send_empty(),
+                    ReqBody::Bytes(bytes) => b.send(*bytes),
+                    ReqBody::Stream { open, len } => {
+                        let len = *len;
+                        let reader = open().map_err(|e| {
+                            Error::io(format!("{what}: opening the upload source"), e)
+                        })?;
+                        let mut checked = ExactLength::new(reader, len);
+                        let r = b
+                            .header("content-length", len.to_string())
+                            .send(SendBody::from_reader(&mut checked));
+                        if let Some(e) = checked.error.take() {
+                            return Err(Error::InvalidInput(format!("{what}: {e}")));
                         }
-                        ReqBody::File { path, len, watch } => {
-                            let len = *len;
-                            let file = std::fs::File::open(path).map_err(|e| {
-                                Error::io(format!("{what}: opening the upload source"), e)
-                            })?;
-                            let mut checked = ExactLength::new(
-                                WatchedFile {
-                                    inner: file.take(len),
-                                    done: 0,
-                                    watch: *watch,
-                                },
-                                len,
-                            );
-                            let r = b
-                                .header("content-length", len.to_string())
-                                .send(SendBody::from_reader(&mut checked));
-                            if let Some(e) = checked.error.take() {
-                                return Err(Error::InvalidInput(format!("{what}: {e}")));
-                            }
-                            r
-                        }
+                        r
                     }
                 }
             }
@@ -289,27 +248,6 @@ impl Transport {
             });
         }
         result.map_err(|e| self.map_ureq(e, &what))
-    }
-}
-
-/// A file body read the ordinary way, telling its watch the bytes read so far.
-struct WatchedFile<'w> {
-    inner: io::Take<std::fs::File>,
-    done: u64,
-    watch: &'w dyn Fn(u64) -> bool,
-}
-
-impl Read for WatchedFile<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.done += n as u64;
-        if n > 0 && !(self.watch)(self.done) {
-            return Err(io::Error::new(
-                io::ErrorKind::Interrupted,
-                "upload cancelled",
-            ));
-        }
-        Ok(n)
     }
 }
 

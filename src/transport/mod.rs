@@ -17,7 +17,6 @@ mod errors;
 mod exchange;
 mod request;
 mod retry;
-mod sendfile;
 mod urls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,10 +45,6 @@ pub use retry::{RetryCallback, RetryEvent, RetryPolicy};
 #[cfg(feature = "fuzzing")]
 pub(crate) use urls::{join, origin_of, same_origin};
 pub(crate) use urls::{percent_decode, percent_encode};
-
-/// The smallest file body a `PUT` sends with `sendfile` (see `sendfile.rs`).
-#[cfg(test)]
-pub(crate) const DIRECT_PUT_MIN_LEN: u64 = sendfile::MIN_LEN;
 
 /// Settings the transport is built from (filled in by `ClientBuilder`).
 pub(crate) struct TransportConfig {
@@ -94,8 +89,6 @@ pub(crate) struct Transport {
     small_body_timeout: Option<Duration>,
     low_speed: Option<LowSpeedLimit>,
     requests: AtomicU64,
-    /// `PUT`s sent with `sendfile` (`sendfile.rs`).
-    direct_puts: AtomicU64,
     /// For the request log.
     user_agent: String,
 }
@@ -124,7 +117,6 @@ impl Transport {
             small_body_timeout: c.small_body_timeout,
             low_speed: c.low_speed,
             requests: AtomicU64::new(0),
-            direct_puts: AtomicU64::new(0),
             user_agent: c.user_agent,
         }
     }
@@ -149,12 +141,6 @@ impl Transport {
     /// HTTP requests sent so far, token requests included.
     pub(crate) fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
-    }
-
-    /// `PUT`s sent with `sendfile` so far.
-    #[cfg(test)]
-    pub(crate) fn direct_puts(&self) -> u64 {
-        self.direct_puts.load(Ordering::Relaxed)
     }
 
     /// The deadline of a request starting now, from the overall timeout.

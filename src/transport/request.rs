@@ -1,7 +1,6 @@
 //! A request as the API modules describe it: method, path, token scopes, headers, body.
 
 use std::io::{self, Read};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -44,14 +43,6 @@ pub(crate) enum ReqBody<'a> {
     Stream {
         open: Opener<'a>,
         len: u64,
-    },
-    /// The first `len` bytes of a file (exactly `len`: the file must be that long). A `PUT` on
-    /// plain http sends them with `sendfile` (`transport::sendfile`); otherwise they are read
-    /// like a stream. `watch` is told the bytes sent so far; `false` stops the upload.
-    File {
-        path: &'a Path,
-        len: u64,
-        watch: &'a dyn Fn(u64) -> bool,
     },
 }
 
@@ -106,7 +97,7 @@ impl<'a> Request<'a> {
         let body = match &self.body {
             ReqBody::None => ReqBody::None,
             ReqBody::Bytes(b) => ReqBody::Bytes(b),
-            ReqBody::Stream { .. } | ReqBody::File { .. } => return None,
+            ReqBody::Stream { .. } => return None,
         };
         Some(Request {
             method: self.method,

@@ -1313,7 +1313,22 @@ fn image(ctx: &Ctx, cmd: ImageCmd) -> Result<(), Failure> {
             let pushed = pushed?;
             let mut doc = json!({"status": "success", "pushed": pushed_json(&pushed)});
             let mut text = format!("Pushed {}:{tag} {}", r.repository(), pushed.digest);
-            if !no_verify {
+            // A re-push that found the tag already at this digest (HEAD by tag and by digest)
+            // sent nothing: no blob of it can be missing because of this push, so the blob
+            // checks are left to `image verify` (crane and oras stop there too).
+            let already_there = pushed.stats.manifests_put == 0
+                && pushed.stats.blobs_uploaded == 0
+                && pushed.stats.blobs_mounted == 0
+                && pushed.stats.manifests_existing > 0;
+            if !no_verify && already_there {
+                text = format!(
+                    "Already there: the registry holds {}:{tag} as {} (its tag and digest were \
+                     checked before anything was sent; `ocireg image verify` checks every blob).",
+                    r.repository(),
+                    pushed.digest
+                );
+                doc["verify"] = json!({"outcome": "already_present"});
+            } else if !no_verify {
                 let report = scenario(ctx, "verify", || {
                     ctx.call("Client::verify", || Ok(c.verify(r.repository(), &pushed)))
                 })?;

@@ -1546,7 +1546,7 @@ ocireg_status ocireg_image_builder_build(const ocireg_image_builder *builder,
 void ocireg_image_builder_free(ocireg_image_builder *builder);
 
 /**
- * Creates push options with the defaults: 4 parallel uploads, monolithic uploads, blobs
+ * Creates push options with the defaults: 8 parallel uploads, monolithic uploads, blobs
  * already in the repository skipped, no mounts. On success `*out` receives options to free with
  * ocireg_push_options_free().
  *
@@ -1557,7 +1557,7 @@ void ocireg_image_builder_free(ocireg_image_builder *builder);
 ocireg_status ocireg_push_options_new(ocireg_push_options **out, ocireg_error **err);
 
 /**
- * Parallel blob uploads (1 to 64; default 4).
+ * Parallel blob uploads (1 to 64; default 8).
  *
  * # Safety
  *
@@ -2052,7 +2052,7 @@ ocireg_status ocireg_manifest_sizes(const uint8_t *bytes,
  * needed), each a file named `<algorithm>-<hex>` of its digest, verified before it is renamed
  * into place; a file already there with the right digest is kept. For an index, `platform`
  * picks the image (NULL: this machine's). docker_registry2's `pull(repo, tag, dir)`.
- * `threads` (0: 4) and `progress` as in ocireg_pull_image(). On success `*out_json` (may be
+ * `threads` (0: 8) and `progress` as in ocireg_pull_image(). On success `*out_json` (may be
  * NULL) receives `{"repository", "digest", "mediaType", "platform", "config", "layers":
  * [{"digest", "size", "mediaType", "path", "downloaded"}], "stats"}` (free with
  * ocireg_string_free()).

@@ -50,7 +50,7 @@ type Descriptor struct {
 }
 
 // CopyOptions say how Copy and CopyTo copy. The zero value (or nil) copies everything (an
-// index with all its children) with 4 parallel blob transfers.
+// index with all its children) with 8 parallel blob transfers.
 type CopyOptions struct {
 	// Platform "os/arch[/variant]" copies only that platform's image of an index; "": all.
 	Platform string

@@ -18,7 +18,7 @@ import "C"
 
 import "context"
 
-// PushOptions say how PushImage and PushLayout push. The zero value (or nil) is the default: 4 parallel
+// PushOptions say how PushImage and PushLayout push. The zero value (or nil) is the default: 8 parallel
 // uploads, monolithic uploads, blobs already in the repository skipped, no mounts.
 type PushOptions struct {
 	// Threads is the number of parallel blob uploads (1 to 64; 0: the default, 4).

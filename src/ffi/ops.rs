@@ -323,7 +323,7 @@ fn layers_json(p: &PulledLayers) -> Value {
 /// needed), each a file named `<algorithm>-<hex>` of its digest, verified before it is renamed
 /// into place; a file already there with the right digest is kept. For an index, `platform`
 /// picks the image (NULL: this machine's). docker_registry2's `pull(repo, tag, dir)`.
-/// `threads` (0: 4) and `progress` as in ocireg_pull_image(). On success `*out_json` (may be
+/// `threads` (0: 8) and `progress` as in ocireg_pull_image(). On success `*out_json` (may be
 /// NULL) receives `{"repository", "digest", "mediaType", "platform", "config", "layers":
 /// [{"digest", "size", "mediaType", "path", "downloaded"}], "stats"}` (free with
 /// ocireg_string_free()).

@@ -79,7 +79,7 @@ pub struct ocireg_push_options {
     options: PushOptions,
 }
 
-/// Creates push options with the defaults: 4 parallel uploads, monolithic uploads, blobs
+/// Creates push options with the defaults: 8 parallel uploads, monolithic uploads, blobs
 /// already in the repository skipped, no mounts. On success `*out` receives options to free with
 /// ocireg_push_options_free().
 ///
@@ -95,7 +95,7 @@ pub unsafe extern "C" fn ocireg_push_options_new(
     unsafe { new_default(out, err) }
 }
 
-/// Parallel blob uploads (1 to 64; default 4).
+/// Parallel blob uploads (1 to 64; default 8).
 ///
 /// # Safety
 ///

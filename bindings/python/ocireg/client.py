@@ -1145,7 +1145,7 @@ class Client(Handle):
         (created if needed), each a file named ``<algorithm>-<hex>`` of its digest, verified
         before it is renamed into place; a file already there with the right digest is kept.
         For an index, ``platform`` (``"os/arch[/variant]"``) picks the image (None: this
-        machine's). docker_registry2's ``pull(repo, tag, dir)``. ``threads`` (0: 4) and
+        machine's). docker_registry2's ``pull(repo, tag, dir)``. ``threads`` (0: 8) and
         ``progress`` as in :meth:`pull_image`."""
         repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(reference, "reference")
         dirname = _ffi.cstr(directory, "directory")

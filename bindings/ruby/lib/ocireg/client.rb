@@ -455,7 +455,7 @@ module Ocireg
 
     # Pulls an image (or an index with its children, or one platform's image of an index) into
     # the OCI image layout directory `dir`. `platform:` is "os/arch[/variant]"; `threads:` the
-    # parallel downloads (default 4). The optional block receives Ocireg::Progress events.
+    # parallel downloads (default 8). The optional block receives Ocireg::Progress events.
     # Returns an Ocireg::Pulled.
     def pull_image(repository, reference, dir, platform: nil, threads: nil, cancel: nil, timeout: nil,
                    &progress)

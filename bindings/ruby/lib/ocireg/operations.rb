@@ -88,7 +88,7 @@ module Ocireg
     # to `to_repository:to_reference` (a tag, or the image's digest; default: `reference`):
     # within this registry (blobs mounted, no byte travels), or, with `to:` (another
     # Ocireg::Client), to that client's registry (each blob streamed from here to there, with
-    # bounded memory and no temporary file). Blobs go in parallel (`threads:`, default 4),
+    # bounded memory and no temporary file). Blobs go in parallel (`threads:`, default 8),
     # blobs already there are skipped, manifests go last, every byte unchanged (same digests).
     # `platform:` ("os/arch[/variant]") copies one platform of an index. The optional block
     # receives Ocireg::Progress events. Returns an Ocireg::Pushed, to check with
@@ -180,7 +180,7 @@ module Ocireg
     # (created if needed), each a file named "<algorithm>-<hex>" of its digest, verified before
     # it is renamed into place; a file already there with the right digest is kept.
     # docker_registry2's pull(repo, tag, dir). For an index, `platform:` picks the image
-    # (default: this machine's). `threads:` (default 4); the optional block receives
+    # (default: this machine's). `threads:` (default 8); the optional block receives
     # Ocireg::Progress events. Returns an Ocireg::LayersPull.
     def pull_layers(repository, reference, dir, platform: nil, threads: nil, cancel: nil, timeout: nil,
                     &progress)

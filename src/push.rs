@@ -223,8 +223,9 @@ impl Client {
     /// parallel, skipping those already there), then child manifests by digest, then the
     /// manifest under `reference` (a tag, or a digest to push untagged).
     ///
-    /// The manifest is checked first (`HEAD` by tag and by digest, in parallel): when the tag
-    /// already names this very manifest, nothing else is sent; when the manifest is in the
+    /// The manifest is checked first (`HEAD` by tag and by digest, in parallel once the client
+    /// knows the registry's auth scheme; on a fresh client by tag first, so that a re-push is
+    /// one request): when the tag already names this very manifest, nothing else is sent; when the manifest is in the
     /// repository under another tag (or none), only the manifest `PUT` follows, since a
     /// registry keeps no manifest whose blobs it lacks. Otherwise, for a new single-manifest
     /// image: `HEAD`, `POST`, `PUT` per blob, and one manifest `PUT`. Every request of a push
@@ -281,16 +282,34 @@ impl Client {
             None => image.digest().to_string(),
         };
 
-        // 0. Is it there already? By tag (done) or by digest (only the tag is missing).
+        // 0. Is it there already? By tag (done) or by digest (only the tag is missing). A
+        // client that knows the registry's auth scheme asks both at once; a fresh one (a CLI
+        // run) would have the second wait for the first's answer anyway (one 401 discovery per
+        // client), so it asks by tag first and stops there when the tag holds the image: a
+        // re-push is then one request, one round trip.
         let abort = AtomicBool::new(false);
-        let mut probes = vec![image.digest().to_string()];
-        if tag.is_some() {
-            probes.push(url_ref.clone());
-        }
-        let found = run_parallel(&probes, 2, &abort, |r| {
-            Ok(self.manifest_there(repository, r))
-        })?;
-        let (by_digest, by_tag) = (found[0].as_ref(), found.get(1).and_then(Option::as_ref));
+        let (by_digest, by_tag) = if tag.is_some() && !self.inner.transport.scheme_known() {
+            let by_tag = self.manifest_there(repository, &url_ref);
+            if by_tag.as_ref() == Some(image.digest()) {
+                (None, by_tag)
+            } else {
+                (
+                    self.manifest_there(repository, &image.digest().to_string()),
+                    by_tag,
+                )
+            }
+        } else {
+            let mut probes = vec![image.digest().to_string()];
+            if tag.is_some() {
+                probes.push(url_ref.clone());
+            }
+            let found = run_parallel(&probes, 2, &abort, |r| {
+                Ok(self.manifest_there(repository, r))
+            })?;
+            let mut found = found.into_iter();
+            (found.next().flatten(), found.next().flatten())
+        };
+        let (by_digest, by_tag) = (by_digest.as_ref(), by_tag.as_ref());
         let tagged = match &tag {
             Some(_) => by_tag == Some(image.digest()),
             None => by_digest == Some(image.digest()),

@@ -551,22 +551,61 @@ fn manifest_probes(
 }
 
 #[test]
-fn repush_of_a_tagged_image_is_two_heads_and_nothing_else() {
+fn repush_on_a_fresh_client_is_one_head_by_tag_and_nothing_else() {
     let mut server = Server::new();
     let image = ImageBuilder::new()
         .config(b"{}".to_vec())
         .layer_bytes(vec![4u8; 4096], media_types::OCI_LAYER_GZIP)
         .build()
         .unwrap();
-    let probes = manifest_probes(&mut server, &image, 200, 200);
+    let digest = image.digest().to_string();
+    let by_tag = server
+        .mock("HEAD", "/v2/team/app/manifests/v1")
+        .with_status(200)
+        .with_header("docker-content-digest", &digest)
+        .expect(1)
+        .create();
+    let by_digest = server
+        .mock("HEAD", format!("/v2/team/app/manifests/{digest}").as_str())
+        .with_status(200)
+        .with_header("docker-content-digest", &digest)
+        .expect(0)
+        .create();
     let c = client(&server);
     let pushed = c
         .push_image("team/app", "v1", &image, &PushOptions::default())
         .unwrap();
-    assert_eq!(c.request_count(), 2);
-    assert_eq!(pushed.stats.requests, 2);
+    assert_eq!(c.request_count(), 1);
+    assert_eq!(pushed.stats.requests, 1);
     assert_eq!(pushed.stats.manifests_existing, 1);
     assert_eq!(&pushed.digest, image.digest());
+    by_tag.assert();
+    by_digest.assert();
+}
+
+#[test]
+fn repush_on_a_client_that_knows_the_scheme_is_two_heads_at_once() {
+    let mut server = Server::new();
+    let image = ImageBuilder::new()
+        .config(b"{}".to_vec())
+        .layer_bytes(vec![4u8; 4096], media_types::OCI_LAYER_GZIP)
+        .build()
+        .unwrap();
+    let v2 = server
+        .mock("GET", "/v2/")
+        .with_body("{}")
+        .expect(1)
+        .create();
+    let probes = manifest_probes(&mut server, &image, 200, 200);
+    let c = client(&server);
+    c.ping().unwrap();
+    let pushed = c
+        .push_image("team/app", "v1", &image, &PushOptions::default())
+        .unwrap();
+    assert_eq!(c.request_count(), 3);
+    assert_eq!(pushed.stats.requests, 2);
+    assert_eq!(pushed.stats.manifests_existing, 1);
+    v2.assert();
     for p in &probes {
         p.assert();
     }

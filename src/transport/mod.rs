@@ -133,6 +133,12 @@ impl Transport {
         &self.credentials
     }
 
+    /// Whether the auth scheme is known (a first request was answered): until then parallel
+    /// requests wait for the first one's answer.
+    pub(crate) fn scheme_known(&self) -> bool {
+        *lock(&self.scheme) != Scheme::Unknown
+    }
+
     /// The context of a call bound to `cancel` and/or `deadline`.
     pub(crate) fn call(&self, cancel: Option<Cancel>, deadline: Option<Instant>) -> Call {
         Call::new(cancel, deadline, &self.stock, &self.agent_config)

@@ -208,10 +208,12 @@ def peer_command(tool: str, op: str, j: Job, tools_dir: str) -> Optional[List[st
     raise BenchError(f"unknown tool {tool}")
 
 
-# How the Python and Ruby bindings find libocireg today (OCIREG_LIB). ONE place: change it
-# when packaging lands.
+# How the Python and Ruby bindings find the library under test (OCIREG_LIB), from the checkout.
+# Bytecode is written (the probe run before the timings compiles it), as for an installed package:
+# a PYTHONDONTWRITEBYTECODE inherited from the caller's shell would time the compiler instead.
 def binding_env(base: Dict[str, str]) -> Dict[str, str]:
     env = dict(base)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["OCIREG_LIB"] = os.environ["OCIREG_BENCH_LIB"]
     env["PYTHONPATH"] = os.path.join(REPO, "bindings", "python")
     env["RUBYLIB"] = os.path.join(REPO, "bindings", "ruby", "lib")

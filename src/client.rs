@@ -505,9 +505,11 @@ impl ClientBuilder {
         let mut b = TlsConfig::builder().disable_verification(self.insecure);
         if self.ca_certs.is_empty() {
             // The system's store, so that a private CA the machine trusts works as it does for
-            // curl and docker; the compiled-in WebPKI roots only where the system has none.
-            if !system_roots().is_empty() {
-                b = b.root_certs(RootCerts::Specific(system_roots().clone()));
+            // curl and docker (ureq's platform verifier, which reads it at the first TLS
+            // connection: a client that only speaks plain http never pays for it); the
+            // compiled-in WebPKI roots only where the system has no store.
+            if system_has_a_store() {
+                b = b.root_certs(RootCerts::PlatformVerifier);
             }
         } else {
             // ureq's RootCerts::Specific replaces the roots, so add ours to the system's.
@@ -553,7 +555,27 @@ impl ClientBuilder {
     }
 }
 
-/// The system's trusted CA certificates (read once per process by `rustls-native-certs`, which
+/// Whether the system has a CA store for the platform verifier to read: on Linux and the BSDs,
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR` or a known bundle file or non-empty certificate directory
+/// (`openssl-probe`, a few `stat` calls); elsewhere the OS's own verifier always has one.
+fn system_has_a_store() -> bool {
+    #[cfg(all(unix, not(target_vendor = "apple"), not(target_os = "android")))]
+    {
+        let found = openssl_probe::probe();
+        found.cert_file.is_some()
+            || found
+                .cert_dir
+                .iter()
+                .any(|d| std::fs::read_dir(d).is_ok_and(|mut entries| entries.next().is_some()))
+    }
+    #[cfg(not(all(unix, not(target_vendor = "apple"), not(target_os = "android"))))]
+    {
+        true
+    }
+}
+
+/// The system's trusted CA certificates, for a client given extra CA certificates (read once per
+/// process by `rustls-native-certs`, which
 /// knows every platform's store and honours `SSL_CERT_FILE` / `SSL_CERT_DIR`); empty when the
 /// system has none.
 fn system_roots() -> &'static Arc<Vec<Certificate<'static>>> {

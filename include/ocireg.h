@@ -1747,8 +1747,8 @@ void ocireg_pushed_free(ocireg_pushed *pushed);
 
 /**
  * Checks that what was pushed is in `repository`: `HEAD` of every blob (present, right size),
- * `GET` of the manifest by tag and by digest (and of each child of an index by digest),
- * comparing digests. Never fails open.
+ * `GET` of the manifest by its tag (by digest when pushed without one; each child of an index
+ * by digest), comparing digests. Never fails open.
  *
  * Returns `OCIREG_OK` when every check passed, and `OCIREG_VERIFY_FAILED` when a check failed
  * or could not be made (the error message then lists the failed checks). In both cases, and

@@ -223,9 +223,10 @@ impl Client {
     /// parallel, skipping those already there), then child manifests by digest, then the
     /// manifest under `reference` (a tag, or a digest to push untagged).
     ///
-    /// The manifest is checked first (`HEAD` by tag and by digest, in parallel once the client
-    /// knows the registry's auth scheme; on a fresh client by tag first, so that a re-push is
-    /// one request): when the tag already names this very manifest, nothing else is sent; when the manifest is in the
+    /// The manifest is checked first (`HEAD` by tag and by digest, at once, even on a fresh
+    /// client that has yet to learn the registry's auth scheme, so that a re-push is two requests
+    /// in one round trip): when the tag already names this very manifest, nothing else is sent;
+    /// when the manifest is in the
     /// repository under another tag (or none), only the manifest `PUT` follows, since a
     /// registry keeps no manifest whose blobs it lacks. Otherwise, for a new single-manifest
     /// image: `HEAD`, `POST`, `PUT` per blob, and one manifest `PUT`. Every request of a push
@@ -282,33 +283,21 @@ impl Client {
             None => image.digest().to_string(),
         };
 
-        // 0. Is it there already? By tag (done) or by digest (only the tag is missing). A
-        // client that knows the registry's auth scheme asks both at once; a fresh one (a CLI
-        // run) would have the second wait for the first's answer anyway (one 401 discovery per
-        // client), so it asks by tag first and stops there when the tag holds the image: a
-        // re-push is then one request, one round trip.
+        // 0. Is it there already? By tag (done) or by digest (only the tag is missing): both
+        // asked at once, in one round trip, even by a fresh client that does not know the
+        // registry's auth scheme yet (each learns it from its own 401 then, and they share one
+        // token). A re-push is two requests and one round trip; blobs are looked at only when
+        // the manifest is absent.
         let abort = AtomicBool::new(false);
-        let (by_digest, by_tag) = if tag.is_some() && !self.inner.transport.scheme_known() {
-            let by_tag = self.manifest_there(repository, &url_ref);
-            if by_tag.as_ref() == Some(image.digest()) {
-                (None, by_tag)
-            } else {
-                (
-                    self.manifest_there(repository, &image.digest().to_string()),
-                    by_tag,
-                )
-            }
-        } else {
-            let mut probes = vec![image.digest().to_string()];
-            if tag.is_some() {
-                probes.push(url_ref.clone());
-            }
-            let found = run_parallel(&probes, 2, &abort, |r| {
-                Ok(self.manifest_there(repository, r))
-            })?;
-            let mut found = found.into_iter();
-            (found.next().flatten(), found.next().flatten())
-        };
+        let mut probes = vec![image.digest().to_string()];
+        if tag.is_some() {
+            probes.push(url_ref.clone());
+        }
+        let found = run_parallel(&probes, 2, &abort, |r| {
+            Ok(self.manifest_there(repository, r))
+        })?;
+        let mut found = found.into_iter();
+        let (by_digest, by_tag) = (found.next().flatten(), found.next().flatten());
         let (by_digest, by_tag) = (by_digest.as_ref(), by_tag.as_ref());
         let tagged = match &tag {
             Some(_) => by_tag == Some(image.digest()),
@@ -414,7 +403,8 @@ impl Client {
             format!("HEAD manifest {repository}:{reference}"),
         )
         .repo(repository, "pull,push")
-        .header("accept", media_types::MANIFEST_ACCEPT);
+        .header("accept", media_types::MANIFEST_ACCEPT)
+        .race_discovery();
         let resp = self.transport().send_expect(req, &[200, 404]).ok()?;
         let found = (resp.status().as_u16() == 200)
             .then(|| crate::manifest::header_digest(&resp))
@@ -584,8 +574,8 @@ mod request_counts {
 
     /// HEAD + POST + PUT per blob, two manifest HEADs, the manifest PUT.
     const PUSH: usize = 3 * (LAYERS + 1) + 2 + 1;
-    /// GET by tag and by digest, HEAD per blob.
-    const VERIFY: usize = 2 + LAYERS + 1;
+    /// GET by tag, HEAD per blob.
+    const VERIFY: usize = 1 + LAYERS + 1;
 
     #[test]
     fn basic_push_and_verify_learn_the_scheme_once() {
@@ -602,11 +592,20 @@ mod request_counts {
         let report = c.verify("team/app", &pushed);
         assert!(report.is_verified(), "{report}");
         let log = reg.requests();
-        // One 401 teaches the client the scheme; every later request carries Basic.
-        assert_eq!(count(&log, |r| r.status == 401), 1, "{log:#?}");
+        // The two manifest probes go out at once, before the client knows the scheme: each
+        // may get a 401 that teaches it (the second only if sent before the first's answer);
+        // every later request carries Basic.
+        let discovery = count(&log, |r| r.status == 401);
+        assert!((1..=2).contains(&discovery), "{log:#?}");
+        assert!(
+            log.iter()
+                .filter(|r| r.status == 401)
+                .all(|r| r.method == "HEAD" && r.path.contains("/manifests/")),
+            "{log:#?}"
+        );
         assert_eq!(count(&log, |r| r.status != 401 && !r.authorized), 0);
-        assert_eq!(log.len(), 1 + PUSH + VERIFY, "{log:#?}");
-        assert_eq!(pushed.stats.requests as usize, 1 + PUSH);
+        assert_eq!(log.len(), discovery + PUSH + VERIFY, "{log:#?}");
+        assert_eq!(pushed.stats.requests as usize, discovery + PUSH);
     }
 
     /// Push and verify overlapped: the same requests and the same report as one call after
@@ -625,7 +624,9 @@ mod request_counts {
             .push_and_verify("team/app", "v1", &img, &PushOptions::default())
             .unwrap();
         assert!(report.is_verified(), "{report}");
-        assert_eq!(reg.requests().len(), 1 + PUSH + VERIFY);
+        let discovery = count(&reg.requests(), |r| r.status == 401);
+        assert!((1..=2).contains(&discovery));
+        assert_eq!(reg.requests().len(), discovery + PUSH + VERIFY);
         let separate = c.verify("team/app", &pushed);
         assert_eq!(report, separate);
         assert_eq!(report.checks.len(), VERIFY);
@@ -662,10 +663,12 @@ mod request_counts {
         c.manifest("team/app", "v1").unwrap();
         let log = reg.requests();
         let tokens = count(&log, |r| r.path == "/token");
-        // One 401 (the discovery), one token for the push's pull,push scope, reused by the
-        // verification and the pull (pull is covered by pull,push).
+        // One or two 401s (the two manifest probes, sent at once by a client that does not
+        // know the scheme yet), one token for the push's pull,push scope, fetched once for both
+        // and reused by the verification and the pull (pull is covered by pull,push).
         assert_eq!(tokens, 1, "{log:#?}");
-        assert_eq!(count(&log, |r| r.status == 401), 1, "{log:#?}");
-        assert_eq!(log.len(), 2 + PUSH + VERIFY + 1, "{log:#?}");
+        let discovery = count(&log, |r| r.status == 401);
+        assert!((1..=2).contains(&discovery), "{log:#?}");
+        assert_eq!(log.len(), discovery + 1 + PUSH + VERIFY + 1, "{log:#?}");
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! Like occystrap's `RegistryWriter.verify()`, but as data a caller can act on, and never
 //! failing open: every blob (config and layers, of every child of an index) is checked with
-//! `HEAD` (present, and the size matches), and the manifest is fetched by tag and by digest and
-//! the digest of the bytes compared with the pushed one (children of an index by digest). Each
-//! check is listed in the [`VerifyReport`]:
+//! `HEAD` (present, and the size matches), and the manifest is fetched by its tag (by digest when
+//! it was pushed without one) and the digest of the bytes compared with the pushed one (children
+//! of an index by digest). Each check is listed in the [`VerifyReport`]:
 //!
 //! * [`VerifyOutcome::Verified`]: every check passed;
 //! * [`VerifyOutcome::Failed`]: a blob is missing or has the wrong size, or a manifest is
@@ -12,8 +12,9 @@
 //! * [`VerifyOutcome::Inconclusive`]: some check could not be made (network error, timeout,
 //!   rate limit, credentials refused or a token that could not be renewed) — never "ok".
 //!
-//! The checks run in parallel (eight at a time, on the client's pooled connections) and go through the client's transport, which fetches a fresh
-//! token when the one from the push has expired, so a verify works long after the push.
+//! The checks run in parallel, manifests and blobs together (eight at a time, on the client's
+//! pooled connections), and go through the client's transport, which fetches a fresh token when
+//! the one from the push has expired, so a verify works long after the push.
 
 use std::fmt;
 use std::sync::atomic::AtomicBool;
@@ -229,8 +230,10 @@ fn plan(pushed: &Pushed) -> (Vec<Planned>, Vec<Planned>) {
 
 impl Client {
     /// Checks that what [`Client::push_image`] pushed is in `repository`: `HEAD` of every blob
-    /// (present, right size), `GET` of the manifest by tag and by digest (and of each child of
-    /// an index by digest), comparing the digest of the bytes with the pushed one.
+    /// (present, right size), `GET` of the manifest by its tag (by digest when pushed without a
+    /// tag; each child of an index by digest), comparing the digest of the bytes with the pushed
+    /// one. A tag's bytes that hash to the pushed digest are the stored manifest: the registry
+    /// keeps manifests by digest, so fetching it again by digest would prove nothing more.
     ///
     /// Never fails open: a missing blob, a size or manifest mismatch gives
     /// [`VerifyOutcome::Failed`]; a check that could not be made (network, timeout, refused or
@@ -250,9 +253,10 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn verify(&self, repository: &str, pushed: &Pushed) -> VerifyReport {
-        let (manifests, blobs) = plan(pushed);
-        let mut checks = self.run_checks(repository, manifests);
-        checks.extend(self.run_checks(repository, blobs));
+        // One wave: the manifest and blob checks are independent, so they share the round trip.
+        let (mut checks, blobs) = plan(pushed);
+        checks.extend(blobs);
+        let checks = self.run_checks(repository, checks);
         VerifyReport::new(repository, pushed, checks)
     }
 
@@ -284,8 +288,8 @@ impl Client {
     /// [`Client::push_image`] followed by [`Client::verify`], overlapped: the blob checks run
     /// while the manifests are being put (every blob is in place by then), on the push's
     /// pooled connections, and only the manifest checks wait for the push to end. The same
-    /// requests and the same report as the two calls one after the other, one round trip
-    /// sooner.
+    /// requests and the same report as the two calls one after the other, sooner when there
+    /// are more blobs than checks in flight at once (eight).
     ///
     /// ```no_run
     /// # fn main() -> ocireg::Result<()> {
@@ -403,7 +407,12 @@ fn plan_manifest<'p>(
     manifests: &mut std::collections::BTreeSet<&'p Digest>,
     blobs: &mut std::collections::BTreeSet<&'p Digest>,
 ) {
-    if manifests.insert(&p.digest) {
+    // A manifest checked by tag is not fetched again by digest: the tag's bytes hashing to the
+    // digest is the same proof (the registry stores manifests by digest).
+    let by_tag = plan
+        .iter()
+        .any(|c| matches!(c.kind, CheckKind::ManifestByTag(_)) && c.digest == p.digest);
+    if manifests.insert(&p.digest) && !by_tag {
         plan.push(Planned {
             kind: CheckKind::ManifestByDigest,
             digest: p.digest.clone(),

@@ -913,7 +913,8 @@ fn every_command_in_plain_text_and_in_json() {
         &format!("{app}:v3"),
     ]));
     assert!(d.get("verify").is_none(), "{d}");
-    // A re-push of what the tag already holds: one HEAD by tag, nothing sent, no blob checks.
+    // A re-push of what the tag already holds: a HEAD by tag and one by digest (at once, one
+    // round trip), nothing sent, no blob checks.
     let before = reg.request_count();
     let again = r(&["image", "push", lay, "-i", &format!("{app}:v1")]);
     assert_eq!(again.status.code(), Some(0), "{}", both(&again));
@@ -926,8 +927,8 @@ fn every_command_in_plain_text_and_in_json() {
     );
     assert_eq!(
         reg.request_count() - before,
-        1,
-        "a re-push is one HEAD by tag"
+        2,
+        "a re-push is a HEAD by tag and one by digest"
     );
     let d = ok_json(&j(&["image", "push", lay, "-i", &format!("{app}:v1")]));
     assert_eq!(d["verify"]["outcome"], "already_present", "{d}");

@@ -551,36 +551,107 @@ fn manifest_probes(
 }
 
 #[test]
-fn repush_on_a_fresh_client_is_one_head_by_tag_and_nothing_else() {
+fn repush_on_a_fresh_client_is_two_heads_and_nothing_else() {
     let mut server = Server::new();
     let image = ImageBuilder::new()
         .config(b"{}".to_vec())
         .layer_bytes(vec![4u8; 4096], media_types::OCI_LAYER_GZIP)
         .build()
         .unwrap();
-    let digest = image.digest().to_string();
-    let by_tag = server
-        .mock("HEAD", "/v2/team/app/manifests/v1")
-        .with_status(200)
-        .with_header("docker-content-digest", &digest)
-        .expect(1)
-        .create();
-    let by_digest = server
-        .mock("HEAD", format!("/v2/team/app/manifests/{digest}").as_str())
-        .with_status(200)
-        .with_header("docker-content-digest", &digest)
-        .expect(0)
-        .create();
+    let probes = manifest_probes(&mut server, &image, 200, 200);
     let c = client(&server);
     let pushed = c
         .push_image("team/app", "v1", &image, &PushOptions::default())
         .unwrap();
-    assert_eq!(c.request_count(), 1);
-    assert_eq!(pushed.stats.requests, 1);
+    assert_eq!(c.request_count(), 2);
+    assert_eq!(pushed.stats.requests, 2);
     assert_eq!(pushed.stats.manifests_existing, 1);
     assert_eq!(&pushed.digest, image.digest());
-    by_tag.assert();
-    by_digest.assert();
+    for p in &probes {
+        p.assert();
+    }
+}
+
+/// A fresh client (one that has not learned the registry's auth scheme yet, as in every CLI
+/// run) sends its two manifest probes at once, in one round trip: this registry answers
+/// neither until both have arrived. Sent one after the other, the second would never come.
+#[test]
+fn a_fresh_client_asks_by_tag_and_by_digest_at_once() {
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+    use std::time::{Duration, Instant};
+
+    let image = ImageBuilder::new()
+        .config(b"{}".to_vec())
+        .layer_bytes(vec![5u8; 4096], media_types::OCI_LAYER_GZIP)
+        .build()
+        .unwrap();
+    let digest = image.digest().to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answer = digest.clone();
+    let server = std::thread::spawn(move || {
+        // Accept (and read the head of) requests until two are waiting or 20 s have passed.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut waiting = Vec::new();
+        let mut paths = Vec::new();
+        while waiting.len() < 2 && Instant::now() < deadline {
+            match listener.accept() {
+                Ok((sock, _)) => {
+                    sock.set_nonblocking(false).unwrap();
+                    sock.set_read_timeout(Some(Duration::from_secs(20)))
+                        .unwrap();
+                    let mut reader = BufReader::new(sock.try_clone().unwrap());
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    paths.push(line.trim().to_string());
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
+                            break;
+                        }
+                    }
+                    waiting.push(sock);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        }
+        let both_waited = waiting.len() == 2;
+        for mut sock in waiting {
+            let _ = write!(
+                sock,
+                "HTTP/1.1 200 OK\r\ndocker-content-digest: {answer}\r\ncontent-length: 0\r\n\
+                 connection: close\r\n\r\n"
+            );
+        }
+        (both_waited, paths)
+    });
+    let c = Client::builder(&format!("http://{addr}"))
+        .credentials(Credentials::Anonymous)
+        .retry_policy(ocireg::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let pushed = c
+        .push_image("team/app", "v1", &image, &PushOptions::default())
+        .unwrap();
+    let (both_waited, mut paths) = server.join().unwrap();
+    assert!(
+        both_waited,
+        "the probes went one after the other: {paths:?}"
+    );
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            format!("HEAD /v2/team/app/manifests/{digest} HTTP/1.1"),
+            "HEAD /v2/team/app/manifests/v1 HTTP/1.1".to_string(),
+        ]
+    );
+    assert_eq!(pushed.stats.manifests_existing, 1);
 }
 
 #[test]

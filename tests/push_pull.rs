@@ -204,7 +204,8 @@ fn built_image_round_trip(c: &Client, repo: &str) {
 
     let report = c.verify(repo, &pushed);
     assert_verified(&report);
-    assert_eq!(report.checks.len(), 2 + 3, "{report}");
+    // The manifest by tag (its bytes hash to the digest), the config and two layers.
+    assert_eq!(report.checks.len(), 1 + 3, "{report}");
     assert!(
         report
             .checks
@@ -299,8 +300,8 @@ fn index_round_trip(c: &Client, repo: &str) {
     assert_eq!(pushed.children.len(), 2);
     let report = c.verify(repo, &pushed);
     assert_verified(&report);
-    // tag + index + 2 children by digest + 5 blobs.
-    assert_eq!(report.checks.len(), 1 + 3 + 5, "{report}");
+    // The index by tag + 2 children by digest + 5 blobs.
+    assert_eq!(report.checks.len(), 1 + 2 + 5, "{report}");
 
     // Pull everything: the same index, children and blobs.
     let all = dir.join("all");
@@ -582,7 +583,9 @@ fn memory_bearer_parallel_push_shares_one_auth_step() {
         .unwrap();
     let reqs = reg.requests();
     let unauthorized = reqs.iter().filter(|r| r.status == 401).count();
-    assert!(unauthorized <= 1, "{unauthorized} 401s: {reqs:#?}");
+    // The two manifest probes go out at once, before the scheme is known; every later
+    // request waits for what they learned.
+    assert!(unauthorized <= 2, "{unauthorized} 401s: {reqs:#?}");
     let tokens = reqs.iter().filter(|r| r.path.contains("token")).count();
     assert_eq!(tokens, 1, "one token serves the whole push: {reqs:#?}");
     assert_eq!(pushed.stats.blobs_uploaded, 21);
@@ -718,11 +721,13 @@ fn rig_bearer_push_mount_and_verify() {
     let pushed = c
         .push_image(&repo, "v1", &image, &PushOptions::default())
         .unwrap();
-    // Two manifest HEADs; one 401 and one token request for the whole push (a fresh client).
-    assert_eq!(pushed.stats.requests, 2 + 3 * 3 + 1 + 2);
+    // Two manifest HEADs sent at once by a fresh client: one or two 401s (the second only if
+    // sent before the first's answer), one token request for the whole push.
+    let auth = pushed.stats.requests - (2 + 3 * 3 + 1);
+    assert!((2..=3).contains(&auth), "{auth} auth requests");
     assert_verified(&c.verify(&repo, &pushed));
 
-    // Twenty small layers on eight threads, from a fresh client: still one 401, one token.
+    // Twenty small layers on eight threads, from a fresh client: still one token.
     let seed = nonce();
     let mut b = ImageBuilder::new().config(config_json(&seed, "amd64"));
     for i in 0..20 {
@@ -736,7 +741,8 @@ fn rig_bearer_push_mount_and_verify() {
     let pushed = fresh
         .push_image(&repo, "small", &small, &PushOptions::default().threads(8))
         .unwrap();
-    assert_eq!(pushed.stats.requests, 2 + 3 * 21 + 1 + 2);
+    let auth = pushed.stats.requests - (2 + 3 * 21 + 1);
+    assert!((2..=3).contains(&auth), "{auth} auth requests");
     assert_verified(&fresh.verify(&repo, &pushed));
     // A mount needs pull on the source as well: two scopes in one token request.
     let other = format!("ocireg-test/bearer-copy-{id}");

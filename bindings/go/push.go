@@ -247,8 +247,8 @@ func (o Outcome) String() string {
 }
 
 // Verify checks that what was pushed is in repository: HEAD of every blob (present, right
-// size), GET of the manifest by tag and by digest (and of each child of an index), comparing
-// digests. It never fails open.
+// size), GET of the manifest by its tag (by digest when pushed without one; each child of an
+// index by digest), comparing digests. It never fails open.
 //
 // The report comes back both when every check passed (err nil) and when the push is not
 // correct (err matching ErrVerifyFailed, its message listing the failed checks): the report is

@@ -133,12 +133,6 @@ impl Transport {
         &self.credentials
     }
 
-    /// Whether the auth scheme is known (a first request was answered): until then parallel
-    /// requests wait for the first one's answer.
-    pub(crate) fn scheme_known(&self) -> bool {
-        *lock(&self.scheme) != Scheme::Unknown
-    }
-
     /// The context of a call bound to `cancel` and/or `deadline`.
     pub(crate) fn call(&self, cancel: Option<Cancel>, deadline: Option<Instant>) -> Call {
         Call::new(cancel, deadline, &self.stock, &self.agent_config)
@@ -166,8 +160,9 @@ impl Transport {
         if let Some(call) = &req.call {
             req.deadline = earliest(req.deadline, call.deadline);
         }
-        // Discovery: while the scheme is unknown, one request at a time finds it out.
-        let _discovering = if *lock(&self.scheme) == Scheme::Unknown {
+        // Discovery: while the scheme is unknown, one request at a time finds it out (unless
+        // the caller started a few at once on purpose).
+        let _discovering = if !req.race_discovery && *lock(&self.scheme) == Scheme::Unknown {
             let g = lock(&self.discovery);
             if *lock(&self.scheme) == Scheme::Unknown {
                 Some(g)

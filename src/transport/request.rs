@@ -72,6 +72,10 @@ pub(crate) struct Request<'a> {
     /// The call this request belongs to, when the client is bound to a cancel handle or a
     /// deadline: its agent, its cancellation, its deadline.
     pub call: Option<Arc<Call>>,
+    /// Sent at once even while the auth scheme is unknown, instead of waiting for the first
+    /// request's answer: for a few requests started together on purpose (a push's two manifest
+    /// probes), which then each learn the scheme from their own 401 and share one token fetch.
+    pub race_discovery: bool,
 }
 
 impl<'a> Request<'a> {
@@ -88,6 +92,7 @@ impl<'a> Request<'a> {
             large_body: false,
             auth_origin: None,
             call: None,
+            race_discovery: false,
         }
     }
 
@@ -111,7 +116,15 @@ impl<'a> Request<'a> {
             large_body: self.large_body,
             auth_origin: self.auth_origin.clone(),
             call: self.call.clone(),
+            race_discovery: self.race_discovery,
         })
+    }
+
+    /// Lets the request go while the auth scheme is unknown, without waiting for the first
+    /// request's answer (see [`Request::race_discovery`]).
+    pub(crate) fn race_discovery(mut self) -> Self {
+        self.race_discovery = true;
+        self
     }
 
     /// Marks the answer as possibly large (a blob download).

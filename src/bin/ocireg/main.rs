@@ -1313,7 +1313,7 @@ fn image(ctx: &Ctx, cmd: ImageCmd) -> Result<(), Failure> {
             let pushed = pushed?;
             let mut doc = json!({"status": "success", "pushed": pushed_json(&pushed)});
             let mut text = format!("Pushed {}:{tag} {}", r.repository(), pushed.digest);
-            // A re-push that found the tag already at this digest (HEAD by tag and by digest)
+            // A re-push that found the tag already at this digest (HEAD by tag, with one by digest)
             // sent nothing: no blob of it can be missing because of this push, so the blob
             // checks are left to `image verify` (crane and oras stop there too).
             let already_there = pushed.stats.manifests_put == 0

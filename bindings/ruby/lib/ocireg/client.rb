@@ -424,7 +424,7 @@ module Ocireg
     end
 
     # Checks that what was pushed (an Ocireg::Pushed, or an Ocireg::Pulled) is in `repository`:
-    # every blob, the manifest by tag and by digest. Returns the Ocireg::VerifyReport when every
+    # every blob, the manifest by its tag (by digest without one). Returns the Ocireg::VerifyReport when every
     # check passed; otherwise raises Ocireg::VerifyFailedError carrying the report (#report),
     # or, with `raise_on_failure: false`, returns the report whatever the outcome.
     def verify(repository, pushed, raise_on_failure: true, cancel: nil, timeout: nil)

@@ -224,4 +224,6 @@ module Ocireg
       end
     end
   end
+
+  [Testing::Registry, Testing.singleton_class].each { |target| InterruptMask.apply(target) }
 end

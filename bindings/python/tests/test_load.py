@@ -67,12 +67,12 @@ def test_first_lookups_from_many_threads_at_once():
     assert out == ["[1] 8"]
 
 
-def test_json_is_imported_when_first_needed():
+def test_json_and_testing_are_imported_when_first_needed():
     out = run_fresh(
         """
         import sys
         import ocireg
-        print("json" in sys.modules)
+        print("json" in sys.modules, "ocireg.testing" in sys.modules)
         print(ocireg.errors.ErrorEntry.from_c("X", "", '{"a": [1]}').detail)
         with ocireg.testing.Registry() as reg, ocireg.Client(reg.url) as client:
             try:
@@ -80,11 +80,14 @@ def test_json_is_imported_when_first_needed():
             except ocireg.NotFoundError as e:
                 print(e.errors[0].code, e.errors[0].detail)
             print([r["path"] for r in reg.requests()])
+        from ocireg import *  # noqa: F401,F403  (every name of __all__, testing included)
+        print(testing is ocireg.testing is sys.modules["ocireg.testing"])
         """
     )
     assert out == [
-        "False",
+        "False False",
         "{'a': [1]}",
         "NAME_UNKNOWN {'name': 'missing/repo'}",
         "['/v2/missing/repo/tags/list']",
+        "True",
     ]

@@ -323,7 +323,7 @@ class Library(ctypes.CDLL):
     get a complete function object (the one kept is the last)."""
 
     def __getitem__(self, name_or_ordinal: Any) -> Any:
-        fn = super().__getitem__(name_or_ordinal)
+        fn: Any = super().__getitem__(name_or_ordinal)
         signature = SIGNATURES.get(name_or_ordinal)
         if signature is not None:
             fn.restype, fn.argtypes = signature

@@ -1005,7 +1005,15 @@ class Bench:
     def run_load(self, which: str, runs: int) -> Optional[dict]:
         env = binding_env(self.tool_env())
         if which == "load-python":
-            interp = sys.executable
+            # In a venv of this interpreter, without site-packages: a site-packages directory
+            # may hold .pth files that import modules at every start (on the machine of the
+            # 2026-12-05 run, one imported certifi, and with it typing, re, enum, pathlib ...,
+            # about 25 ms), which the bare interpreter then pays as well, so that part of what
+            # `import ocireg` costs on a plain interpreter was not counted.
+            venv = os.path.join(self.work, "load-venv")
+            if not os.path.isdir(venv):
+                subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+            interp = os.path.join(venv, "bin", "python3")
             bare = [interp, "-c", "pass"]
             withlib = [interp, "-c", "import ocireg"]
             probe = [interp, "-c", "import ocireg; print(ocireg._ffi.lib_path)"]
@@ -1034,7 +1042,8 @@ class Bench:
                 times[k].append(wall)
         say(f"  {which:<22} bare {fmt_time(statistics.median(times['bare']))}  "
             f"with ocireg {fmt_time(statistics.median(times['ocireg']))}  ({runs} rounds)")
-        return {"key": which, "interpreter": interp, "version": interp_version(interp), **times}
+        version = interp_version(interp) + (" (venv)" if which == "load-python" else "")
+        return {"key": which, "interpreter": interp, "version": version, **times}
 
 
 # =============================================================================================

@@ -19,6 +19,8 @@ The library is the one ``pip install`` built into this package; ``$OCIREG_LIB`` 
 :class:`Client` may be shared by many threads.
 """
 
+from typing import Any
+
 from . import _ffi
 from ._models import (
     DeletedTag,
@@ -63,7 +65,6 @@ from .errors import (
 )
 from .image import LAYER_TAR, LAYER_TAR_GZIP, Image, ImageBuilder
 from .retry import Backoff
-from . import testing  # noqa: E402  (ocireg.testing.Registry)
 
 __version__ = "0.1.0"
 
@@ -89,6 +90,17 @@ def library_path() -> str:
 def status_name(status: int) -> str:
     """The name of a status code, e.g. ``status_name(5) == "OCIREG_NOT_FOUND"``."""
     return _ffi.status_name(status)
+
+
+def __getattr__(name: str) -> Any:
+    # ocireg.testing (the in-memory test registry, for tests) is imported on first use: most
+    # programs never need it. Importing the submodule makes it an attribute of the package.
+    # (Not `from . import testing`, which asks this function for the attribute first.)
+    if name == "testing":
+        import importlib
+
+        return importlib.import_module(__name__ + ".testing")
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
 __all__ = [

@@ -1,7 +1,6 @@
 """Result types: manifests, push and pull results, verification reports, progress events."""
 
 import enum
-import json
 from ctypes import byref, c_uint64, c_void_p
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Union
 
@@ -86,6 +85,7 @@ class Manifest(NamedTuple):
 
     def json(self) -> Any:
         """The manifest parsed as JSON."""
+        import json
         return json.loads(self.data)
 
     def sizes(self) -> "ManifestSizes":
@@ -258,6 +258,7 @@ class Pushed(Handle):
 
     def to_dict(self) -> Dict[str, Any]:
         """:meth:`to_json`, parsed."""
+        import json
         return json.loads(self.to_json())
 
     def __repr__(self) -> str:
@@ -303,6 +304,7 @@ class Pulled(Handle):
 
     def to_dict(self) -> Dict[str, Any]:
         """:meth:`to_json`, parsed."""
+        import json
         return json.loads(self.to_json())
 
     def to_pushed(self) -> Pushed:
@@ -335,6 +337,7 @@ class VerifyReport:
     @classmethod
     def _take(cls, ptr: int, message: Optional[str] = None) -> "VerifyReport":
         """Reads a ``ocireg_verify_report *`` and frees it."""
+        import json
         try:
             raw = lib.ocireg_verify_report_outcome(ptr)
             try:

@@ -2,7 +2,6 @@
 
 import ctypes
 import functools
-import json
 import os
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from ctypes import byref, c_int, c_size_t, c_uint64, c_void_p
@@ -1046,6 +1045,7 @@ class Client(Handle):
         and ``removed_tags`` (with ``list_other_tags``, the default, the other tags on the
         manifest are found first, one ``HEAD`` per tag of the repository). A registry with
         deletes disabled raises :class:`UnsupportedError`."""
+        import json
         repo, tg = _ffi.cstr(repository, "repository"), _ffi.cstr(tag, "tag")
         out = c_void_p()
         with self._use(cancel, timeout) as h:
@@ -1074,6 +1074,7 @@ class Client(Handle):
         e.g. ``"linux/arm64/v8"``) that ``repository:reference`` names: the matching child of
         an index, or the manifest itself when its config's platform matches. Otherwise
         :class:`NotFoundError`, whose message names the platforms there are."""
+        import json
         repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(reference, "reference")
         plat = _ffi.cstr(platform, "platform")
         out = c_void_p()
@@ -1107,6 +1108,7 @@ class Client(Handle):
         """Every tag of ``repository`` with the digest it points at, ``{tag: digest}`` in the
         registry's tag order (one ``HEAD`` per tag, in parallel); docker_registry2's
         ``tags(repo, with_hashes: true)``."""
+        import json
         repo = _ffi.cstr(repository, "repository")
         out = c_void_p()
         with self._use(cancel, timeout) as h:
@@ -1146,6 +1148,7 @@ class Client(Handle):
         For an index, ``platform`` (``"os/arch[/variant]"``) picks the image (None: this
         machine's). docker_registry2's ``pull(repo, tag, dir)``. ``threads`` (0: 8) and
         ``progress`` as in :meth:`pull_image`."""
+        import json
         repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(reference, "reference")
         dirname = _ffi.cstr(directory, "directory")
         plat = _ffi.cstr(platform, "platform", optional=True)

@@ -18,7 +18,6 @@ Where a built-in exception means the same thing, the class also derives from it,
 """
 
 import builtins
-import json
 from typing import Any, List, NamedTuple, Optional, Sequence
 
 __all__ = [
@@ -85,6 +84,8 @@ class ErrorEntry(NamedTuple):
         """An entry from the C accessors (``detail_json`` is JSON text or None)."""
         detail: Any = None
         if detail_json is not None:
+            import json
+
             try:
                 detail = json.loads(detail_json)
             except ValueError:  # never expected: the library writes JSON; keep the text

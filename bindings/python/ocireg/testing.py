@@ -12,7 +12,6 @@ library built with the ``test-server`` feature (``pip install`` builds it so); w
 """
 
 import ctypes
-import json
 from ctypes import byref, c_int, c_size_t, c_void_p
 from typing import Any, Dict, Iterable, List, Optional, Union
 
@@ -211,6 +210,7 @@ class Registry(Handle):
     def requests(self) -> List[Dict[str, Any]]:
         """Every request answered so far, oldest first: dicts with ``method``, ``path``,
         ``query``, ``status``, ``authorized`` and ``objectStore``."""
+        import json
         out = c_void_p()
         with self._borrow() as h:
             _ffi.call(lib.ocireg_test_registry_requests_json, h, byref(out))

@@ -18,8 +18,12 @@ require_relative "ocireg/client"
 require_relative "ocireg/image"
 require_relative "ocireg/control"
 require_relative "ocireg/operations"
-require_relative "ocireg/testing"
 require_relative "ocireg/interrupts"
+
+module Ocireg
+  # The in-memory test registry (lib/ocireg/testing.rb) is loaded when first used.
+  autoload :Testing, File.expand_path("ocireg/testing", __dir__)
+end
 
 module Ocireg
   # OCIREG_PROGRESS_*, OCIREG_OUTCOME_*, OCIREG_TIMEOUT_*, OCIREG_TEST_AUTH_* live on as
@@ -76,7 +80,10 @@ module Ocireg
 end
 
 module Ocireg
+  # Asynchronous interrupts wait while a method of the API runs (interrupts.rb); testing.rb does
+  # the same for Ocireg::Testing when it is loaded.
   [Client, Image, ImageBuilder, Pushed, Pulled, VerifyReport, Cancel, BlobReader, OwnsHandle, OwnsHandle::ClassMethods,
-   ClosesHandle, Testing::Registry, Image.singleton_class, Pushed.singleton_class, Testing.singleton_class,
-   singleton_class].each { |target| InterruptMask.apply(target) }
+   ClosesHandle, Image.singleton_class, Pushed.singleton_class, singleton_class].each do |target|
+    InterruptMask.apply(target)
+  end
 end

@@ -1,14 +1,11 @@
 # frozen_string_literal: true
 
-require "json"
-require "pathname"
-
 module Ocireg
   # A manifest as fetched: its exact bytes, media type and digest.
   Manifest = Struct.new(:bytes, :media_type, :digest) do
     # The manifest parsed as JSON (a Hash).
     def json
-      JSON.parse(bytes)
+      Native.parse_json(bytes)
     end
   end
 
@@ -356,7 +353,10 @@ module Ocireg
       end
 
       size = FFI::MemoryPointer.new(:uint64)
-      to_file = to.is_a?(String) || to.is_a?(Pathname) || (!to.respond_to?(:write) && to.respond_to?(:to_path))
+      # A path: a String, a Pathname (which has #write too), or anything with #to_path and no #write.
+      # (No Pathname can exist unless the program loaded pathname: this file does not load it.)
+      to_file = to.is_a?(String) || (defined?(::Pathname) && to.is_a?(::Pathname)) ||
+                (!to.respond_to?(:write) && to.respond_to?(:to_path))
       if block.nil? && to_file
         conn(cancel, timeout) do |c|
           Call.check do |err|

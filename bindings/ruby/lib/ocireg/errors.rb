@@ -1,7 +1,5 @@
 # frozen_string_literal: true
 
-require "json"
-
 module Ocireg
   # One entry of a registry's `{"errors": [...]}` answer: `code` (e.g. "MANIFEST_UNKNOWN", ""
   # when the entry had none), `message` ("" when none) and `detail`, the entry's detail as JSON
@@ -9,7 +7,7 @@ module Ocireg
   ErrorEntry = Struct.new(:code, :message, :detail) do
     # The detail parsed from JSON (a Hash, Array, String ...; nil when there was none).
     def detail_value
-      detail.nil? ? nil : JSON.parse(detail)
+      detail.nil? ? nil : Native.parse_json(detail)
     rescue JSON::ParserError
       detail
     end

@@ -1,7 +1,5 @@
 # frozen_string_literal: true
 
-require "json"
-
 module Ocireg
   # Internal: the common part of the classes that own one library handle.
   module OwnsHandle
@@ -219,7 +217,7 @@ module Ocireg
 
     # #to_json parsed into a Hash.
     def to_h
-      JSON.parse(to_json)
+      Native.parse_json(to_json)
     end
 
     # The push counters: blobsUploaded, blobsExisting, blobsMounted, bytesUploaded ...
@@ -259,7 +257,7 @@ module Ocireg
     end
 
     def to_h
-      JSON.parse(to_json)
+      Native.parse_json(to_json)
     end
 
     # The pull counters: blobsDownloaded, blobsReused, bytesDownloaded, requests.
@@ -301,7 +299,7 @@ module Ocireg
     end
 
     def to_h
-      JSON.parse(to_json)
+      Native.parse_json(to_json)
     end
 
     # Each check: kind, tag, digest, size, status, message.

@@ -1,7 +1,5 @@
 # frozen_string_literal: true
 
-require "json"
-
 module Ocireg
   # What Client#delete_tag did. `manifest_deleted` is true when the registry could not delete
   # the tag alone and the manifest went, by digest: then every tag on it went too
@@ -14,7 +12,7 @@ module Ocireg
 
     # Internal: from the library's JSON.
     def self.from_json(text)
-      h = JSON.parse(text)
+      h = Native.parse_json(text)
       new(h["repository"], h["tag"], h["digest"], h["manifestDeleted"], h["otherTags"], h["removedTags"] || [])
     end
   end
@@ -25,7 +23,7 @@ module Ocireg
   Descriptor = Struct.new(:media_type, :digest, :size, :platform, :json) do
     # Internal: from the library's JSON.
     def self.from_json(text)
-      h = JSON.parse(text)
+      h = Native.parse_json(text)
       new(h["mediaType"], h["digest"], h["size"], h["platform"], h)
     end
   end
@@ -48,7 +46,7 @@ module Ocireg
   LayersPull = Struct.new(:repository, :digest, :media_type, :platform, :config, :layers, :stats, :json) do
     # Internal: from the library's JSON.
     def self.from_json(text)
-      h = JSON.parse(text)
+      h = Native.parse_json(text)
       layers = (h["layers"] || []).map do |l|
         LayerFile.new(l["digest"], l["size"], l["mediaType"], l["path"], l["downloaded"])
       end
@@ -164,7 +162,7 @@ module Ocireg
       conn(cancel, timeout) do |c|
         Call.check { |err| Native.ocireg_tags_with_digests(c, Native.cstr(repository), out, err) }
       end
-      JSON.parse(Native.take_string(out)).to_h { |entry| [entry["tag"], entry["digest"]] }
+      Native.parse_json(Native.take_string(out)).to_h { |entry| [entry["tag"], entry["digest"]] }
     end
 
     # The size of the image `repository:reference` in bytes: config + layers (see

@@ -1,7 +1,5 @@
 # frozen_string_literal: true
 
-require "json"
-
 module Ocireg
   # Test helpers.
   module Testing
@@ -192,7 +190,7 @@ module Ocireg
       # Every request answered so far, oldest first: Hashes with "method", "path", "query",
       # "status", "authorized" and "objectStore".
       def requests
-        JSON.parse(requests_json)
+        Native.parse_json(requests_json)
       end
 
       # #requests as the library's JSON text.
@@ -226,4 +224,6 @@ module Ocireg
       end
     end
   end
+
+  [Testing::Registry, Testing.singleton_class].each { |target| InterruptMask.apply(target) }
 end

@@ -1,0 +1,93 @@
+"""``import ocireg`` in a fresh interpreter: what it does at import, and what it leaves for the
+first use (which must still work). The test process itself has loaded much more."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_fresh(script):
+    """Runs ``script`` in ``python -S`` (no site: only what ocireg imports gets imported) with
+    warnings as errors; returns its standard output."""
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
+    proc = subprocess.run(
+        [sys.executable, "-S", "-W", "error", "-c", textwrap.dedent(script)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+    )
+    assert proc.returncode == 0 and not proc.stderr, proc.stderr
+    return proc.stdout.splitlines()
+
+
+def test_signatures_are_set_on_first_use():
+    out = run_fresh(
+        """
+        import ctypes
+        import ocireg
+        from ocireg import _ffi
+        print(sorted(n for n in vars(_ffi.lib) if n.startswith("ocireg_")))
+        fn = _ffi.lib.ocireg_status_name
+        print(fn.restype is ctypes.c_char_p, fn.argtypes == [ctypes.c_uint32])
+        print(ocireg.status_name(5), fn is _ffi.lib.ocireg_status_name)
+        fresh = _ffi.lib["ocireg_tags"]  # item lookup: typed too, not kept
+        print(fresh.argtypes == _ffi.SIGNATURES["ocireg_tags"][1], "ocireg_tags" in vars(_ffi.lib))
+        """
+    )
+    assert out == [
+        "['ocireg_abi_version']",  # the ABI check at import
+        "True True",
+        "OCIREG_NOT_FOUND True",
+        "True False",
+    ]
+
+
+def test_first_lookups_from_many_threads_at_once():
+    out = run_fresh(
+        """
+        import threading
+        import ocireg
+        barrier = threading.Barrier(16)
+        results = [None] * 16
+        def work(i):
+            barrier.wait()
+            results[i] = {ocireg.status_name(i % 8) for _ in range(50)}
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(sorted({len(r) for r in results}), len({r.pop() for r in results}))
+        """
+    )
+    assert out == ["[1] 8"]
+
+
+def test_json_and_testing_are_imported_when_first_needed():
+    out = run_fresh(
+        """
+        import sys
+        import ocireg
+        print("json" in sys.modules, "ocireg.testing" in sys.modules)
+        print(ocireg.errors.ErrorEntry.from_c("X", "", '{"a": [1]}').detail)
+        with ocireg.testing.Registry() as reg, ocireg.Client(reg.url) as client:
+            try:
+                client.tags("missing/repo")
+            except ocireg.NotFoundError as e:
+                print(e.errors[0].code, e.errors[0].detail)
+            print([r["path"] for r in reg.requests()])
+        from ocireg import *  # noqa: F401,F403  (every name of __all__, testing included)
+        print(testing is ocireg.testing is sys.modules["ocireg.testing"])
+        """
+    )
+    assert out == [
+        "False False",
+        "{'a': [1]}",
+        "NAME_UNKNOWN {'name': 'missing/repo'}",
+        "['/v2/missing/repo/tags/list']",
+        "True",
+    ]

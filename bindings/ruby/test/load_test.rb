@@ -1,0 +1,110 @@
+# frozen_string_literal: true
+
+require_relative "test_helper"
+require "open3"
+require "rbconfig"
+
+# `require "ocireg"` in a fresh interpreter: what it loads (and what it leaves for later), and
+# that what it leaves for later still works. The suite itself has loaded json and pathname.
+class LoadTest < Minitest::Test
+  LIB_DIR = File.expand_path("../lib", __dir__)
+
+  # Runs `script` in `ruby -w -I lib` and returns its standard output; fails on a non-zero exit
+  # or on anything written to standard error (a warning).
+  def run_fresh(script)
+    out, err, status = Open3.capture3(RbConfig.ruby, "-w", "-I", LIB_DIR, "-e", script)
+    assert status.success?, "ruby exited with #{status.exitstatus}: #{err}"
+    assert_empty err, "warnings or errors from a fresh `require \"ocireg\"`"
+    out
+  end
+
+  def test_require_loads_neither_json_nor_pathname
+    out = run_fresh(<<~RUBY)
+      require "ocireg"
+      puts $LOADED_FEATURES.map { |f| File.basename(f, ".*") }.join(" ")
+    RUBY
+    loaded = out.split
+    assert_includes loaded, "ffi"
+    %w[json ostruct pathname testing docker_registry2].each do |name|
+      refute_includes loaded, name, "require \"ocireg\" loaded #{name}"
+    end
+  end
+
+  def test_json_and_testing_are_loaded_when_first_needed
+    out = run_fresh(<<~RUBY)
+      require "ocireg"
+      p Ocireg::ErrorEntry.new("X", "", '{"a":[1]}').detail_value
+      p Ocireg::ErrorEntry.new("X", "", "not json").detail_value
+      registry = Ocireg::Testing::Registry.new
+      client = Ocireg::Client.new(registry.url, anonymous: true)
+      client.tags("missing/repo") rescue nil
+      p registry.requests.map { |r| r["path"] }
+      p Ocireg::Testing::Registry.ancestors.index(Ocireg::Testing::Registry) # 1: InterruptMask's wrapper first
+      client.close
+      registry.stop
+    RUBY
+    assert_equal ['{"a"=>[1]}', '"not json"', '["/v2/missing/repo/tags/list"]', "1"], out.lines.map(&:chomp)
+  end
+
+  def test_functions_are_attached_on_first_call
+    out = run_fresh(<<~RUBY)
+      require "ocireg"
+      attached = -> { Ocireg::Native.singleton_class.instance_methods(false).grep(/\\Aocireg_/).sort }
+      p attached.call                     # the ABI check at load time
+      p Ocireg::Native.respond_to?(:ocireg_status_name), Ocireg::Native.singleton_methods.grep(/\\Aocireg_/).size
+      early = Ocireg::Native.method(:ocireg_status_name) # taken before the function is attached
+      p Ocireg.status_name(5)
+      p attached.call
+      p Ocireg::Native.borrowed_string(early.call(6))
+    RUBY
+    assert_equal ["[:ocireg_abi_version]", "true", Ocireg::Native::FUNCTIONS.size.to_s, '"OCIREG_NOT_FOUND"',
+                  "[:ocireg_abi_version, :ocireg_status_name]", '"OCIREG_TLS"'], out.lines.map(&:chomp)
+  end
+
+  def test_first_calls_from_many_threads_at_once
+    out = run_fresh(<<~RUBY)
+      require "ocireg"
+      gate = Queue.new
+      threads = Array.new(16) do |i|
+        Thread.new do
+          gate.pop
+          Array.new(50) { Ocireg.status_name(i % 8) }.uniq
+        end
+      end
+      16.times { gate << true }
+      p threads.map(&:value).map(&:size).uniq, threads.map(&:value).map(&:first).uniq.size
+    RUBY
+    assert_equal ["[1]", "8"], out.lines.map(&:chomp)
+  end
+
+  # The first call of a function that another call is attaching at that moment (in another
+  # thread, or in this one, interrupted by a trap handler or a finalizer) does not wait.
+  def test_a_call_during_the_attach_of_its_function_does_not_wait
+    out = run_fresh(<<~RUBY)
+      require "ocireg"
+      Ocireg::Native.instance_variable_get(:@unattached).delete(:ocireg_status_name) # "being attached"
+      p Ocireg.status_name(5), Ocireg.status_name(1)
+      p Ocireg::Native.singleton_class.method_defined?(:ocireg_status_name, false)
+    RUBY
+    assert_equal ['"OCIREG_NOT_FOUND"', '"OCIREG_INVALID_ARGUMENT"', "false"], out.lines.map(&:chomp)
+  end
+
+  def test_pull_blob_to_a_pathname_without_pathname_loaded_by_ocireg
+    out = run_fresh(<<~RUBY)
+      require "ocireg"
+      require "pathname"
+      require "tmpdir"
+      registry = Ocireg::Testing::Registry.new
+      client = Ocireg::Client.new(registry.url, anonymous: true)
+      digest = client.push_blob("team/app", "some bytes")
+      Dir.mktmpdir do |dir|
+        target = Pathname.new(dir) / "blob"
+        p client.pull_blob("team/app", digest, to: target)
+        p target.binread
+      end
+      client.close
+      registry.stop
+    RUBY
+    assert_equal ["10", '"some bytes"'], out.lines.map(&:chomp)
+  end
+end

@@ -46,49 +46,6 @@ class LoadTest < Minitest::Test
     assert_equal ['{"a"=>[1]}', '"not json"', '["/v2/missing/repo/tags/list"]', "1"], out.lines.map(&:chomp)
   end
 
-  def test_functions_are_attached_on_first_call
-    out = run_fresh(<<~RUBY)
-      require "ocireg"
-      attached = -> { Ocireg::Native.singleton_class.instance_methods(false).grep(/\\Aocireg_/).sort }
-      p attached.call                     # the ABI check at load time
-      p Ocireg::Native.respond_to?(:ocireg_status_name), Ocireg::Native.singleton_methods.grep(/\\Aocireg_/).size
-      early = Ocireg::Native.method(:ocireg_status_name) # taken before the function is attached
-      p Ocireg.status_name(5)
-      p attached.call
-      p Ocireg::Native.borrowed_string(early.call(6))
-    RUBY
-    assert_equal ["[:ocireg_abi_version]", "true", Ocireg::Native::FUNCTIONS.size.to_s, '"OCIREG_NOT_FOUND"',
-                  "[:ocireg_abi_version, :ocireg_status_name]", '"OCIREG_TLS"'], out.lines.map(&:chomp)
-  end
-
-  def test_first_calls_from_many_threads_at_once
-    out = run_fresh(<<~RUBY)
-      require "ocireg"
-      gate = Queue.new
-      threads = Array.new(16) do |i|
-        Thread.new do
-          gate.pop
-          Array.new(50) { Ocireg.status_name(i % 8) }.uniq
-        end
-      end
-      16.times { gate << true }
-      p threads.map(&:value).map(&:size).uniq, threads.map(&:value).map(&:first).uniq.size
-    RUBY
-    assert_equal ["[1]", "8"], out.lines.map(&:chomp)
-  end
-
-  # The first call of a function that another call is attaching at that moment (in another
-  # thread, or in this one, interrupted by a trap handler or a finalizer) does not wait.
-  def test_a_call_during_the_attach_of_its_function_does_not_wait
-    out = run_fresh(<<~RUBY)
-      require "ocireg"
-      Ocireg::Native.instance_variable_get(:@unattached).delete(:ocireg_status_name) # "being attached"
-      p Ocireg.status_name(5), Ocireg.status_name(1)
-      p Ocireg::Native.singleton_class.method_defined?(:ocireg_status_name, false)
-    RUBY
-    assert_equal ['"OCIREG_NOT_FOUND"', '"OCIREG_INVALID_ARGUMENT"', "false"], out.lines.map(&:chomp)
-  end
-
   def test_pull_blob_to_a_pathname_without_pathname_loaded_by_ocireg
     out = run_fresh(<<~RUBY)
       require "ocireg"

@@ -3,8 +3,7 @@
 require "ffi"
 
 module Ocireg
-  # The raw C ABI of libocireg (include/ocireg.h): every exported function, declared in
-  # FUNCTIONS and attached (`attach_function`) on its first call.
+  # The raw C ABI of libocireg (include/ocireg.h), one `attach_function` per exported function.
   #
   # Every function that may touch the network, the disk, a credential helper or a thread join is
   # attached with `blocking: true`, so that ruby-ffi releases the GVL during the call and other
@@ -76,188 +75,178 @@ module Ocireg
     #                         uint32_t attempt, uint16_t status, const char *reason, uint64_t delay_ms)
     callback :ocireg_retry_fn, %i[pointer string string uint32 uint16 string uint64], :void
 
-    # Every function of the C ABI this binding declares: name => [argument types, return type,
-    # blocking]. Each is attached (attach_function) on its first call, not at load time: see
-    # Unattached below.
-    FUNCTIONS = {}
-
-    # Declares a function of the C ABI.
-    def self.function(name, args, ret, blocking: false)
-      FUNCTIONS[name] = [args.freeze, ret, blocking].freeze
+    # attach_function with the GVL released during the call.
+    def self.attach_blocking(name, args, ret)
+      attach_function(name, args, ret, blocking: true)
     end
-
-    # Declares a function called with the GVL released.
-    def self.blocking_function(name, args, ret)
-      function(name, args, ret, blocking: true)
-    end
-    private_class_method :function, :blocking_function
+    private_class_method :attach_blocking
 
     # --- version, errors, strings, bytes, lists ---------------------------------------------
-    function :ocireg_abi_version, [], :uint32
-    function :ocireg_version, [], :pointer
-    function :ocireg_error_status, [:handle], :ocireg_status
-    function :ocireg_error_message, [:handle], :pointer
-    function :ocireg_error_http_status, [:handle], :uint16
-    function :ocireg_error_registry_code, [:handle], :pointer
-    function :ocireg_error_retry_after_secs, [:handle], :int64
-    function :ocireg_error_registry_error_count, [:handle], :size_t
-    function :ocireg_error_registry_error_code, %i[handle size_t], :pointer
-    function :ocireg_error_registry_error_message, %i[handle size_t], :pointer
-    function :ocireg_error_registry_error_detail, %i[handle size_t], :pointer
-    function :ocireg_error_body, [:handle], :pointer
-    function :ocireg_error_free, [:handle], :void
-    function :ocireg_status_name, [:uint32], :pointer
-    function :ocireg_string_free, [:pointer], :void
-    function :ocireg_bytes_free, %i[pointer size_t], :void
-    function :ocireg_string_list_len, [:handle], :size_t
-    function :ocireg_string_list_get, %i[handle size_t], :pointer
-    function :ocireg_string_list_free, [:handle], :void
+    attach_function :ocireg_abi_version, [], :uint32
+    attach_function :ocireg_version, [], :pointer
+    attach_function :ocireg_error_status, [:handle], :ocireg_status
+    attach_function :ocireg_error_message, [:handle], :pointer
+    attach_function :ocireg_error_http_status, [:handle], :uint16
+    attach_function :ocireg_error_registry_code, [:handle], :pointer
+    attach_function :ocireg_error_retry_after_secs, [:handle], :int64
+    attach_function :ocireg_error_registry_error_count, [:handle], :size_t
+    attach_function :ocireg_error_registry_error_code, %i[handle size_t], :pointer
+    attach_function :ocireg_error_registry_error_message, %i[handle size_t], :pointer
+    attach_function :ocireg_error_registry_error_detail, %i[handle size_t], :pointer
+    attach_function :ocireg_error_body, [:handle], :pointer
+    attach_function :ocireg_error_free, [:handle], :void
+    attach_function :ocireg_status_name, [:uint32], :pointer
+    attach_function :ocireg_string_free, [:pointer], :void
+    attach_function :ocireg_bytes_free, %i[pointer size_t], :void
+    attach_function :ocireg_string_list_len, [:handle], :size_t
+    attach_function :ocireg_string_list_get, %i[handle size_t], :pointer
+    attach_function :ocireg_string_list_free, [:handle], :void
 
     # --- client options ------------------------------------------------------------------------
-    function :ocireg_options_new, %i[pointer pointer], :ocireg_status
-    function :ocireg_options_free, [:handle], :void
-    function :ocireg_options_set_username_password, %i[handle string string pointer], :ocireg_status
-    function :ocireg_options_set_identity_token, %i[handle string pointer], :ocireg_status
-    function :ocireg_options_set_bearer_token, %i[handle string pointer], :ocireg_status
-    function :ocireg_options_set_anonymous, %i[handle pointer], :ocireg_status
-    function :ocireg_options_set_docker_config, %i[handle string pointer], :ocireg_status
-    function :ocireg_options_set_user_agent, %i[handle string pointer], :ocireg_status
-    function :ocireg_options_set_timeout_ms, %i[handle uint32 uint64 pointer], :ocireg_status
-    function :ocireg_options_set_ca_cert_pem, %i[handle pointer size_t pointer], :ocireg_status
-    function :ocireg_options_set_client_cert_pem,
-             %i[handle pointer size_t pointer size_t pointer], :ocireg_status
-    function :ocireg_options_set_insecure, %i[handle int pointer], :ocireg_status
-    function :ocireg_options_set_proxy, %i[handle string pointer], :ocireg_status
-    function :ocireg_options_set_proxy_from_env, %i[handle int pointer], :ocireg_status
-    function :ocireg_options_set_max_retries, %i[handle uint32 pointer], :ocireg_status
-    function :ocireg_options_set_low_speed_limit, %i[handle uint64 uint64 pointer], :ocireg_status
-    function :ocireg_options_set_backoff, %i[handle uint64 double uint64 uint64 double pointer],
-             :ocireg_status
-    function :ocireg_options_set_retry_notify, %i[handle ocireg_retry_fn pointer pointer], :ocireg_status
-    function :ocireg_options_set_cancel, %i[handle pointer pointer], :ocireg_status
+    attach_function :ocireg_options_new, %i[pointer pointer], :ocireg_status
+    attach_function :ocireg_options_free, [:handle], :void
+    attach_function :ocireg_options_set_username_password, %i[handle string string pointer], :ocireg_status
+    attach_function :ocireg_options_set_identity_token, %i[handle string pointer], :ocireg_status
+    attach_function :ocireg_options_set_bearer_token, %i[handle string pointer], :ocireg_status
+    attach_function :ocireg_options_set_anonymous, %i[handle pointer], :ocireg_status
+    attach_function :ocireg_options_set_docker_config, %i[handle string pointer], :ocireg_status
+    attach_function :ocireg_options_set_user_agent, %i[handle string pointer], :ocireg_status
+    attach_function :ocireg_options_set_timeout_ms, %i[handle uint32 uint64 pointer], :ocireg_status
+    attach_function :ocireg_options_set_ca_cert_pem, %i[handle pointer size_t pointer], :ocireg_status
+    attach_function :ocireg_options_set_client_cert_pem,
+                    %i[handle pointer size_t pointer size_t pointer], :ocireg_status
+    attach_function :ocireg_options_set_insecure, %i[handle int pointer], :ocireg_status
+    attach_function :ocireg_options_set_proxy, %i[handle string pointer], :ocireg_status
+    attach_function :ocireg_options_set_proxy_from_env, %i[handle int pointer], :ocireg_status
+    attach_function :ocireg_options_set_max_retries, %i[handle uint32 pointer], :ocireg_status
+    attach_function :ocireg_options_set_low_speed_limit, %i[handle uint64 uint64 pointer], :ocireg_status
+    attach_function :ocireg_options_set_backoff, %i[handle uint64 double uint64 uint64 double pointer],
+                    :ocireg_status
+    attach_function :ocireg_options_set_retry_notify, %i[handle ocireg_retry_fn pointer pointer], :ocireg_status
+    attach_function :ocireg_options_set_cancel, %i[handle pointer pointer], :ocireg_status
 
     # --- client --------------------------------------------------------------------------------
     # Resolves credentials (may run a credential helper program): blocking.
-    blocking_function :ocireg_client_new, %i[string handle pointer pointer], :ocireg_status
-    blocking_function :ocireg_client_free, [:handle], :void
-    function :ocireg_client_registry, [:handle], :pointer
-    function :ocireg_client_base_url, [:handle], :pointer
-    function :ocireg_client_credential_source, [:handle], :pointer
-    function :ocireg_client_request_count, [:handle], :uint64
-    blocking_function :ocireg_ping, %i[handle pointer], :ocireg_status
-    blocking_function :ocireg_tags, %i[handle string pointer pointer], :ocireg_status
-    blocking_function :ocireg_catalog, %i[handle pointer pointer], :ocireg_status
-    blocking_function :ocireg_search, %i[handle string pointer pointer], :ocireg_status
-    blocking_function :ocireg_tags_page, %i[handle string uint32 string pointer pointer pointer], :ocireg_status
-    blocking_function :ocireg_catalog_page, %i[handle uint32 string pointer pointer pointer], :ocireg_status
+    attach_blocking :ocireg_client_new, %i[string handle pointer pointer], :ocireg_status
+    attach_blocking :ocireg_client_free, [:handle], :void
+    attach_function :ocireg_client_registry, [:handle], :pointer
+    attach_function :ocireg_client_base_url, [:handle], :pointer
+    attach_function :ocireg_client_credential_source, [:handle], :pointer
+    attach_function :ocireg_client_request_count, [:handle], :uint64
+    attach_blocking :ocireg_ping, %i[handle pointer], :ocireg_status
+    attach_blocking :ocireg_tags, %i[handle string pointer pointer], :ocireg_status
+    attach_blocking :ocireg_catalog, %i[handle pointer pointer], :ocireg_status
+    attach_blocking :ocireg_search, %i[handle string pointer pointer], :ocireg_status
+    attach_blocking :ocireg_tags_page, %i[handle string uint32 string pointer pointer pointer], :ocireg_status
+    attach_blocking :ocireg_catalog_page, %i[handle uint32 string pointer pointer pointer], :ocireg_status
 
     # --- cancellation, bound clients, streamed blob reads --------------------------------------
-    function :ocireg_cancel_new, %i[pointer pointer], :ocireg_status
-    function :ocireg_cancel_trigger, [:handle], :void
-    function :ocireg_cancel_is_triggered, [:handle], :int32
-    function :ocireg_cancel_free, [:handle], :void
-    function :ocireg_client_bind, %i[handle handle uint64 pointer pointer], :ocireg_status
-    blocking_function :ocireg_blob_reader_open, %i[handle string string handle pointer pointer], :ocireg_status
-    blocking_function :ocireg_blob_reader_read, %i[handle pointer size_t pointer pointer], :ocireg_status
-    function :ocireg_blob_reader_size, [:handle], :uint64
+    attach_function :ocireg_cancel_new, %i[pointer pointer], :ocireg_status
+    attach_function :ocireg_cancel_trigger, [:handle], :void
+    attach_function :ocireg_cancel_is_triggered, [:handle], :int32
+    attach_function :ocireg_cancel_free, [:handle], :void
+    attach_function :ocireg_client_bind, %i[handle handle uint64 pointer pointer], :ocireg_status
+    attach_blocking :ocireg_blob_reader_open, %i[handle string string handle pointer pointer], :ocireg_status
+    attach_blocking :ocireg_blob_reader_read, %i[handle pointer size_t pointer pointer], :ocireg_status
+    attach_function :ocireg_blob_reader_size, [:handle], :uint64
     # Closes a connection: blocking.
-    blocking_function :ocireg_blob_reader_free, [:handle], :void
+    attach_blocking :ocireg_blob_reader_free, [:handle], :void
 
     # --- manifests -----------------------------------------------------------------------------
-    blocking_function :ocireg_manifest_get,
-                      %i[handle string string pointer pointer pointer pointer pointer], :ocireg_status
-    blocking_function :ocireg_manifest_digest, %i[handle string string pointer pointer], :ocireg_status
-    blocking_function :ocireg_manifest_put,
-                      %i[handle string string string pointer size_t pointer pointer], :ocireg_status
-    blocking_function :ocireg_manifest_delete, %i[handle string string pointer], :ocireg_status
+    attach_blocking :ocireg_manifest_get,
+                    %i[handle string string pointer pointer pointer pointer pointer], :ocireg_status
+    attach_blocking :ocireg_manifest_digest, %i[handle string string pointer pointer], :ocireg_status
+    attach_blocking :ocireg_manifest_put,
+                    %i[handle string string string pointer size_t pointer pointer], :ocireg_status
+    attach_blocking :ocireg_manifest_delete, %i[handle string string pointer], :ocireg_status
 
     # --- blobs ---------------------------------------------------------------------------------
-    blocking_function :ocireg_blob_exists, %i[handle string string pointer pointer pointer], :ocireg_status
-    blocking_function :ocireg_blob_push_bytes, %i[handle string pointer size_t pointer pointer], :ocireg_status
-    blocking_function :ocireg_blob_push_file, %i[handle string string pointer pointer], :ocireg_status
-    blocking_function :ocireg_blob_push_stream,
-                      %i[handle string ocireg_read_fn pointer uint64 string pointer pointer], :ocireg_status
-    blocking_function :ocireg_blob_mount, %i[handle string string string pointer pointer], :ocireg_status
-    blocking_function :ocireg_blob_delete, %i[handle string string pointer], :ocireg_status
-    blocking_function :ocireg_blob_pull,
-                      %i[handle string string ocireg_write_fn pointer pointer pointer], :ocireg_status
-    blocking_function :ocireg_blob_pull_to_path, %i[handle string string string pointer pointer], :ocireg_status
-    blocking_function :ocireg_blob_pull_bytes, %i[handle string string pointer pointer pointer], :ocireg_status
+    attach_blocking :ocireg_blob_exists, %i[handle string string pointer pointer pointer], :ocireg_status
+    attach_blocking :ocireg_blob_push_bytes, %i[handle string pointer size_t pointer pointer], :ocireg_status
+    attach_blocking :ocireg_blob_push_file, %i[handle string string pointer pointer], :ocireg_status
+    attach_blocking :ocireg_blob_push_stream,
+                    %i[handle string ocireg_read_fn pointer uint64 string pointer pointer], :ocireg_status
+    attach_blocking :ocireg_blob_mount, %i[handle string string string pointer pointer], :ocireg_status
+    attach_blocking :ocireg_blob_delete, %i[handle string string pointer], :ocireg_status
+    attach_blocking :ocireg_blob_pull,
+                    %i[handle string string ocireg_write_fn pointer pointer pointer], :ocireg_status
+    attach_blocking :ocireg_blob_pull_to_path, %i[handle string string string pointer pointer], :ocireg_status
+    attach_blocking :ocireg_blob_pull_bytes, %i[handle string string pointer pointer pointer], :ocireg_status
 
     # --- images --------------------------------------------------------------------------------
-    blocking_function :ocireg_image_from_layout, %i[string string pointer pointer], :ocireg_status
-    function :ocireg_image_digest, [:handle], :pointer
-    function :ocireg_image_media_type, [:handle], :pointer
-    function :ocireg_image_manifest, %i[handle pointer], :pointer
-    function :ocireg_image_free, [:handle], :void
-    function :ocireg_image_builder_new, %i[pointer pointer], :ocireg_status
-    function :ocireg_image_builder_set_config, %i[handle pointer size_t string pointer], :ocireg_status
-    function :ocireg_image_builder_add_layer_bytes,
-             %i[handle pointer size_t string pointer], :ocireg_status
-    blocking_function :ocireg_image_builder_add_layer_file, %i[handle string string pointer], :ocireg_status
-    function :ocireg_image_builder_add_annotation, %i[handle string string pointer], :ocireg_status
-    function :ocireg_image_builder_set_artifact_type, %i[handle string pointer], :ocireg_status
-    function :ocireg_image_builder_set_docker_schema2, %i[handle int pointer], :ocireg_status
+    attach_blocking :ocireg_image_from_layout, %i[string string pointer pointer], :ocireg_status
+    attach_function :ocireg_image_digest, [:handle], :pointer
+    attach_function :ocireg_image_media_type, [:handle], :pointer
+    attach_function :ocireg_image_manifest, %i[handle pointer], :pointer
+    attach_function :ocireg_image_free, [:handle], :void
+    attach_function :ocireg_image_builder_new, %i[pointer pointer], :ocireg_status
+    attach_function :ocireg_image_builder_set_config, %i[handle pointer size_t string pointer], :ocireg_status
+    attach_function :ocireg_image_builder_add_layer_bytes,
+                    %i[handle pointer size_t string pointer], :ocireg_status
+    attach_blocking :ocireg_image_builder_add_layer_file, %i[handle string string pointer], :ocireg_status
+    attach_function :ocireg_image_builder_add_annotation, %i[handle string string pointer], :ocireg_status
+    attach_function :ocireg_image_builder_set_artifact_type, %i[handle string pointer], :ocireg_status
+    attach_function :ocireg_image_builder_set_docker_schema2, %i[handle int pointer], :ocireg_status
     # Hashes layer files: blocking.
-    blocking_function :ocireg_image_builder_build, %i[handle pointer pointer], :ocireg_status
-    function :ocireg_image_builder_free, [:handle], :void
+    attach_blocking :ocireg_image_builder_build, %i[handle pointer pointer], :ocireg_status
+    attach_function :ocireg_image_builder_free, [:handle], :void
 
     # --- push ----------------------------------------------------------------------------------
-    function :ocireg_push_options_new, %i[pointer pointer], :ocireg_status
-    function :ocireg_push_options_set_threads, %i[handle uint32 pointer], :ocireg_status
-    function :ocireg_push_options_set_chunked, %i[handle uint64 pointer], :ocireg_status
-    function :ocireg_push_options_set_mount_from, %i[handle string pointer], :ocireg_status
-    function :ocireg_push_options_set_skip_existing, %i[handle int pointer], :ocireg_status
-    function :ocireg_push_options_free, [:handle], :void
-    blocking_function :ocireg_push_image,
-                      %i[handle string string handle handle ocireg_progress_fn pointer pointer pointer],
-                      :ocireg_status
-    blocking_function :ocireg_push_layout,
-                      %i[handle string string string handle ocireg_progress_fn pointer pointer pointer],
-                      :ocireg_status
-    function :ocireg_pushed_from_image, %i[handle string string pointer pointer], :ocireg_status
-    function :ocireg_pushed_digest, [:handle], :pointer
-    function :ocireg_pushed_media_type, [:handle], :pointer
-    function :ocireg_pushed_reference, [:handle], :pointer
-    function :ocireg_pushed_size, [:handle], :uint64
-    function :ocireg_pushed_to_json, %i[handle pointer pointer], :ocireg_status
-    function :ocireg_pushed_free, [:handle], :void
+    attach_function :ocireg_push_options_new, %i[pointer pointer], :ocireg_status
+    attach_function :ocireg_push_options_set_threads, %i[handle uint32 pointer], :ocireg_status
+    attach_function :ocireg_push_options_set_chunked, %i[handle uint64 pointer], :ocireg_status
+    attach_function :ocireg_push_options_set_mount_from, %i[handle string pointer], :ocireg_status
+    attach_function :ocireg_push_options_set_skip_existing, %i[handle int pointer], :ocireg_status
+    attach_function :ocireg_push_options_free, [:handle], :void
+    attach_blocking :ocireg_push_image,
+                    %i[handle string string handle handle ocireg_progress_fn pointer pointer pointer],
+                    :ocireg_status
+    attach_blocking :ocireg_push_layout,
+                    %i[handle string string string handle ocireg_progress_fn pointer pointer pointer],
+                    :ocireg_status
+    attach_function :ocireg_pushed_from_image, %i[handle string string pointer pointer], :ocireg_status
+    attach_function :ocireg_pushed_digest, [:handle], :pointer
+    attach_function :ocireg_pushed_media_type, [:handle], :pointer
+    attach_function :ocireg_pushed_reference, [:handle], :pointer
+    attach_function :ocireg_pushed_size, [:handle], :uint64
+    attach_function :ocireg_pushed_to_json, %i[handle pointer pointer], :ocireg_status
+    attach_function :ocireg_pushed_free, [:handle], :void
 
     # --- verify --------------------------------------------------------------------------------
-    blocking_function :ocireg_verify, %i[handle string handle pointer pointer], :ocireg_status
-    function :ocireg_verify_report_outcome, [:handle], :uint32
-    function :ocireg_verify_report_to_json, %i[handle pointer pointer], :ocireg_status
-    function :ocireg_verify_report_to_text, %i[handle pointer pointer], :ocireg_status
-    function :ocireg_verify_report_free, [:handle], :void
+    attach_blocking :ocireg_verify, %i[handle string handle pointer pointer], :ocireg_status
+    attach_function :ocireg_verify_report_outcome, [:handle], :uint32
+    attach_function :ocireg_verify_report_to_json, %i[handle pointer pointer], :ocireg_status
+    attach_function :ocireg_verify_report_to_text, %i[handle pointer pointer], :ocireg_status
+    attach_function :ocireg_verify_report_free, [:handle], :void
 
     # --- pull ----------------------------------------------------------------------------------
-    blocking_function :ocireg_pull_image,
-                      %i[handle string string string string uint32 ocireg_progress_fn pointer pointer pointer],
-                      :ocireg_status
-    function :ocireg_pulled_digest, [:handle], :pointer
-    function :ocireg_pulled_media_type, [:handle], :pointer
-    function :ocireg_pulled_path, [:handle], :pointer
-    function :ocireg_pulled_size, [:handle], :uint64
-    function :ocireg_pulled_to_json, %i[handle pointer pointer], :ocireg_status
-    function :ocireg_pulled_to_pushed, %i[handle pointer pointer], :ocireg_status
-    function :ocireg_pulled_free, [:handle], :void
+    attach_blocking :ocireg_pull_image,
+                    %i[handle string string string string uint32 ocireg_progress_fn pointer pointer pointer],
+                    :ocireg_status
+    attach_function :ocireg_pulled_digest, [:handle], :pointer
+    attach_function :ocireg_pulled_media_type, [:handle], :pointer
+    attach_function :ocireg_pulled_path, [:handle], :pointer
+    attach_function :ocireg_pulled_size, [:handle], :uint64
+    attach_function :ocireg_pulled_to_json, %i[handle pointer pointer], :ocireg_status
+    attach_function :ocireg_pulled_to_pushed, %i[handle pointer pointer], :ocireg_status
+    attach_function :ocireg_pulled_free, [:handle], :void
 
     # --- registry operations -------------------------------------------------------------------
-    blocking_function :ocireg_copy,
-                      %i[handle string string handle string string uint32 string ocireg_progress_fn pointer pointer
-                         pointer], :ocireg_status
-    blocking_function :ocireg_retag, %i[handle string string string string pointer pointer], :ocireg_status
-    blocking_function :ocireg_delete_tag, %i[handle string string int32 int32 pointer pointer], :ocireg_status
-    blocking_function :ocireg_platform_descriptor, %i[handle string string string pointer pointer], :ocireg_status
-    blocking_function :ocireg_tags_with_digests, %i[handle string pointer pointer], :ocireg_status
-    function :ocireg_manifest_sizes, %i[pointer size_t string pointer pointer pointer], :ocireg_status
-    blocking_function :ocireg_pull_layers,
-                      %i[handle string string string string uint32 ocireg_progress_fn pointer pointer pointer],
-                      :ocireg_status
+    attach_blocking :ocireg_copy,
+                    %i[handle string string handle string string uint32 string ocireg_progress_fn pointer pointer
+                       pointer], :ocireg_status
+    attach_blocking :ocireg_retag, %i[handle string string string string pointer pointer], :ocireg_status
+    attach_blocking :ocireg_delete_tag, %i[handle string string int32 int32 pointer pointer], :ocireg_status
+    attach_blocking :ocireg_platform_descriptor, %i[handle string string string pointer pointer], :ocireg_status
+    attach_blocking :ocireg_tags_with_digests, %i[handle string pointer pointer], :ocireg_status
+    attach_function :ocireg_manifest_sizes, %i[pointer size_t string pointer pointer pointer], :ocireg_status
+    attach_blocking :ocireg_pull_layers,
+                    %i[handle string string string string uint32 ocireg_progress_fn pointer pointer pointer],
+                    :ocireg_status
 
     # --- credentials ---------------------------------------------------------------------------
-    blocking_function :ocireg_login, %i[string string string string handle pointer pointer], :ocireg_status
-    blocking_function :ocireg_logout, %i[string string pointer pointer], :ocireg_status
+    attach_blocking :ocireg_login, %i[string string string string handle pointer pointer], :ocireg_status
+    attach_blocking :ocireg_logout, %i[string string pointer pointer], :ocireg_status
 
     # --- test registry (built with the `test-server` feature; `gem install` builds it so) -------
     # A library built without it still loads; Ocireg::Testing then raises UnsupportedError.
@@ -284,51 +273,14 @@ module Ocireg
       [:ocireg_test_panic, %i[string pointer], :ocireg_status, false]
     ].freeze
 
-    TEST_FUNCTIONS.each { |name, args, ret, blocking| function(name, args, ret, blocking: blocking) }
-    FUNCTIONS.freeze
-
-    missing = FUNCTIONS.keys.reject { |name| ffi_libraries.first.find_function(name.to_s) }
+    missing_test_functions = []
+    TEST_FUNCTIONS.each do |name, args, ret, blocking|
+      attach_function(name, args, ret, blocking: blocking)
+    rescue FFI::NotFoundError
+      missing_test_functions << name
+    end
     # The test-server functions the loaded library lacks (empty for a default build).
-    MISSING_TEST_FUNCTIONS = (missing & TEST_FUNCTIONS.map(&:first)).freeze
-    unless (missing - MISSING_TEST_FUNCTIONS).empty?
-      raise LoadError, "ocireg: #{LIBRARY_PATH} lacks #{(missing - MISSING_TEST_FUNCTIONS).join(', ')} " \
-                       "(a stale build? rebuild it)"
-    end
-
-    # Stand-ins for the functions of FUNCTIONS the library has, until they are attached: one
-    # attach_function per function at load time cost about 1 ms (141 functions), and a program
-    # calls a few dozen. Native extends this module, so an attached function (a singleton
-    # method of Native) shadows its stand-in, which then is not called any more (except
-    # through a Method object taken before, which still works).
-    module Unattached
-    end
-    extend Unattached
-
-    # The names not attached yet. Taking a name out of it is atomic (Hash#delete under the
-    # GVL): the thread that takes it attaches the function; the others never wait.
-    @unattached = (FUNCTIONS.keys - MISSING_TEST_FUNCTIONS).to_h { |name| [name, true] }
-
-    @unattached.each_key do |name|
-      Unattached.define_method(name) { |*args, &block| Native.__send__(:call_unattached, name, args, block) }
-    end
-
-    # The first call of a function: attaches it, then calls it. A call that finds the function
-    # taken but not attached yet (another thread is attaching it right now, or this one is and
-    # a signal handler or a finalizer interrupted it) does not wait for it, which could hang
-    # (and there is no lock to take: a trap handler may not take one): it calls the function
-    # through a Function object of its own.
-    def self.call_unattached(name, args, block)
-      args_types, ret, blocking = FUNCTIONS.fetch(name)
-      if @unattached.delete(name)
-        attach_function(name, args_types, ret, blocking: blocking)
-      elsif !singleton_class.method_defined?(name, false)
-        own = FFI::Function.new(find_type(ret), args_types.map { |type| find_type(type) },
-                                ffi_libraries.first.find_function(name.to_s), blocking: blocking)
-        return own.call(*args, &block)
-      end
-      __send__(name, *args, &block)
-    end
-    private_class_method :call_unattached
+    MISSING_TEST_FUNCTIONS = missing_test_functions.freeze
 
     # --- helpers shared by the high-level classes ----------------------------------------------
 

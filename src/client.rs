@@ -575,9 +575,8 @@ fn system_has_a_store() -> bool {
 }
 
 /// The system's trusted CA certificates, for a client given extra CA certificates (read once per
-/// process by `rustls-native-certs`, which
-/// knows every platform's store and honours `SSL_CERT_FILE` / `SSL_CERT_DIR`); empty when the
-/// system has none.
+/// process by `rustls-native-certs`, which knows every platform's store and honours
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR`); empty when the system has none.
 fn system_roots() -> &'static Arc<Vec<Certificate<'static>>> {
     static ROOTS: std::sync::OnceLock<Arc<Vec<Certificate<'static>>>> = std::sync::OnceLock::new();
     ROOTS.get_or_init(|| {

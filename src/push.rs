@@ -226,11 +226,10 @@ impl Client {
     /// The manifest is checked first (`HEAD` by tag and by digest, at once, even on a fresh
     /// client that has yet to learn the registry's auth scheme, so that a re-push is two requests
     /// in one round trip): when the tag already names this very manifest, nothing else is sent;
-    /// when the manifest is in the
-    /// repository under another tag (or none), only the manifest `PUT` follows, since a
-    /// registry keeps no manifest whose blobs it lacks. Otherwise, for a new single-manifest
-    /// image: `HEAD`, `POST`, `PUT` per blob, and one manifest `PUT`. Every request of a push
-    /// asks for the `pull,push` scope, so one token serves the whole push.
+    /// when the manifest is in the repository under another tag (or none), only the manifest
+    /// `PUT` follows, since a registry keeps no manifest whose blobs it lacks. Otherwise, for a
+    /// new single-manifest image: `HEAD`, `POST`, `PUT` per blob, and one manifest `PUT`. Every
+    /// request of a push asks for the `pull,push` scope, so one token serves the whole push.
     ///
     /// ```no_run
     /// # fn main() -> ocireg::Result<()> {

@@ -208,14 +208,17 @@ impl Planned {
 /// and the blobs', each blob once.
 fn plan(pushed: &Pushed) -> (Vec<Planned>, Vec<Planned>) {
     let mut manifests_plan = Vec::new();
+    let mut manifests = std::collections::BTreeSet::new();
     if let Some(tag) = &pushed.tag {
         manifests_plan.push(Planned {
             kind: CheckKind::ManifestByTag(tag.clone()),
             digest: pushed.digest.clone(),
             size: pushed.size,
         });
+        // Checked by tag, it is not fetched again by digest: the tag's bytes hashing to the
+        // digest are the same proof (the registry stores manifests by digest).
+        manifests.insert(&pushed.digest);
     }
-    let mut manifests = std::collections::BTreeSet::new();
     let mut blobs = std::collections::BTreeSet::new();
     let mut blob_plan = Vec::new();
     plan_manifest(
@@ -407,12 +410,7 @@ fn plan_manifest<'p>(
     manifests: &mut std::collections::BTreeSet<&'p Digest>,
     blobs: &mut std::collections::BTreeSet<&'p Digest>,
 ) {
-    // A manifest checked by tag is not fetched again by digest: the tag's bytes hashing to the
-    // digest is the same proof (the registry stores manifests by digest).
-    let by_tag = plan
-        .iter()
-        .any(|c| matches!(c.kind, CheckKind::ManifestByTag(_)) && c.digest == p.digest);
-    if manifests.insert(&p.digest) && !by_tag {
+    if manifests.insert(&p.digest) {
         plan.push(Planned {
             kind: CheckKind::ManifestByDigest,
             digest: p.digest.clone(),

@@ -85,8 +85,7 @@ class Manifest(NamedTuple):
 
     def json(self) -> Any:
         """The manifest parsed as JSON."""
-        import json
-        return json.loads(self.data)
+        return _ffi.parse_json(self.data)
 
     def sizes(self) -> "ManifestSizes":
         """The image's sizes (config + layers, and layers only): see :func:`manifest_sizes`."""
@@ -258,8 +257,7 @@ class Pushed(Handle):
 
     def to_dict(self) -> Dict[str, Any]:
         """:meth:`to_json`, parsed."""
-        import json
-        return json.loads(self.to_json())
+        return _ffi.parse_json(self.to_json())
 
     def __repr__(self) -> str:
         if self.closed:
@@ -304,8 +302,7 @@ class Pulled(Handle):
 
     def to_dict(self) -> Dict[str, Any]:
         """:meth:`to_json`, parsed."""
-        import json
-        return json.loads(self.to_json())
+        return _ffi.parse_json(self.to_json())
 
     def to_pushed(self) -> Pushed:
         """What was pulled, as a push result to check with :meth:`Client.verify`."""
@@ -337,14 +334,13 @@ class VerifyReport:
     @classmethod
     def _take(cls, ptr: int, message: Optional[str] = None) -> "VerifyReport":
         """Reads a ``ocireg_verify_report *`` and frees it."""
-        import json
         try:
             raw = lib.ocireg_verify_report_outcome(ptr)
             try:
                 outcome: Union[Outcome, int] = Outcome(raw)
             except ValueError:
                 outcome = raw
-            data = json.loads(_take_json(lib.ocireg_verify_report_to_json, ptr))
+            data = _ffi.parse_json(_take_json(lib.ocireg_verify_report_to_json, ptr))
             text = _take_json(lib.ocireg_verify_report_to_text, ptr)
         finally:
             lib.ocireg_verify_report_free(ptr)

@@ -1045,7 +1045,6 @@ class Client(Handle):
         and ``removed_tags`` (with ``list_other_tags``, the default, the other tags on the
         manifest are found first, one ``HEAD`` per tag of the repository). A registry with
         deletes disabled raises :class:`UnsupportedError`."""
-        import json
         repo, tg = _ffi.cstr(repository, "repository"), _ffi.cstr(tag, "tag")
         out = c_void_p()
         with self._use(cancel, timeout) as h:
@@ -1058,7 +1057,7 @@ class Client(Handle):
                 1 if list_other_tags else 0,
                 byref(out),
             )
-        return DeletedTag.from_json(json.loads(_ffi.take_string(out) or "{}"))
+        return DeletedTag.from_json(_ffi.parse_json(_ffi.take_string(out) or "{}"))
 
     @_network
     def platform_descriptor(
@@ -1074,13 +1073,12 @@ class Client(Handle):
         e.g. ``"linux/arm64/v8"``) that ``repository:reference`` names: the matching child of
         an index, or the manifest itself when its config's platform matches. Otherwise
         :class:`NotFoundError`, whose message names the platforms there are."""
-        import json
         repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(reference, "reference")
         plat = _ffi.cstr(platform, "platform")
         out = c_void_p()
         with self._use(cancel, timeout) as h:
             _ffi.call(lib.ocireg_platform_descriptor, h, repo, ref, plat, byref(out))
-        return Descriptor.from_json(json.loads(_ffi.take_string(out) or "{}"))
+        return Descriptor.from_json(_ffi.parse_json(_ffi.take_string(out) or "{}"))
 
     def platform_digest(
         self,
@@ -1108,12 +1106,11 @@ class Client(Handle):
         """Every tag of ``repository`` with the digest it points at, ``{tag: digest}`` in the
         registry's tag order (one ``HEAD`` per tag, in parallel); docker_registry2's
         ``tags(repo, with_hashes: true)``."""
-        import json
         repo = _ffi.cstr(repository, "repository")
         out = c_void_p()
         with self._use(cancel, timeout) as h:
             _ffi.call(lib.ocireg_tags_with_digests, h, repo, byref(out))
-        entries = json.loads(_ffi.take_string(out) or "[]")
+        entries = _ffi.parse_json(_ffi.take_string(out) or "[]")
         return {e["tag"]: e["digest"] for e in entries}
 
     def image_size(
@@ -1148,7 +1145,6 @@ class Client(Handle):
         For an index, ``platform`` (``"os/arch[/variant]"``) picks the image (None: this
         machine's). docker_registry2's ``pull(repo, tag, dir)``. ``threads`` (0: 8) and
         ``progress`` as in :meth:`pull_image`."""
-        import json
         repo, ref = _ffi.cstr(repository, "repository"), _ffi.cstr(reference, "reference")
         dirname = _ffi.cstr(directory, "directory")
         plat = _ffi.cstr(platform, "platform", optional=True)
@@ -1165,7 +1161,7 @@ class Client(Handle):
             nthreads,
             take=_ffi.take_string,
         )
-        return PulledLayers.from_json(json.loads(text or "{}"))
+        return PulledLayers.from_json(_ffi.parse_json(text or "{}"))
 
 
 def _option_settings(settings: Mapping[str, Any], caller: str = "Client()") -> Mapping[str, Any]:

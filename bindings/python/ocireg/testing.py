@@ -210,11 +210,10 @@ class Registry(Handle):
     def requests(self) -> List[Dict[str, Any]]:
         """Every request answered so far, oldest first: dicts with ``method``, ``path``,
         ``query``, ``status``, ``authorized`` and ``objectStore``."""
-        import json
         out = c_void_p()
         with self._borrow() as h:
             _ffi.call(lib.ocireg_test_registry_requests_json, h, byref(out))
-        return json.loads(_ffi.take_string(out) or "[]")
+        return _ffi.parse_json(_ffi.take_string(out) or "[]")
 
     def clear_requests(self) -> None:
         """Forgets the recorded requests (:attr:`request_count` starts again from 0)."""

@@ -1103,8 +1103,8 @@ ocireg_status ocireg_blob_exists(const ocireg_client *client,
                                  ocireg_error **err);
 
 /**
- * Uploads `len` bytes as a blob unless the repository already has it (`HEAD`, then `POST` +
- * `PUT`). On success `*out_digest` (optional) receives its `sha256:` digest (free with
+ * Uploads `len` bytes as a blob unless the repository already has it (`POST` + `PUT`; up to
+ * 1 MiB the `POST` asks whether it is there, larger blobs get a `HEAD` first). On success `*out_digest` (optional) receives its `sha256:` digest (free with
  * ocireg_string_free()).
  *
  * # Safety

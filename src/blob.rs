@@ -147,6 +147,12 @@ impl<'a> BlobSource<'a> {
     }
 }
 
+/// The largest blob whose existence a push asks about with its upload's `POST` (a mount from
+/// its own repository) instead of a `HEAD` first: 1 MiB. Up to this size, sending a blob again
+/// to a registry that does not mount costs less than the extra round trip every new blob would
+/// pay for a `HEAD`.
+pub const ASK_BY_MOUNT_MAX: u64 = 1 << 20;
+
 /// How blobs are uploaded.
 ///
 /// ```
@@ -162,8 +168,10 @@ pub struct UploadOptions {
     /// The chunk size of a chunked upload (default [`DEFAULT_CHUNK_SIZE`]); raised to the
     /// registry's `OCI-Chunk-Min-Length` when it asks for more.
     pub chunk_size: u64,
-    /// Check with `HEAD` whether the blob is already there, and skip the upload if so
-    /// (default `true`; needs the digest up front).
+    /// Skip the upload when the blob is already in the repository (default `true`; needs the
+    /// digest up front). A blob of at most [`ASK_BY_MOUNT_MAX`] bytes is asked about with the
+    /// upload's own `POST` (a mount from its own repository: `201` means it is there, `202`
+    /// opens the upload session), a larger one with a `HEAD` first.
     pub skip_existing: bool,
 }
 
@@ -736,9 +744,38 @@ impl<'c> Uploader<'c> {
         })
     }
 
-    /// HEAD (when the digest is known and `skip_existing`), then upload (mounting first when
-    /// `mount_from` is given).
+    /// Skips the blob when it is there (when the digest is known and `skip_existing`), else
+    /// uploads it (mounting first when `mount_from` is given).
+    ///
+    /// A small blob is asked about by its upload's `POST` itself, as a mount from its own
+    /// repository: one request whether it is there (`201`) or not (`202`, the session to
+    /// upload into), where `HEAD` then `POST` is two for every new blob. A registry that does
+    /// not mount answers `202` and gets the (small) blob again; one that refuses the query
+    /// parameters (`400`, `405`, `501`) gets `HEAD` then a plain `POST`. A larger blob is
+    /// `HEAD`ed first, so a registry that does not mount never gets it twice.
     pub(crate) fn push(&self, p: Prepared<'_>, mount_from: Option<&str>) -> Result<PushedBlob> {
+        if let (Some(d), true, None) = (p.digest, self.options.skip_existing, mount_from)
+            && p.size <= ASK_BY_MOUNT_MAX
+        {
+            if self.aborted() {
+                return Err(self.cancelled(p.digest));
+            }
+            match self.start(Some((d, self.repo))) {
+                Ok(Started::Done) => {
+                    return Ok(PushedBlob {
+                        digest: d.clone(),
+                        size: p.size,
+                        status: BlobStatus::Existed,
+                    });
+                }
+                Ok(Started::Session(s)) => return self.fill(s, p),
+                Err(Error::Registry {
+                    status: 400 | 405 | 501,
+                    ..
+                }) => {}
+                Err(e) => return Err(e),
+            }
+        }
         if let (Some(d), true) = (p.digest, self.options.skip_existing)
             && let Some(len) =
                 self.client
@@ -793,6 +830,11 @@ impl<'c> Uploader<'c> {
             }
             Started::Session(s) => s,
         };
+        self.fill(session, p)
+    }
+
+    /// Uploads into an open session; cancels the session when that fails.
+    fn fill(&self, session: Session, p: Prepared<'_>) -> Result<PushedBlob> {
         let location = session.location.clone();
         let result = self.upload_into(session, p);
         if let Err(e) = &result {
@@ -996,7 +1038,9 @@ impl<'c> Uploader<'c> {
             Request::new(Method::Post, url.clone(), what.clone()).repo(self.repo, "pull,push"),
             self.extra,
         );
-        let from_scope = mount.map(|(_, from)| format!("repository:{from}:pull"));
+        let from_scope = mount
+            .filter(|(_, from)| *from != self.repo)
+            .map(|(_, from)| format!("repository:{from}:pull"));
         if let Some(scope) = from_scope.filter(|s| !self.extra.contains(s)) {
             req = req.scope(scope);
         }

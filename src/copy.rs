@@ -2,7 +2,7 @@
 //! and [`Client::retag`].
 //!
 //! A copy reads the source manifest (and, for an index, every child manifest), then brings
-//! every blob over, in parallel, each skipped when the destination has it (`HEAD`); then it
+//! every blob over, in parallel, each skipped when the destination has it (one request); then it
 //! puts the child manifests by digest and the top manifest last, under the destination
 //! reference. Manifests are copied as the bytes the source holds, so every digest stays the
 //! same, and a failed copy never leaves a destination manifest pointing at a missing blob.
@@ -213,11 +213,13 @@ impl Client {
     /// verified on the way; blobs in parallel on [`CopyOptions::threads`] threads, the largest
     /// first; child manifests by digest, then the top manifest last under `to_reference`,
     /// all as the same bytes (same digests). Blobs the destination already has are skipped
-    /// after a `HEAD`. Foreign layers (descriptors with `urls`) are not copied.
+    /// after one request (a `HEAD`, or for a small blob the `POST` that would open its
+    /// upload). Foreign layers (descriptors with `urls`) are not copied.
     ///
-    /// Requests per blob to copy: source `GET`; destination `HEAD` (404), `POST`, `PUT` (the
-    /// streamed body). Per manifest: a source `GET`, a destination `HEAD` for children, a
-    /// `PUT`. A blob whose transfer fails with a transient error (network, 5xx, 429) is
+    /// Requests per blob to copy: source `GET`; destination `POST`, `PUT` (the streamed body),
+    /// with a `HEAD` (404) first for a blob over [`crate::ASK_BY_MOUNT_MAX`] bytes (a smaller
+    /// one is asked about by the `POST`, a mount from the destination repository itself). Per
+    /// manifest: a source `GET`, a destination `HEAD` for children, a `PUT`. A blob whose transfer fails with a transient error (network, 5xx, 429) is
     /// copied again from the start, as the destination client's retry policy allows.
     /// [`Pushed::stats`] counts the requests of both clients.
     ///

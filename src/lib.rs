@@ -75,7 +75,8 @@ mod verify;
 
 pub use auth::Credentials;
 pub use blob::{
-    BlobSource, BlobStatus, DEFAULT_CHUNK_SIZE, MountOutcome, PushedBlob, UploadOptions,
+    ASK_BY_MOUNT_MAX, BlobSource, BlobStatus, DEFAULT_CHUNK_SIZE, MountOutcome, PushedBlob,
+    UploadOptions,
 };
 pub use catalog::Page;
 pub use client::{Client, ClientBuilder};

@@ -1,10 +1,10 @@
 //! Pushing whole images: [`Client::push_image`].
 //!
 //! Blobs go up first, in parallel on [`PushOptions::threads`] threads (the config alongside the
-//! layers, the largest first), each checked with `HEAD` and skipped when present; then, for an
-//! index, every child manifest by digest; the tag is written last, only once every blob and
-//! child it references is confirmed. A failed or cancelled push never leaves a manifest pointing
-//! at a missing blob.
+//! layers, the largest first), each skipped when present (a small blob is asked about by its
+//! upload's own `POST`, a large one with a `HEAD` first); then, for an index, every child
+//! manifest by digest; the tag is written last, only once every blob and child it references is
+//! confirmed. A failed or cancelled push never leaves a manifest pointing at a missing blob.
 //!
 //! ```no_run
 //! # fn main() -> ocireg::Result<()> {
@@ -228,8 +228,11 @@ impl Client {
     /// in one round trip): when the tag already names this very manifest, nothing else is sent;
     /// when the manifest is in the repository under another tag (or none), only the manifest
     /// `PUT` follows, since a registry keeps no manifest whose blobs it lacks. Otherwise, for a
-    /// new single-manifest image: `HEAD`, `POST`, `PUT` per blob, and one manifest `PUT`. Every
-    /// request of a push asks for the `pull,push` scope, so one token serves the whole push.
+    /// new single-manifest image: `POST` and `PUT` per blob of at most
+    /// [`crate::ASK_BY_MOUNT_MAX`] bytes (the `POST` is a mount from the repository itself:
+    /// `201` when the blob is there already, which ends it), `HEAD`, `POST`, `PUT` per larger
+    /// blob, and one manifest `PUT`. Every request of a push asks for the `pull,push` scope, so
+    /// one token serves the whole push.
     ///
     /// ```no_run
     /// # fn main() -> ocireg::Result<()> {
@@ -571,8 +574,9 @@ mod request_counts {
         log.iter().filter(|r| f(r)).count()
     }
 
-    /// HEAD + POST + PUT per blob, two manifest HEADs, the manifest PUT.
-    const PUSH: usize = 3 * (LAYERS + 1) + 2 + 1;
+    /// POST (a mount from the repository itself, asking whether the blob is there) + PUT per
+    /// small blob, two manifest HEADs, the manifest PUT.
+    const PUSH: usize = 2 * (LAYERS + 1) + 2 + 1;
     /// GET by tag, HEAD per blob.
     const VERIFY: usize = 1 + LAYERS + 1;
 

@@ -25,6 +25,16 @@ fn digest_query(state: &str, digest: &Digest) -> Matcher {
     ))
 }
 
+/// The query of the `POST` that asks whether a small blob is in team/app already: a mount of
+/// `digest` from team/app itself (percent-encoded, as sent).
+fn ask_query(digest: &Digest) -> Matcher {
+    Matcher::Exact(format!(
+        "mount={}%3A{}&from=team%2Fapp",
+        digest.algorithm().as_str(),
+        digest.hex()
+    ))
+}
+
 fn blob_path(repo: &str, d: &Digest) -> String {
     format!("/v2/{repo}/blobs/{d}")
 }
@@ -63,9 +73,39 @@ fn always_upload() -> UploadOptions {
 }
 
 #[test]
-fn existing_blob_is_skipped() {
+fn an_existing_small_blob_is_skipped_after_one_post() {
     let mut server = Server::new();
     let data = b"already there".to_vec();
+    let d = Digest::sha256_of(&data);
+    // No HEAD: the upload's POST asks, as a mount from the repository itself, and the 201
+    // says the blob is there.
+    let head = head_blob(&mut server, &d, 200).expect(0).create();
+    let post = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .match_query(ask_query(&d))
+        .with_status(201)
+        .with_header("location", &blob_path("team/app", &d))
+        .with_header("docker-content-digest", &d.to_string())
+        .expect(1)
+        .create();
+    let put = server.mock("PUT", Matcher::Any).expect(0).create();
+    let c = client(&server);
+    let pushed = c
+        .push_blob("team/app", BlobSource::bytes(&data[..]))
+        .unwrap();
+    assert_eq!(pushed.status, BlobStatus::Existed);
+    assert_eq!(pushed.digest, d);
+    assert_eq!(pushed.size, data.len() as u64);
+    assert_eq!(c.request_count(), 1);
+    head.assert();
+    post.assert();
+    put.assert();
+}
+
+#[test]
+fn an_existing_large_blob_is_skipped_after_one_head() {
+    let mut server = Server::new();
+    let data = vec![9u8; ocireg::ASK_BY_MOUNT_MAX as usize + 1];
     let d = Digest::sha256_of(&data);
     let head = head_blob(&mut server, &d, 200)
         .with_header("content-length", &data.len().to_string())
@@ -82,11 +122,71 @@ fn existing_blob_is_skipped() {
         .push_blob("team/app", BlobSource::bytes(&data[..]))
         .unwrap();
     assert_eq!(pushed.status, BlobStatus::Existed);
-    assert_eq!(pushed.digest, d);
-    assert_eq!(pushed.size, data.len() as u64);
     assert_eq!(c.request_count(), 1);
     head.assert();
     post.assert();
+}
+
+#[test]
+fn a_registry_refusing_the_mount_query_gets_head_then_a_plain_post() {
+    for refusal in [400, 405, 501] {
+        let mut server = Server::new();
+        let data = b"new blob".to_vec();
+        let d = Digest::sha256_of(&data);
+        let ask = server
+            .mock("POST", "/v2/team/app/blobs/uploads/")
+            .match_query(ask_query(&d))
+            .with_status(refusal)
+            .expect(1)
+            .create();
+        let head = head_blob(&mut server, &d, 404).expect(1).create();
+        let post = server
+            .mock("POST", "/v2/team/app/blobs/uploads/")
+            .match_query(Matcher::Missing)
+            .with_status(202)
+            .with_header("location", "/v2/team/app/blobs/uploads/u1?_state=s")
+            .expect(1)
+            .create();
+        let put = server
+            .mock("PUT", "/v2/team/app/blobs/uploads/u1")
+            .match_query(digest_query("s", &d))
+            .match_body(data.clone())
+            .with_status(201)
+            .expect(1)
+            .create();
+        let c = client(&server);
+        let pushed = c
+            .push_blob("team/app", BlobSource::bytes(&data[..]))
+            .unwrap();
+        assert_eq!(pushed.status, BlobStatus::Uploaded, "{refusal}");
+        assert_eq!(c.request_count(), 4, "{refusal}: POST, HEAD, POST, PUT");
+        for m in [ask, head, post, put] {
+            m.assert();
+        }
+    }
+}
+
+#[test]
+fn any_other_error_to_the_asking_post_is_the_push_error() {
+    let mut server = Server::new();
+    let data = b"new blob".to_vec();
+    let d = Digest::sha256_of(&data);
+    let ask = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .match_query(ask_query(&d))
+        .with_status(403)
+        .with_body(r#"{"errors":[{"code":"DENIED","message":"no push for you"}]}"#)
+        .expect(1)
+        .create();
+    let head = head_blob(&mut server, &d, 404).expect(0).create();
+    let c = client(&server);
+    let e = c
+        .push_blob("team/app", BlobSource::bytes(&data[..]))
+        .unwrap_err();
+    assert!(matches!(e, Error::Authorization { .. }), "{e}");
+    assert!(e.to_string().contains("DENIED"), "{e}");
+    ask.assert();
+    head.assert();
 }
 
 #[test]
@@ -227,10 +327,10 @@ fn monolithic_upload_with_relative_location() {
     let mut server = Server::new();
     let data = vec![7u8; 100_000];
     let d = Digest::sha256_of(&data);
-    let head = head_blob(&mut server, &d, 404).expect(1).create();
+    let head = head_blob(&mut server, &d, 404).expect(0).create();
     let post = server
         .mock("POST", "/v2/team/app/blobs/uploads/")
-        .match_query(Matcher::Missing)
+        .match_query(ask_query(&d))
         .with_status(202)
         .with_header("location", "/v2/team/app/blobs/uploads/u1?_state=abc")
         .with_header("range", "0-0")
@@ -255,7 +355,7 @@ fn monolithic_upload_with_relative_location() {
         .unwrap();
     assert_eq!(pushed.status, BlobStatus::Uploaded);
     assert_eq!(pushed.digest, d);
-    assert_eq!(c.request_count(), 3, "HEAD, POST, PUT");
+    assert_eq!(c.request_count(), 2, "POST (asking), PUT");
     head.assert();
     post.assert();
     put.assert();
@@ -710,18 +810,18 @@ fn a_manifest_there_under_another_tag_gets_only_the_manifest_put() {
     manifest.assert();
 }
 
-/// Mocks for an image whose blobs are all new: HEAD 404, POST 202, PUT 201.
+/// Mocks for an image whose (small) blobs are all new: no HEAD, POST (asking) 202, PUT 201.
 fn new_blob_mocks(server: &mut ServerGuard, n: usize) -> Vec<mockito::Mock> {
     vec![
         server
-            .mock(
-                "HEAD",
-                Matcher::Regex(r"^/v2/team/app/blobs/sha256:[0-9a-f]{64}$".into()),
-            )
+            .mock("HEAD", Matcher::Regex(r"^/v2/team/app/blobs/".into()))
             .with_status(404)
-            .expect(n)
+            .expect(0)
             .create(),
         upload_session(server, "/v2/team/app/blobs/uploads/x?_state=1")
+            .match_query(Matcher::Regex(
+                r"^mount=sha256%3A[0-9a-f]{64}&from=team%2Fapp$".into(),
+            ))
             .expect(n)
             .create(),
         server
@@ -735,7 +835,8 @@ fn new_blob_mocks(server: &mut ServerGuard, n: usize) -> Vec<mockito::Mock> {
     ]
 }
 
-/// Mocks for blobs whose upload is cut short (no expectations): HEAD 404, POST 202, PUT 201.
+/// Mocks for blobs whose upload is cut short (no expectations): HEAD 404 (asked only of large
+/// blobs), POST 202, PUT 201.
 fn interrupted_blob_mocks(server: &mut ServerGuard) -> Vec<mockito::Mock> {
     vec![
         server
@@ -761,7 +862,7 @@ fn no_manifest_put(server: &mut ServerGuard) -> mockito::Mock {
 }
 
 #[test]
-fn image_push_counts_three_requests_per_blob_and_one_manifest() {
+fn image_push_counts_two_requests_per_blob_and_one_manifest() {
     let mut server = Server::new();
     let image = ImageBuilder::new()
         .config(br#"{"architecture":"amd64","os":"linux"}"#.to_vec())
@@ -783,9 +884,9 @@ fn image_push_counts_three_requests_per_blob_and_one_manifest() {
     let pushed = c
         .push_image("team/app", "v1", &image, &PushOptions::default())
         .unwrap();
-    // Two manifest HEADs (tag, digest: neither there), three requests per blob, one PUT.
-    assert_eq!(c.request_count(), 2 + 3 * 3 + 1);
-    assert_eq!(pushed.stats.requests, 12);
+    // Two manifest HEADs (tag, digest: neither there), two requests per blob, one PUT.
+    assert_eq!(c.request_count(), 2 + 2 * 3 + 1);
+    assert_eq!(pushed.stats.requests, 9);
     for p in &probes {
         p.assert();
     }
@@ -889,24 +990,32 @@ fn cancelling_from_the_progress_callback_stops_before_the_manifest() {
 }
 
 #[test]
-fn repush_is_heads_and_one_manifest_put() {
+fn a_push_of_blobs_already_there_is_one_post_each_and_one_manifest_put() {
     let mut server = Server::new();
     let image = ImageBuilder::new()
         .config(b"{}".to_vec())
         .layer_bytes(vec![3u8; 4096], media_types::OCI_LAYER_GZIP)
         .build()
         .unwrap();
-    let mut heads = Vec::new();
+    let mut asks = Vec::new();
     for d in image.blob_descriptors() {
-        heads.push(
-            head_blob(&mut server, &d.digest, 200)
-                .with_header("content-length", &d.size.to_string())
+        asks.push(
+            server
+                .mock("POST", "/v2/team/app/blobs/uploads/")
+                .match_query(ask_query(&d.digest))
+                .with_status(201)
+                .with_header("location", &blob_path("team/app", &d.digest))
                 .expect(1)
                 .create(),
         );
     }
-    let post = server
-        .mock("POST", Matcher::Any)
+    let head = server
+        .mock("HEAD", Matcher::Regex(r"^/v2/team/app/blobs/".into()))
+        .with_status(500)
+        .expect(0)
+        .create();
+    let put_blob = server
+        .mock("PUT", Matcher::Regex(r"^/v2/team/app/blobs/".into()))
         .with_status(500)
         .expect(0)
         .create();
@@ -923,11 +1032,13 @@ fn repush_is_heads_and_one_manifest_put() {
         .unwrap();
     assert_eq!(pushed.stats.blobs_existing, 2);
     assert_eq!(pushed.stats.blobs_uploaded, 0);
-    assert_eq!(c.request_count(), 2 + 3);
-    for h in &heads {
-        h.assert();
+    assert_eq!(pushed.stats.blobs_mounted, 0);
+    assert_eq!(c.request_count(), 2 + 2 + 1);
+    for a in &asks {
+        a.assert();
     }
-    post.assert();
+    head.assert();
+    put_blob.assert();
     manifest.assert();
 }
 

@@ -27,7 +27,7 @@ type PushOptions struct {
 	ChunkSize int64
 	// MountFrom is a repository of the same registry to mount missing blobs from ("": none).
 	MountFrom string
-	// ForceUpload uploads every blob, even those the repository has (no HEAD check first).
+	// ForceUpload uploads every blob, even those the repository has (no check first).
 	ForceUpload bool
 }
 

@@ -82,7 +82,7 @@ def test_copy_within_the_registry_mounts_and_verifies(registry, client):
     # No blob travelled: the layer and config were mounted, never uploaded.
     uploads = [r for r in registry.requests() if r["method"] in ("PATCH", "PUT") and "/blobs/" in r["path"]]
     assert uploads == []
-    assert any("mount=" in (r["query"] or "") for r in registry.requests())
+    assert any("from=team%2Fsrc" in (r["query"] or "") for r in registry.requests())
     # Under a new tag, and by digest.
     with client.copy("team/src", "v1", "team/dst", "stable") as pushed:
         assert pushed.digest == digest

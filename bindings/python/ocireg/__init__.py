@@ -19,7 +19,7 @@ The library is the one ``pip install`` built into this package; ``$OCIREG_LIB`` 
 :class:`Client` may be shared by many threads.
 """
 
-from typing import Any
+from __future__ import annotations
 
 from . import _ffi
 from ._models import (
@@ -65,6 +65,10 @@ from .errors import (
 )
 from .image import LAYER_TAR, LAYER_TAR_GZIP, Image, ImageBuilder
 from .retry import Backoff
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 

@@ -15,6 +15,8 @@ Conventions followed here:
 * callbacks never let a Python exception reach C: see :class:`CallbackState`.
 """
 
+from __future__ import annotations
+
 import ctypes
 import os
 import sys
@@ -34,9 +36,12 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
-from typing import Any, List, Optional, Tuple, Union
 
 from . import errors
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List, Optional, Tuple, Union
 
 #: The ABI version this binding was written for (``OCIREG_ABI_VERSION`` of the header).
 ABI_VERSION = 2

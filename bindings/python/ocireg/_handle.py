@@ -9,12 +9,16 @@ non-const pointer (builders, the test registry's ``stop``) borrow it exclusively
 waits for the running ones and holds the others off, as the C conventions require.
 """
 
+from __future__ import annotations
+
 import threading
 from contextlib import contextmanager
 from ctypes import byref, c_void_p
-from typing import Any, Iterator, Optional
-
 from . import _ffi, errors
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterator, Optional
 
 
 class Handle:

@@ -1,11 +1,18 @@
 """Result types: manifests, push and pull results, verification reports, progress events."""
 
+from __future__ import annotations
+
 import enum
 from ctypes import byref, c_uint64, c_void_p
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Union
 
 from . import _ffi
 from ._handle import Handle
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, NamedTuple, Optional, Union
+else:
+    from ._namedtuple import NamedTuple
 
 lib = _ffi.lib
 
@@ -33,10 +40,11 @@ class Progress(NamedTuple):
     event: Union[ProgressEvent, int]
 
 
-#: A progress callback: called with a :class:`Progress`; returning ``False`` cancels the
-#: operation (:class:`~ocireg.CancelledError`), raising an exception aborts it and re-raises
-#: that exception from the call.
-ProgressCallback = Callable[[Progress], Any]
+if TYPE_CHECKING:
+    #: A progress callback: called with a :class:`Progress`; returning ``False`` cancels the
+    #: operation (:class:`~ocireg.CancelledError`), raising an exception aborts it and re-raises
+    #: that exception from the call.
+    ProgressCallback = Callable[[Progress], Any]
 
 
 def progress_trampoline(progress: Optional[ProgressCallback], state: _ffi.CallbackState):

@@ -1,14 +1,18 @@
 """Blobs read as a stream (``ocireg_blob_reader_*``): :class:`BlobReader`, a read-only binary
 file object returned by :meth:`ocireg.Client.open_blob`."""
 
+from __future__ import annotations
+
 import ctypes
 import io
 from contextlib import ExitStack
 from ctypes import byref, c_size_t
-from typing import Any, Iterator, Optional
-
 from . import _ffi, retry
 from ._handle import Handle
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterator, Optional
 
 lib = _ffi.lib
 

@@ -1,5 +1,7 @@
 """Cancellation handles (``ocireg_cancel_*``): stop a running call from another thread."""
 
+from __future__ import annotations
+
 import threading
 
 from . import _ffi

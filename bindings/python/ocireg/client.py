@@ -1,23 +1,12 @@
 """The registry client, and login / logout."""
 
+from __future__ import annotations
+
 import ctypes
 import functools
 import os
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from ctypes import byref, c_int, c_size_t, c_uint64, c_void_p
-from typing import (
-    Any,
-    Callable,
-    Dict,
-    Iterator,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Tuple,
-    TypeVar,
-    Union,
-)
 
 from . import _ffi, errors, retry
 from ._handle import Handle
@@ -25,7 +14,6 @@ from ._models import (
     DeletedTag,
     Descriptor,
     Manifest,
-    ProgressCallback,
     Pulled,
     PulledLayers,
     Pushed,
@@ -35,13 +23,35 @@ from ._models import (
 from .blob import BlobReader, open_reader
 from .cancel import Cancel
 from .image import Image
-from .retry import Backoff, RetryCallback
+from .retry import Backoff
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import (
+        Any,
+        Callable,
+        Dict,
+        Iterator,
+        List,
+        Mapping,
+        Optional,
+        Sequence,
+        Tuple,
+        TypeVar,
+        Union,
+    )
+
+    from ._models import ProgressCallback
+    from .retry import RetryCallback
+
+    PathLike = Union[str, "os.PathLike[str]"]
+    #: PEM data (bytes, or str starting with ``-----BEGIN``) or the path of a PEM file.
+    Pem = Union[bytes, str, "os.PathLike[str]"]
+
+    _F = TypeVar("_F", bound=Callable[..., Any])
+    _T = TypeVar("_T")
 
 lib = _ffi.lib
-
-PathLike = Union[str, "os.PathLike[str]"]
-#: PEM data (bytes, or str starting with ``-----BEGIN``) or the path of a PEM file.
-Pem = Union[bytes, str, "os.PathLike[str]"]
 
 _TIMEOUTS = (
     ("connect_timeout", _ffi.TIMEOUT_CONNECT),
@@ -80,10 +90,6 @@ def _seconds_to_ms(value: float, what: str) -> int:
     if value < 0:
         raise _invalid("%s must not be negative" % what)
     return _ffi.uint(int(round(value * 1000)), 64, what)
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-_T = TypeVar("_T")
 
 
 def _network(fn: _F) -> _F:

@@ -17,8 +17,15 @@ Where a built-in exception means the same thing, the class also derives from it,
 :class:`InvalidReferenceError` are :class:`ValueError`.
 """
 
+from __future__ import annotations
+
 import builtins
-from typing import Any, List, NamedTuple, Optional, Sequence
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List, NamedTuple, Optional, Sequence
+else:
+    from ._namedtuple import NamedTuple
 
 __all__ = [
     "Status",

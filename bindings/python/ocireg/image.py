@@ -1,14 +1,18 @@
 """Images to push: built from a config and layers (:class:`ImageBuilder`), or read from an OCI
 image layout directory (:meth:`Image.from_layout`)."""
 
+from __future__ import annotations
+
 import ctypes
 import os
 from ctypes import byref, c_size_t, c_void_p
-from typing import Any, Optional, Union
-
 from . import _ffi
 from ._handle import Handle
 from ._models import Pushed
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional, Union
 
 lib = _ffi.lib
 
@@ -17,7 +21,8 @@ LAYER_TAR_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 #: The OCI media type of an uncompressed tar layer.
 LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 
-PathLike = Union[str, "os.PathLike[str]"]
+if TYPE_CHECKING:
+    PathLike = Union[str, "os.PathLike[str]"]
 
 
 def _is_path(value: Any) -> bool:

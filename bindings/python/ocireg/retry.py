@@ -17,16 +17,22 @@ returns and then raised from the call in place of its result or its error — it
 the C library.
 """
 
+from __future__ import annotations
+
 import threading
 import warnings
 from collections.abc import Mapping
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, NamedTuple, Optional
-
 from . import _ffi, errors
 
-#: A retry callback: ``callback(error, delay_seconds)``.
-RetryCallback = Callable[[errors.OciregError, float], Any]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterator, List, NamedTuple, Optional
+
+    #: A retry callback: ``callback(error, delay_seconds)``.
+    RetryCallback = Callable[[errors.OciregError, float], Any]
+else:
+    from ._namedtuple import NamedTuple
 
 
 class Backoff(NamedTuple):

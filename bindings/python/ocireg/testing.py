@@ -11,12 +11,16 @@ library built with the ``test-server`` feature (``pip install`` builds it so); w
 :class:`Registry` and :func:`panic` raise :class:`ocireg.UnsupportedError`.
 """
 
+from __future__ import annotations
+
 import ctypes
 from ctypes import byref, c_int, c_size_t, c_void_p
-from typing import Any, Dict, Iterable, List, Optional, Union
-
 from . import _ffi, errors
 from ._handle import Handle
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Optional, Union
 
 lib = _ffi.lib
 

@@ -1104,7 +1104,7 @@ ocireg_status ocireg_blob_exists(const ocireg_client *client,
 
 /**
  * Uploads `len` bytes as a blob unless the repository already has it (`POST` + `PUT`; up to
- * 1 MiB the `POST` asks whether it is there, larger blobs get a `HEAD` first). On success `*out_digest` (optional) receives its `sha256:` digest (free with
+ * 1 MiB the `POST` asks whether it is there, larger blobs get a `HEAD` alongside it). On success `*out_digest` (optional) receives its `sha256:` digest (free with
  * ocireg_string_free()).
  *
  * # Safety
@@ -1595,8 +1595,9 @@ ocireg_status ocireg_push_options_set_mount_from(ocireg_push_options *opts,
                                                  ocireg_error **err);
 
 /**
- * Non-zero (the default): check each blob with `HEAD` and skip the upload when the repository
- * has it; zero: always upload.
+ * Non-zero (the default): skip the upload of each blob the repository has (asked by the
+ * upload's own `POST`, a mount from the repository itself, with a `HEAD` alongside for a blob
+ * over 1 MiB); zero: always upload.
  *
  * # Safety
  *

@@ -147,10 +147,11 @@ impl<'a> BlobSource<'a> {
     }
 }
 
-/// The largest blob whose existence a push asks about with its upload's `POST` (a mount from
-/// its own repository) instead of a `HEAD` first: 1 MiB. Up to this size, sending a blob again
-/// to a registry that does not mount costs less than the extra round trip every new blob would
-/// pay for a `HEAD`.
+/// The largest blob whose existence a push asks about with its upload's `POST` alone (a mount
+/// from its own repository): 1 MiB. Up to this size, sending a blob again to a registry that
+/// does not mount costs less than a `HEAD` request per new blob. A larger blob is `HEAD`ed at
+/// the same time as that `POST` (one round trip either way), so that such a registry is never
+/// sent a large blob it holds.
 pub const ASK_BY_MOUNT_MAX: u64 = 1 << 20;
 
 /// How blobs are uploaded.
@@ -171,7 +172,8 @@ pub struct UploadOptions {
     /// Skip the upload when the blob is already in the repository (default `true`; needs the
     /// digest up front). A blob of at most [`ASK_BY_MOUNT_MAX`] bytes is asked about with the
     /// upload's own `POST` (a mount from its own repository: `201` means it is there, `202`
-    /// opens the upload session), a larger one with a `HEAD` first.
+    /// opens the upload session), a larger one with a `HEAD` sent at the same time as that
+    /// `POST`.
     pub skip_existing: bool,
 }
 
@@ -747,46 +749,79 @@ impl<'c> Uploader<'c> {
     /// Skips the blob when it is there (when the digest is known and `skip_existing`), else
     /// uploads it (mounting first when `mount_from` is given).
     ///
-    /// A small blob is asked about by its upload's `POST` itself, as a mount from its own
-    /// repository: one request whether it is there (`201`) or not (`202`, the session to
-    /// upload into), where `HEAD` then `POST` is two for every new blob. A registry that does
-    /// not mount answers `202` and gets the (small) blob again; one that refuses the query
-    /// parameters (`400`, `405`, `501`) gets `HEAD` then a plain `POST`. A larger blob is
-    /// `HEAD`ed first, so a registry that does not mount never gets it twice.
+    /// The upload's `POST` itself asks whether the blob is there, as a mount from its own
+    /// repository: `201` when it is, `202` (the session to upload into) when it is not. A
+    /// small blob (at most [`ASK_BY_MOUNT_MAX`] bytes) is asked about so alone: one request
+    /// whether it is there or not, where `HEAD` then `POST` is two for every new blob; a
+    /// registry that does not mount answers `202` and gets the small blob again. A larger blob
+    /// is `HEAD`ed at the same time, on a second connection, so that a registry that does not
+    /// mount never gets a large blob it holds (its session is deleted), and a new blob still
+    /// costs one round trip before its upload. A registry that refuses the query parameters
+    /// (`400`, `405`, `501`) gets `HEAD` then a plain `POST`.
     pub(crate) fn push(&self, p: Prepared<'_>, mount_from: Option<&str>) -> Result<PushedBlob> {
-        if let (Some(d), true, None) = (p.digest, self.options.skip_existing, mount_from)
-            && p.size <= ASK_BY_MOUNT_MAX
-        {
+        let existed = |d: &Digest| PushedBlob {
+            digest: d.clone(),
+            size: p.size,
+            status: BlobStatus::Existed,
+        };
+        // `HEAD`: is the blob there, of this size?
+        let there = |d: &Digest| -> Result<bool> {
+            let found = self
+                .client
+                .head_blob_scoped(self.repo, d, "pull,push", self.extra)?;
+            Ok(found.is_some_and(|len| len.is_none_or(|l| l == p.size)))
+        };
+        if let (Some(d), true, None) = (p.digest, self.options.skip_existing, mount_from) {
             if self.aborted() {
                 return Err(self.cancelled(p.digest));
             }
-            match self.start(Some((d, self.repo))) {
-                Ok(Started::Done) => {
-                    return Ok(PushedBlob {
-                        digest: d.clone(),
-                        size: p.size,
-                        status: BlobStatus::Existed,
-                    });
+            let (asked, headed) = if p.size <= ASK_BY_MOUNT_MAX {
+                (self.start(Some((d, self.repo))), None)
+            } else {
+                std::thread::scope(|s| {
+                    let headed = s.spawn(|| there(d));
+                    let asked = self.start(Some((d, self.repo)));
+                    let headed = headed
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    (asked, Some(headed))
+                })
+            };
+            match (asked, headed) {
+                (Ok(Started::Done), _) => return Ok(existed(d)),
+                (Ok(Started::Session(s)), None | Some(Ok(false))) => return self.fill(s, p),
+                (Ok(Started::Session(s)), Some(headed)) => {
+                    // There (a registry that does not mount), or HEAD failed: no upload.
+                    self.cancel_session(&s.location);
+                    return headed.map(|_| existed(d));
                 }
-                Ok(Started::Session(s)) => return self.fill(s, p),
-                Err(Error::Registry {
-                    status: 400 | 405 | 501,
-                    ..
-                }) => {}
-                Err(e) => return Err(e),
+                (
+                    Err(Error::Registry {
+                        status: 400 | 405 | 501,
+                        ..
+                    }),
+                    Some(headed),
+                ) => {
+                    return if headed? {
+                        Ok(existed(d))
+                    } else {
+                        self.upload(p, None)
+                    };
+                }
+                (
+                    Err(Error::Registry {
+                        status: 400 | 405 | 501,
+                        ..
+                    }),
+                    None,
+                ) => {}
+                (Err(e), _) => return Err(e),
             }
         }
         if let (Some(d), true) = (p.digest, self.options.skip_existing)
-            && let Some(len) =
-                self.client
-                    .head_blob_scoped(self.repo, d, "pull,push", self.extra)?
-            && len.is_none_or(|l| l == p.size)
+            && there(d)?
         {
-            return Ok(PushedBlob {
-                digest: d.clone(),
-                size: p.size,
-                status: BlobStatus::Existed,
-            });
+            return Ok(existed(d));
         }
         self.upload(p, mount_from)
     }

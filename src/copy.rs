@@ -213,12 +213,13 @@ impl Client {
     /// verified on the way; blobs in parallel on [`CopyOptions::threads`] threads, the largest
     /// first; child manifests by digest, then the top manifest last under `to_reference`,
     /// all as the same bytes (same digests). Blobs the destination already has are skipped
-    /// after one request (a `HEAD`, or for a small blob the `POST` that would open its
-    /// upload). Foreign layers (descriptors with `urls`) are not copied.
+    /// after one round trip (the `POST` that would open the upload, asking for a mount from
+    /// the destination repository itself; with a `HEAD` alongside for a large blob). Foreign
+    /// layers (descriptors with `urls`) are not copied.
     ///
     /// Requests per blob to copy: source `GET`; destination `POST`, `PUT` (the streamed body),
-    /// with a `HEAD` (404) first for a blob over [`crate::ASK_BY_MOUNT_MAX`] bytes (a smaller
-    /// one is asked about by the `POST`, a mount from the destination repository itself). Per
+    /// the `POST` asking for a mount from the destination repository itself, and for a blob
+    /// over [`crate::ASK_BY_MOUNT_MAX`] bytes a `HEAD` (404) sent alongside it. Per
     /// manifest: a source `GET`, a destination `HEAD` for children, a `PUT`. A blob whose transfer fails with a transient error (network, 5xx, 429) is
     /// copied again from the start, as the destination client's retry policy allows.
     /// [`Pushed::stats`] counts the requests of both clients.

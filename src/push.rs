@@ -2,7 +2,7 @@
 //!
 //! Blobs go up first, in parallel on [`PushOptions::threads`] threads (the config alongside the
 //! layers, the largest first), each skipped when present (a small blob is asked about by its
-//! upload's own `POST`, a large one with a `HEAD` first); then, for an index, every child
+//! upload's own `POST`, a large one with a `HEAD` alongside it); then, for an index, every child
 //! manifest by digest; the tag is written last, only once every blob and child it references is
 //! confirmed. A failed or cancelled push never leaves a manifest pointing at a missing blob.
 //!
@@ -230,8 +230,8 @@ impl Client {
     /// `PUT` follows, since a registry keeps no manifest whose blobs it lacks. Otherwise, for a
     /// new single-manifest image: `POST` and `PUT` per blob of at most
     /// [`crate::ASK_BY_MOUNT_MAX`] bytes (the `POST` is a mount from the repository itself:
-    /// `201` when the blob is there already, which ends it), `HEAD`, `POST`, `PUT` per larger
-    /// blob, and one manifest `PUT`. Every request of a push asks for the `pull,push` scope, so
+    /// `201` when the blob is there already, which ends it), `HEAD` and `POST` at once then
+    /// `PUT` per larger blob, and one manifest `PUT`. Every request of a push asks for the `pull,push` scope, so
     /// one token serves the whole push.
     ///
     /// ```no_run

@@ -102,36 +102,137 @@ fn an_existing_small_blob_is_skipped_after_one_post() {
     put.assert();
 }
 
-#[test]
-fn an_existing_large_blob_is_skipped_after_one_head() {
-    let mut server = Server::new();
+/// A blob just over [`ocireg::ASK_BY_MOUNT_MAX`]: `HEAD`ed at the same time as it is asked
+/// about.
+fn large_blob() -> (Vec<u8>, Digest) {
     let data = vec![9u8; ocireg::ASK_BY_MOUNT_MAX as usize + 1];
     let d = Digest::sha256_of(&data);
+    (data, d)
+}
+
+/// The asking `POST` for `d` in team/app, answered `status` (202: with the session
+/// `/v2/team/app/blobs/uploads/u1?_state=s`). Not created yet.
+fn ask(server: &mut ServerGuard, d: &Digest, status: usize) -> mockito::Mock {
+    let m = server
+        .mock("POST", "/v2/team/app/blobs/uploads/")
+        .match_query(ask_query(d))
+        .with_status(status);
+    match status {
+        202 => m.with_header("location", "/v2/team/app/blobs/uploads/u1?_state=s"),
+        201 => m
+            .with_header("location", &blob_path("team/app", d))
+            .with_header("docker-content-digest", &d.to_string()),
+        _ => m,
+    }
+}
+
+#[test]
+fn an_existing_large_blob_is_skipped_after_one_round_trip() {
+    let mut server = Server::new();
+    let (data, d) = large_blob();
+    // HEAD and the asking POST go out together; the 201 says it is there.
     let head = head_blob(&mut server, &d, 200)
         .with_header("content-length", &data.len().to_string())
-        .with_header("docker-content-digest", &d.to_string())
         .expect(1)
         .create();
-    let post = server
-        .mock("POST", Matcher::Any)
-        .with_status(202)
-        .expect(0)
-        .create();
+    let post = ask(&mut server, &d, 201).expect(1).create();
+    let put = server.mock("PUT", Matcher::Any).expect(0).create();
     let c = client(&server);
     let pushed = c
         .push_blob("team/app", BlobSource::bytes(&data[..]))
         .unwrap();
     assert_eq!(pushed.status, BlobStatus::Existed);
-    assert_eq!(c.request_count(), 1);
-    head.assert();
-    post.assert();
+    assert_eq!(c.request_count(), 2);
+    for m in [head, post, put] {
+        m.assert();
+    }
+}
+
+#[test]
+fn a_new_large_blob_is_headed_and_asked_at_once_then_put_into_the_session() {
+    let mut server = Server::new();
+    let (data, d) = large_blob();
+    let head = head_blob(&mut server, &d, 404).expect(1).create();
+    let post = ask(&mut server, &d, 202).expect(1).create();
+    let put = server
+        .mock("PUT", "/v2/team/app/blobs/uploads/u1")
+        .match_query(digest_query("s", &d))
+        .match_body(data.clone())
+        .with_status(201)
+        .expect(1)
+        .create();
+    let delete = server.mock("DELETE", Matcher::Any).expect(0).create();
+    let c = client(&server);
+    let pushed = c
+        .push_blob("team/app", BlobSource::bytes(&data[..]))
+        .unwrap();
+    assert_eq!(pushed.status, BlobStatus::Uploaded);
+    assert_eq!(c.request_count(), 3, "HEAD and POST, then PUT");
+    for m in [head, post, put, delete] {
+        m.assert();
+    }
+}
+
+#[test]
+fn a_large_blob_a_registry_holds_but_does_not_mount_is_not_sent_again() {
+    let mut server = Server::new();
+    let (data, d) = large_blob();
+    let head = head_blob(&mut server, &d, 200)
+        .with_header("content-length", &data.len().to_string())
+        .expect(1)
+        .create();
+    // No mount: a session, which is deleted unused.
+    let post = ask(&mut server, &d, 202).expect(1).create();
+    let delete = server
+        .mock("DELETE", "/v2/team/app/blobs/uploads/u1")
+        .match_query(Matcher::Exact("_state=s".into()))
+        .with_status(204)
+        .expect(1)
+        .create();
+    let put = server.mock("PUT", Matcher::Any).expect(0).create();
+    let c = client(&server);
+    let pushed = c
+        .push_blob("team/app", BlobSource::bytes(&data[..]))
+        .unwrap();
+    assert_eq!(pushed.status, BlobStatus::Existed);
+    assert_eq!(c.request_count(), 3, "HEAD and POST, then DELETE");
+    for m in [head, post, delete, put] {
+        m.assert();
+    }
+}
+
+#[test]
+fn a_failed_head_of_a_large_blob_ends_the_push_and_deletes_the_session() {
+    let mut server = Server::new();
+    let (data, d) = large_blob();
+    let head = head_blob(&mut server, &d, 403).expect(1).create();
+    let post = ask(&mut server, &d, 202).expect(1).create();
+    let delete = server
+        .mock("DELETE", "/v2/team/app/blobs/uploads/u1")
+        .match_query(Matcher::Any)
+        .with_status(204)
+        .expect(1)
+        .create();
+    let put = server.mock("PUT", Matcher::Any).expect(0).create();
+    let c = client(&server);
+    let e = c
+        .push_blob("team/app", BlobSource::bytes(&data[..]))
+        .unwrap_err();
+    assert!(matches!(e, Error::Authorization { .. }), "{e}");
+    for m in [head, post, delete, put] {
+        m.assert();
+    }
 }
 
 #[test]
 fn a_registry_refusing_the_mount_query_gets_head_then_a_plain_post() {
-    for refusal in [400, 405, 501] {
+    for (refusal, data) in [
+        (400, b"new blob".to_vec()),
+        (405, b"new blob".to_vec()),
+        (501, b"new blob".to_vec()),
+        (405, large_blob().0),
+    ] {
         let mut server = Server::new();
-        let data = b"new blob".to_vec();
         let d = Digest::sha256_of(&data);
         let ask = server
             .mock("POST", "/v2/team/app/blobs/uploads/")
@@ -159,6 +260,7 @@ fn a_registry_refusing_the_mount_query_gets_head_then_a_plain_post() {
             .push_blob("team/app", BlobSource::bytes(&data[..]))
             .unwrap();
         assert_eq!(pushed.status, BlobStatus::Uploaded, "{refusal}");
+        // A small blob's HEAD follows the refusal; a large one's went out with it.
         assert_eq!(c.request_count(), 4, "{refusal}: POST, HEAD, POST, PUT");
         for m in [ask, head, post, put] {
             m.assert();
@@ -836,14 +938,16 @@ fn new_blob_mocks(server: &mut ServerGuard, n: usize) -> Vec<mockito::Mock> {
 }
 
 /// Mocks for blobs whose upload is cut short (no expectations): HEAD 404 (asked only of large
-/// blobs), POST 202, PUT 201.
+/// blobs), POST 202 (asking or not), PUT 201.
 fn interrupted_blob_mocks(server: &mut ServerGuard) -> Vec<mockito::Mock> {
     vec![
         server
             .mock("HEAD", Matcher::Regex(r"^/v2/team/app/blobs/".into()))
             .with_status(404)
             .create(),
-        upload_session(server, "/v2/team/app/blobs/uploads/x?_state=1").create(),
+        upload_session(server, "/v2/team/app/blobs/uploads/x?_state=1")
+            .match_query(Matcher::Any)
+            .create(),
         server
             .mock("PUT", "/v2/team/app/blobs/uploads/x")
             .match_query(Matcher::Any)

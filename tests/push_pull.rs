@@ -272,6 +272,21 @@ fn built_image_round_trip(c: &Client, repo: &str) {
     );
     assert_verified(&c.verify(repo, &pushed_sibling));
 
+    // A blob over ASK_BY_MOUNT_MAX is HEADed alongside the asking POST: new, HEAD 404 and
+    // POST 202 then the PUT; there, POST 201 (and HEAD 200), no upload.
+    let large = bytes(
+        &format!("{seed}-large"),
+        ocireg::ASK_BY_MOUNT_MAX as usize + 1,
+    );
+    let before = c.request_count();
+    let first = c.push_blob(repo, BlobSource::bytes(&large[..])).unwrap();
+    assert_eq!(first.status, BlobStatus::Uploaded);
+    assert_eq!(c.request_count() - before, 3, "HEAD and POST, then PUT");
+    let before = c.request_count();
+    let again = c.push_blob(repo, BlobSource::bytes(&large[..])).unwrap();
+    assert_eq!(again.status, BlobStatus::Existed);
+    assert_eq!(c.request_count() - before, 2, "HEAD and POST (201)");
+
     // A blob deleted after the push makes verify fail, naming that blob.
     let victim = image.layers()[1].digest.clone();
     c.delete_blob(repo, &victim.to_string()).unwrap();

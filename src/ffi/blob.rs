@@ -58,7 +58,7 @@ pub unsafe extern "C" fn ocireg_blob_exists(
 }
 
 /// Uploads `len` bytes as a blob unless the repository already has it (`POST` + `PUT`; up to
-/// 1 MiB the `POST` asks whether it is there, larger blobs get a `HEAD` first). On success `*out_digest` (optional) receives its `sha256:` digest (free with
+/// 1 MiB the `POST` asks whether it is there, larger blobs get a `HEAD` alongside it). On success `*out_digest` (optional) receives its `sha256:` digest (free with
 /// ocireg_string_free()).
 ///
 /// # Safety

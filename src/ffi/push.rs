@@ -170,8 +170,9 @@ pub unsafe extern "C" fn ocireg_push_options_set_mount_from(
     }
 }
 
-/// Non-zero (the default): check each blob with `HEAD` and skip the upload when the repository
-/// has it; zero: always upload.
+/// Non-zero (the default): skip the upload of each blob the repository has (asked by the
+/// upload's own `POST`, a mount from the repository itself, with a `HEAD` alongside for a blob
+/// over 1 MiB); zero: always upload.
 ///
 /// # Safety
 ///

@@ -1143,6 +1143,30 @@ def load_during(results: List["Result"]) -> str:
     return f"{statistics.median(xs):.2f} median ({min(xs):.2f}–{max(xs):.2f})"
 
 
+def cpu_busy(window: float = 2.0) -> float:
+    """The share of all CPUs' time spent busy over the next `window` seconds (/proc/stat)."""
+    def snap() -> Tuple[int, int]:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)  # idle + iowait, all
+    i0, t0 = snap()
+    time.sleep(window)
+    i1, t1 = snap()
+    return 1 - (i1 - i0) / max(t1 - t0, 1)
+
+
+def settle(limit: float, quiet: float = 0.10) -> str:
+    """Waits (at most `limit` seconds) until the CPUs are idle: a run started right after a
+    build or the test suite otherwise measures its first rows on a busy machine (the 1-minute
+    load average lags by a minute, so /proc/stat over 2 s is what is watched)."""
+    start = time.monotonic()
+    while True:
+        busy = cpu_busy()
+        waited = time.monotonic() - start
+        if busy < quiet or waited >= limit:
+            return f"{busy:.0%} of the CPUs busy after waiting {waited:.0f} s (limit {limit:.0f} s)"
+
+
 def loadavg() -> str:
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -1157,6 +1181,8 @@ def markdown(meta: dict, results: List[Result], loads: List[dict], tools: List[s
     L.append(f"- machine: {m['nproc']} CPUs, {m['cpu']}, {m['memory']}, {m['os']}, Linux {m['kernel']}")
     L.append(f"- load average (1/5/15 min): {meta['load_start']} at start, {meta['load_end']} at end; "
              f"1-min load during the run (sampled after every timed command): {meta.get('load_during', '—')}")
+    if meta.get("settled"):
+        L.append(f"- before the first measure: {meta['settled']}")
     L.append("- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
     L.append(f"- {meta['runs']} paired round(s) per measure (every tool once per round, order rotated); "
              f"wall time of the client process; ratio = median over rounds of peer ÷ ocireg in the "
@@ -1291,6 +1317,8 @@ def parse_args(argv):
     p.add_argument("--out", default=os.path.join(HERE, "results"), help="results directory")
     p.add_argument("--name", default="", help="results file name without extension (default: the date)")
     p.add_argument("--list", action="store_true", help="print the measure names and exit")
+    p.add_argument("--settle", type=float, default=90,
+                   help="before the first measure, wait up to this many seconds for idle CPUs (default 90)")
     p.add_argument("--check-args", action="store_true", help=argparse.SUPPRESS)  # run.sh, before installing
     a = p.parse_args(argv)
     if a.runs is None:
@@ -1378,6 +1406,9 @@ def main(argv) -> int:
                 else:
                     subprocess.run([os.path.join(b.tools_dir, t), "version"], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
+        if selected or loads:
+            meta["settled"] = settle(args.settle)
+            say("settled: " + meta["settled"])
         for m, rtt in selected:
             say(f"== {m.label(b.sizes)}{f' — {rtt} ms RTT' if rtt else ''}")
             results.append(b.run_measure(m, rtt, tools, args.runs))

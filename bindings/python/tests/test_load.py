@@ -179,3 +179,18 @@ def test_enums_are_made_on_first_use():
         "True INCONCLUSIVE",
         "True",
     ]
+
+
+def test_no_importlib_at_run_time():
+    # Finding the installed library (_libocireg.abi3.so) and importing ocireg.testing need
+    # no importlib (~0.6 ms with the warnings it imports).
+    out = run_fresh(
+        """
+        import sys
+        import ocireg
+        paths = ocireg._ffi._packaged_paths()
+        print(any(p.endswith("_libocireg.abi3.so") for p in paths), ocireg.testing.__name__)
+        print("importlib" in sys.modules)
+        """
+    )
+    assert out == ["True ocireg.testing", "False"]

@@ -28,9 +28,7 @@ from ._models import (
     LayerFile,
     Manifest,
     ManifestSizes,
-    Outcome,
     Progress,
-    ProgressEvent,
     Pulled,
     PulledLayers,
     Pushed,
@@ -68,7 +66,9 @@ from .retry import Backoff
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, List
+
+    from ._enums import Outcome, ProgressEvent
 
 __version__ = "0.1.0"
 
@@ -96,15 +96,33 @@ def status_name(status: int) -> str:
     return _ffi.status_name(status)
 
 
+#: The public names made on first use, by __getattr__ (not ``testing``, a submodule).
+_LAZY = ("Outcome", "ProgressEvent")
+
+
 def __getattr__(name: str) -> Any:
+    # ProgressEvent and Outcome (enums) are made on first use: enum, with functools and
+    # collections, costs ~2 ms of the import (see ocireg._enums). Kept here once made.
+    if name in _LAZY:
+        from . import _enums
+
+        value = globals()[name] = getattr(_enums, name)
+        return value
     # ocireg.testing (the in-memory test registry, for tests) is imported on first use: most
     # programs never need it. Importing the submodule makes it an attribute of the package.
-    # (Not `from . import testing`, which asks this function for the attribute first.)
+    # (Not `from . import testing`, which asks this function for the attribute first; not
+    # importlib.import_module: importing importlib costs ~0.6 ms.)
     if name == "testing":
-        import importlib
+        import sys
 
-        return importlib.import_module(__name__ + ".testing")
+        __import__(__name__ + ".testing")
+        return sys.modules[__name__ + ".testing"]
     raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+def __dir__() -> List[str]:
+    # dir(ocireg) lists ProgressEvent and Outcome before they are made, as it always did.
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [

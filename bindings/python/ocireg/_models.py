@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from ctypes import byref, c_uint64, c_void_p
 
 from . import _ffi
@@ -11,22 +10,22 @@ from ._handle import Handle
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, NamedTuple, Optional, Union
+
+    from ._enums import Outcome, ProgressEvent
 else:
     from ._namedtuple import NamedTuple
 
 lib = _ffi.lib
 
 
-class ProgressEvent(enum.IntEnum):
-    """What a progress callback is told (``OCIREG_PROGRESS_*``)."""
+def __getattr__(name: str) -> Any:
+    # ProgressEvent and Outcome are made on first use (see ocireg._enums): enum costs ~2 ms.
+    if name in ("ProgressEvent", "Outcome"):
+        from . import _enums
 
-    UPLOADING = _ffi.PROGRESS_UPLOADING
-    EXISTED = _ffi.PROGRESS_EXISTED
-    MOUNTED = _ffi.PROGRESS_MOUNTED
-    UPLOADED = _ffi.PROGRESS_UPLOADED
-    DOWNLOADING = _ffi.PROGRESS_DOWNLOADING
-    REUSED = _ffi.PROGRESS_REUSED
-    DOWNLOADED = _ffi.PROGRESS_DOWNLOADED
+        value = globals()[name] = getattr(_enums, name)
+        return value
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
 class Progress(NamedTuple):
@@ -54,6 +53,7 @@ def progress_trampoline(progress: Optional[ProgressCallback], state: _ffi.Callba
         return _ffi.PROGRESS_FN()  # a NULL function pointer (ctypes refuses None here)
     if not callable(progress):
         raise TypeError("progress must be callable, not %s" % type(progress).__name__)
+    from ._enums import ProgressEvent
 
     def trampoline(_userdata, digest, done, total, event):
         try:
@@ -68,14 +68,6 @@ def progress_trampoline(progress: Optional[ProgressCallback], state: _ffi.Callba
             return 1
 
     return _ffi.PROGRESS_FN(trampoline)
-
-
-class Outcome(enum.IntEnum):
-    """The outcome of a verification (``OCIREG_OUTCOME_*``)."""
-
-    VERIFIED = _ffi.OUTCOME_VERIFIED
-    FAILED = _ffi.OUTCOME_FAILED
-    INCONCLUSIVE = _ffi.OUTCOME_INCONCLUSIVE
 
 
 class Manifest(NamedTuple):
@@ -342,6 +334,8 @@ class VerifyReport:
     @classmethod
     def _take(cls, ptr: int, message: Optional[str] = None) -> "VerifyReport":
         """Reads a ``ocireg_verify_report *`` and frees it."""
+        from ._enums import Outcome
+
         try:
             raw = lib.ocireg_verify_report_outcome(ptr)
             try:
@@ -357,7 +351,7 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         """True when every check passed."""
-        return self.outcome == Outcome.VERIFIED
+        return self.outcome == _ffi.OUTCOME_VERIFIED  # Outcome.VERIFIED (an IntEnum)
 
     @property
     def checks(self) -> List[Dict[str, Any]]:
@@ -380,5 +374,7 @@ class VerifyReport:
         return self.text
 
     def __repr__(self) -> str:
+        from ._enums import Outcome
+
         name = self.outcome.name if isinstance(self.outcome, Outcome) else str(self.outcome)
         return "<ocireg.VerifyReport %s, %d checks>" % (name, len(self.checks))

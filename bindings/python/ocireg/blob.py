@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import ctypes
 import io
-from contextlib import ExitStack
 from ctypes import byref, c_size_t
 from . import _ffi, retry
 from ._handle import Handle
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from contextlib import ExitStack
     from typing import Any, Iterator, Optional
 
 lib = _ffi.lib

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import ctypes
-import functools
 import os
-from contextlib import AbstractContextManager, ExitStack, contextmanager
 from ctypes import byref, c_int, c_size_t, c_uint64, c_void_p
 
 from . import _ffi, errors, retry
-from ._handle import Handle
+from ._handle import Handle, _Borrow
 from ._models import (
     DeletedTag,
     Descriptor,
@@ -31,7 +29,6 @@ if TYPE_CHECKING:
         Any,
         Callable,
         Dict,
-        Iterator,
         List,
         Mapping,
         Optional,
@@ -94,13 +91,18 @@ def _seconds_to_ms(value: float, what: str) -> int:
 
 def _network(fn: _F) -> _F:
     """Marks a public call: an exception a retry callback raised during it is raised from it
-    when it returns (see :mod:`ocireg.retry`)."""
+    when it returns (see :mod:`ocireg.retry`). The wrapper looks like ``fn`` as
+    :func:`functools.wraps` makes it (not used: functools and what it imports cost ~1 ms of
+    ``import ocireg``)."""
 
-    @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with retry.callback_frame():
             return fn(*args, **kwargs)
 
+    for name in ("__module__", "__name__", "__qualname__", "__doc__", "__annotations__"):
+        setattr(wrapper, name, getattr(fn, name))
+    wrapper.__dict__.update(fn.__dict__)
+    wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 
@@ -351,6 +353,55 @@ def _write_trampoline(sink: Any, state: _ffi.CallbackState):
     return _ffi.WRITE_FN(trampoline)
 
 
+def _leave(entered: List[Any]) -> None:
+    """Leaves the context managers ``entered`` (:class:`_Borrow`, :class:`_Bound`: they
+    ignore the exception and never suppress it), the last one first, every one even if one
+    fails."""
+    if entered:
+        cm = entered.pop()
+        try:
+            cm.__exit__(None, None, None)
+        finally:
+            _leave(entered)
+
+
+class _Bound:
+    """``with _Bound(client, cancel, ms) as ptr``: a client bound to ``cancel`` (or None) and
+    a deadline ``ms`` from now (0: none) for one call (see ``Client._use``), freed after it;
+    the client and the cancel handle stay borrowed meanwhile."""
+
+    __slots__ = ("_borrows", "_ms", "_ptr")
+
+    def __init__(self, client: Client, cancel: Optional[Cancel], ms: int) -> None:
+        self._borrows = [client._borrow()]
+        if cancel is not None:
+            self._borrows.append(cancel._borrow())
+        self._ms = ms
+        self._ptr: Optional[int] = None
+
+    def __enter__(self) -> int:
+        entered: List[Any] = []
+        try:
+            ptrs = []
+            for borrow in self._borrows:
+                ptrs.append(borrow.__enter__())
+                entered.append(borrow)
+            out = c_void_p()
+            cancel_ptr = ptrs[1] if len(ptrs) > 1 else None
+            _ffi.call(lib.ocireg_client_bind, ptrs[0], cancel_ptr, self._ms, byref(out))
+        except BaseException:
+            _leave(entered)
+            raise
+        self._ptr = out.value
+        return out.value  # type: ignore[return-value]
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            lib.ocireg_client_free(self._ptr)
+        finally:
+            _leave(list(self._borrows))
+
+
 class Client(Handle):
     """A client of one registry: one connection pool, one token cache. Thread-safe: one client
     may serve many threads at once.
@@ -428,25 +479,16 @@ class Client(Handle):
 
     # -- binding to a cancel handle or a deadline -----------------------------------------------
 
-    @contextmanager
-    def _use(self, cancel: Optional[Cancel] = None, timeout: Optional[float] = None) -> Iterator[int]:
-        """The client pointer for one call: this client's, or (with ``cancel`` or ``timeout``)
-        a client bound to them for the duration of the call, freed after it."""
+    def _use(
+        self, cancel: Optional[Cancel] = None, timeout: Optional[float] = None
+    ) -> Union[_Borrow, _Bound]:
+        """A context manager giving the client pointer for one call: this client's, or (with
+        ``cancel`` or ``timeout``) a client bound to them for the duration of the call, freed
+        after it."""
         _check_cancel(cancel)
         if cancel is None and timeout is None:
-            with self._borrow() as h:
-                yield h
-            return
-        ms = 0 if timeout is None else _deadline_ms(timeout)
-        with ExitStack() as stack:
-            h = stack.enter_context(self._borrow())
-            c = stack.enter_context(cancel._borrow()) if cancel is not None else None
-            out = c_void_p()
-            _ffi.call(lib.ocireg_client_bind, h, c, ms, byref(out))
-            try:
-                yield out.value
-            finally:
-                lib.ocireg_client_free(out.value)
+            return self._borrow()
+        return _Bound(self, cancel, 0 if timeout is None else _deadline_ms(timeout))
 
     def bind(self, cancel: Optional[Cancel] = None, timeout: Optional[float] = None) -> "Client":
         """A client for the calls of one operation: this client's registry, credentials and
@@ -487,13 +529,21 @@ class Client(Handle):
         state = _ffi.CallbackState()
         callback = progress_trampoline(progress, state)
         out = c_void_p()
-        with ExitStack() as stack:
-            h = stack.enter_context(self._use(cancel, timeout))
-            values = [
-                stack.enter_context(a) if isinstance(a, AbstractContextManager) else a
-                for a in args
-            ]
+        entered: List[Any] = []  # the context managers entered, left in reverse order
+        try:
+            use = self._use(cancel, timeout)
+            h = use.__enter__()
+            entered.append(use)
+            values = []
+            for a in args:
+                if isinstance(a, (_Borrow, _Bound)):
+                    values.append(a.__enter__())
+                    entered.append(a)
+                else:
+                    values.append(a)
             _ffi.call_with_callbacks(state, fn, h, *values, callback, None, byref(out))
+        finally:
+            _leave(entered)
         result = take(out)
         state.reraise()
         return result
@@ -953,6 +1003,8 @@ class Client(Handle):
         _check_cancel(cancel)
         # The client (or the client bound to the deadline) is needed for the open only: the
         # reader keeps what it needs. The cancel handle stays borrowed by the reader.
+        from contextlib import ExitStack  # here: it costs ~1 ms of `import ocireg`
+
         with self._use(None, timeout) as h:
             return open_reader(h, repository, digest, cancel, ExitStack())
 
@@ -1212,6 +1264,8 @@ def login(
     user, pw = _ffi.cstr(username, "username"), _ffi.cstr(password, "password")
     cfg = _ffi.cstr(docker_config, "docker_config", optional=True)
     out = c_void_p()
+    from contextlib import ExitStack  # here: it costs ~1 ms of `import ocireg`
+
     with _Options(_option_settings(options, "login()")) as opts, ExitStack() as stack:
         if cancel is not None:
             _ffi.call(lib.ocireg_options_set_cancel, opts, stack.enter_context(cancel._borrow()))

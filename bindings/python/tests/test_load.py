@@ -128,3 +128,69 @@ def test_named_tuples_without_typing():
         "holds it",
         "ErrorEntry(code='C', message='m', detail=None) True None ocireg.errors",
     ]
+
+
+def test_no_threading_contextlib_enum_functools_collections_at_run_time():
+    # A client and its calls need none of them (a plain _thread lock guards a handle, and its
+    # borrows are small classes; the NamedTuple classes are made without collections; the two
+    # enums are made on first use): with what they import, ~5 ms of the import.
+    out = run_fresh(
+        """
+        import sys
+        import ocireg
+        names = ("threading", "contextlib", "enum", "functools", "collections")
+        print([n for n in names if n in sys.modules])
+        client = ocireg.Client("registry.example.com", anonymous=True)
+        try:
+            client.tags("Not/A/Valid/Name")
+        except ocireg.InvalidReferenceError:
+            pass
+        print(client.base_url, [n for n in names if n in sys.modules])
+        print(ocireg.Client.tags.__name__, ocireg.Client.tags.__wrapped__.__qualname__)
+        cancel = ocireg.Cancel()
+        cancel.trigger_after(0).join()  # the timer thread imports threading
+        print(cancel.triggered, "threading" in sys.modules)
+        """
+    )
+    assert out == [
+        "[]",
+        "https://registry.example.com []",
+        "tags Client.tags",
+        "True True",
+    ]
+
+
+def test_enums_are_made_on_first_use():
+    out = run_fresh(
+        """
+        import sys
+        import ocireg
+        print("enum" in sys.modules, "ProgressEvent" in dir(ocireg), "Outcome" in ocireg.__all__)
+        ev = ocireg.ProgressEvent(3)
+        print(repr(ev), ev.name, ev.value, ev == 3, type(ev).__module__, "enum" in sys.modules)
+        print(ocireg._models.ProgressEvent is ocireg.ProgressEvent, list(ocireg.Outcome)[-1].name)
+        import pickle
+        print(pickle.loads(pickle.dumps(ocireg.Outcome.FAILED)) is ocireg.Outcome.FAILED)
+        """
+    )
+    assert out == [
+        "False True True",
+        "<ProgressEvent.UPLOADED: 3> UPLOADED 3 True ocireg._models True",
+        "True INCONCLUSIVE",
+        "True",
+    ]
+
+
+def test_no_importlib_at_run_time():
+    # Finding the installed library (_libocireg.abi3.so) and importing ocireg.testing need
+    # no importlib (~0.6 ms with the warnings it imports).
+    out = run_fresh(
+        """
+        import sys
+        import ocireg
+        paths = ocireg._ffi._packaged_paths()
+        print(any(p.endswith("_libocireg.abi3.so") for p in paths), ocireg.testing.__name__)
+        print("importlib" in sys.modules)
+        """
+    )
+    assert out == ["True ocireg.testing", "False"]

@@ -115,6 +115,27 @@ def test_close_while_calls_run_is_deferred(registry):
         client.tags("team/app")
 
 
+def test_exclusive_borrow_waits_for_running_calls():
+    # A builder's setters borrow it exclusively: one waits for the call running on it (the
+    # borrow below), then goes on (the condition it waits on is made on demand).
+    builder = ocireg.ImageBuilder()
+    order = []
+
+    def set_config():
+        builder.set_config(make_config(1))
+        order.append("set")
+
+    with builder._borrow():
+        t = threading.Thread(target=set_config)
+        t.start()
+        time.sleep(0.2)
+        order.append("released")
+    t.join()
+    assert order == ["released", "set"]
+    assert builder.build().digest.startswith("sha256:")
+    builder.close()
+
+
 def test_builder_is_safe_to_share(tmp_path):
     builder = ocireg.ImageBuilder().set_config(make_config(1))
 

@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 # Ruby binding of ocireg, a synchronous OCI / Docker registry client (libocireg's C ABI, through
-# ruby-ffi). See README.md.
+# Fiddle). See README.md.
 #
 #   require "ocireg"
 #   client = Ocireg::Client.new("http://127.0.0.1:5000", username: "alice", password: "secret")
@@ -70,11 +70,11 @@ module Ocireg
     # Removes the stored credentials of `registry`. Returns true when something was removed,
     # false when nothing was stored.
     def logout(registry, docker_config: nil)
-      removed = FFI::MemoryPointer.new(:int)
+      removed = Native.out(Fiddle::SIZEOF_INT)
       Call.check do |err|
         Native.ocireg_logout(Native.cstr(registry), Native.cstr(docker_config), removed, err)
       end
-      !removed.read_int.zero?
+      !Native.read_int(removed).zero?
     end
   end
 end

@@ -24,8 +24,8 @@ class LoadTest < Minitest::Test
       puts $LOADED_FEATURES.map { |f| File.basename(f, ".*") }.join(" ")
     RUBY
     loaded = out.split
-    assert_includes loaded, "ffi"
-    %w[json ostruct pathname testing docker_registry2].each do |name|
+    assert_includes loaded, "fiddle"
+    %w[ffi json ostruct pathname testing docker_registry2].each do |name|
       refute_includes loaded, name, "require \"ocireg\" loaded #{name}"
     end
   end

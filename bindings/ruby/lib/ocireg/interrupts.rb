@@ -3,9 +3,9 @@
 module Ocireg
   # Internal: defers asynchronous interrupts (Thread#raise, Thread#kill, Ctrl-C, Timeout) while a
   # method of the API runs, so that one never lands between a C call and the freeing of what it
-  # returned (which would leak it), nor inside a C callback (which ruby-ffi would drop). The
-  # interrupt is raised as soon as the method returns or raises; callbacks of long operations
-  # poll for it and cancel the operation (see CallbackGuard).
+  # returned (which would leak it), nor inside a C callback (where it would unwind through the
+  # library's frames). The interrupt is raised as soon as the method returns or raises; callbacks
+  # of long operations poll for it and cancel the operation (see CallbackGuard).
   module InterruptMask
     # Methods that yield to a user's block outside any C call stay interruptible.
     SKIP = %i[open bind blob_reader each_chunk].freeze

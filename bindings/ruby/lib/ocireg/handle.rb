@@ -103,7 +103,7 @@ module Ocireg
   class CallbackGuard
     attr_reader :error
 
-    # `type` is the callback's [return type, argument types], e.g. Native::READ_FN.
+    # `type` is the callback's type, e.g. Native::READ_FN.
     def initialize(abort_value, type, &body)
       @error = nil
       @interrupted = false

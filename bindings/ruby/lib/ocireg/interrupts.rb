@@ -10,6 +10,12 @@ module Ocireg
     # Methods that yield to a user's block outside any C call stay interruptible.
     SKIP = %i[open bind blob_reader each_chunk].freeze
 
+    # The body of every wrapper: the wrapped method (`super` finds it by the wrapper's name), with
+    # asynchronous interrupts deferred.
+    MASKED = proc do |*args, **kwargs, &block|
+      Thread.handle_interrupt(Object => :never) { super(*args, **kwargs, &block) }
+    end
+
     # Wraps every method defined directly in `target` (a class, module or singleton class).
     def self.apply(target)
       visibility = {}
@@ -21,9 +27,7 @@ module Ocireg
 
       wrapper = Module.new do
         visibility.each do |name, kind|
-          define_method(name) do |*args, **kwargs, &block|
-            Thread.handle_interrupt(Object => :never) { super(*args, **kwargs, &block) }
-          end
+          define_method(name, MASKED)
           __send__(kind, name)
         end
       end

@@ -76,206 +76,208 @@ module Ocireg
       raise LoadError, "ocireg: cannot load #{LIBRARY_PATH}: #{e.message}"
     end
 
-    # C types of the signatures (Fiddle's; a negative type is the unsigned one).
-    P = Fiddle::TYPE_VOIDP # any pointer: a handle, a buffer, an out-parameter, a callback
-    S = Fiddle::TYPE_CONST_STRING # a `const char *` argument: a String or nil
-    ST = Fiddle::TYPE_INT # ocireg_status
-    INT = Fiddle::TYPE_INT
-    I32 = Fiddle::TYPE_INT32_T
-    I64 = Fiddle::TYPE_INT64_T
-    U16 = -Fiddle::TYPE_INT16_T
-    U32 = -Fiddle::TYPE_INT32_T
-    U64 = -Fiddle::TYPE_INT64_T
-    SIZE = Fiddle::TYPE_SIZE_T
-    SSIZE = Fiddle::TYPE_SSIZE_T
-    DBL = Fiddle::TYPE_DOUBLE
-    VOID = Fiddle::TYPE_VOID
-    private_constant :P, :S, :ST, :INT, :I32, :I64, :U16, :U32, :U64, :SIZE, :SSIZE, :DBL, :VOID
+    # The C types of the signatures below, as Fiddle's types (a negative type is the unsigned one).
+    TYPES = {
+      "void" => Fiddle::TYPE_VOID,
+      "ptr" => Fiddle::TYPE_VOIDP, # any pointer: a handle, a buffer, an out-parameter, a callback
+      "str" => Fiddle::TYPE_CONST_STRING, # a `const char *` argument: a String or nil
+      "status" => Fiddle::TYPE_INT, # ocireg_status
+      "int" => Fiddle::TYPE_INT,
+      "i32" => Fiddle::TYPE_INT32_T,
+      "i64" => Fiddle::TYPE_INT64_T,
+      "u16" => -Fiddle::TYPE_INT16_T,
+      "u32" => -Fiddle::TYPE_INT32_T,
+      "u64" => -Fiddle::TYPE_INT64_T,
+      "size" => Fiddle::TYPE_SIZE_T,
+      "ssize" => Fiddle::TYPE_SSIZE_T,
+      "double" => Fiddle::TYPE_DOUBLE
+    }.freeze
 
-    # The callback types, [return type, argument types] (strings come as Fiddle::Pointer).
+    # The callback types (a `const char *` comes as a Fiddle::Pointer), for Native.closure.
     # ptrdiff_t (*ocireg_read_fn)(void *userdata, uint8_t *buf, size_t cap)
-    READ_FN = [SSIZE, [P, P, SIZE].freeze].freeze
+    READ_FN = "ssize(ptr, ptr, size)"
     # int (*ocireg_write_fn)(void *userdata, const uint8_t *buf, size_t len)
-    WRITE_FN = [INT, [P, P, SIZE].freeze].freeze
+    WRITE_FN = "int(ptr, ptr, size)"
     # int (*ocireg_progress_fn)(void *userdata, const char *digest, uint64_t done, uint64_t total,
     #                           uint32_t event)
-    PROGRESS_FN = [INT, [P, P, U64, U64, U32].freeze].freeze
+    PROGRESS_FN = "int(ptr, ptr, u64, u64, u32)"
     # void (*ocireg_retry_fn)(void *userdata, const char *method, const char *path,
     #                         uint32_t attempt, uint16_t status, const char *reason, uint64_t delay_ms)
-    RETRY_FN = [VOID, [P, P, P, U32, U16, P, U64].freeze].freeze
+    RETRY_FN = "void(ptr, ptr, ptr, u32, u16, ptr, u64)"
 
-    # Every function of include/ocireg.h: name => [return type, argument types], plus :blocking
-    # for the ones called with the GVL released.
+    # Every function of include/ocireg.h: its name => "return_type(argument types)" in the words of
+    # TYPES, then " blocking" for the ones called with the GVL released. (Strings, so that
+    # loading the table costs nothing: each is parsed by Native.signature on first use.)
     SIGNATURES = {
       # --- version, errors, strings, bytes, lists -------------------------------------------
-      ocireg_abi_version: [U32, []],
-      ocireg_version: [P, []],
-      ocireg_error_status: [ST, [P]],
-      ocireg_error_message: [P, [P]],
-      ocireg_error_http_status: [U16, [P]],
-      ocireg_error_registry_code: [P, [P]],
-      ocireg_error_retry_after_secs: [I64, [P]],
-      ocireg_error_registry_error_count: [SIZE, [P]],
-      ocireg_error_registry_error_code: [P, [P, SIZE]],
-      ocireg_error_registry_error_message: [P, [P, SIZE]],
-      ocireg_error_registry_error_detail: [P, [P, SIZE]],
-      ocireg_error_body: [P, [P]],
-      ocireg_error_free: [VOID, [P]],
-      ocireg_status_name: [P, [U32]],
-      ocireg_string_free: [VOID, [P]],
-      ocireg_bytes_free: [VOID, [P, SIZE]],
-      ocireg_string_list_len: [SIZE, [P]],
-      ocireg_string_list_get: [P, [P, SIZE]],
-      ocireg_string_list_free: [VOID, [P]],
+      ocireg_abi_version: "u32()",
+      ocireg_version: "ptr()",
+      ocireg_error_status: "status(ptr)",
+      ocireg_error_message: "ptr(ptr)",
+      ocireg_error_http_status: "u16(ptr)",
+      ocireg_error_registry_code: "ptr(ptr)",
+      ocireg_error_retry_after_secs: "i64(ptr)",
+      ocireg_error_registry_error_count: "size(ptr)",
+      ocireg_error_registry_error_code: "ptr(ptr, size)",
+      ocireg_error_registry_error_message: "ptr(ptr, size)",
+      ocireg_error_registry_error_detail: "ptr(ptr, size)",
+      ocireg_error_body: "ptr(ptr)",
+      ocireg_error_free: "void(ptr)",
+      ocireg_status_name: "ptr(u32)",
+      ocireg_string_free: "void(ptr)",
+      ocireg_bytes_free: "void(ptr, size)",
+      ocireg_string_list_len: "size(ptr)",
+      ocireg_string_list_get: "ptr(ptr, size)",
+      ocireg_string_list_free: "void(ptr)",
 
       # --- client options ----------------------------------------------------------------------
-      ocireg_options_new: [ST, [P, P]],
-      ocireg_options_free: [VOID, [P]],
-      ocireg_options_set_username_password: [ST, [P, S, S, P]],
-      ocireg_options_set_identity_token: [ST, [P, S, P]],
-      ocireg_options_set_bearer_token: [ST, [P, S, P]],
-      ocireg_options_set_anonymous: [ST, [P, P]],
-      ocireg_options_set_docker_config: [ST, [P, S, P]],
-      ocireg_options_set_user_agent: [ST, [P, S, P]],
-      ocireg_options_set_timeout_ms: [ST, [P, U32, U64, P]],
-      ocireg_options_set_ca_cert_pem: [ST, [P, P, SIZE, P]],
-      ocireg_options_set_client_cert_pem: [ST, [P, P, SIZE, P, SIZE, P]],
-      ocireg_options_set_insecure: [ST, [P, INT, P]],
-      ocireg_options_set_proxy: [ST, [P, S, P]],
-      ocireg_options_set_proxy_from_env: [ST, [P, INT, P]],
-      ocireg_options_set_max_retries: [ST, [P, U32, P]],
-      ocireg_options_set_low_speed_limit: [ST, [P, U64, U64, P]],
-      ocireg_options_set_backoff: [ST, [P, U64, DBL, U64, U64, DBL, P]],
-      ocireg_options_set_retry_notify: [ST, [P, P, P, P]],
-      ocireg_options_set_cancel: [ST, [P, P, P]],
+      ocireg_options_new: "status(ptr, ptr)",
+      ocireg_options_free: "void(ptr)",
+      ocireg_options_set_username_password: "status(ptr, str, str, ptr)",
+      ocireg_options_set_identity_token: "status(ptr, str, ptr)",
+      ocireg_options_set_bearer_token: "status(ptr, str, ptr)",
+      ocireg_options_set_anonymous: "status(ptr, ptr)",
+      ocireg_options_set_docker_config: "status(ptr, str, ptr)",
+      ocireg_options_set_user_agent: "status(ptr, str, ptr)",
+      ocireg_options_set_timeout_ms: "status(ptr, u32, u64, ptr)",
+      ocireg_options_set_ca_cert_pem: "status(ptr, ptr, size, ptr)",
+      ocireg_options_set_client_cert_pem: "status(ptr, ptr, size, ptr, size, ptr)",
+      ocireg_options_set_insecure: "status(ptr, int, ptr)",
+      ocireg_options_set_proxy: "status(ptr, str, ptr)",
+      ocireg_options_set_proxy_from_env: "status(ptr, int, ptr)",
+      ocireg_options_set_max_retries: "status(ptr, u32, ptr)",
+      ocireg_options_set_low_speed_limit: "status(ptr, u64, u64, ptr)",
+      ocireg_options_set_backoff: "status(ptr, u64, double, u64, u64, double, ptr)",
+      ocireg_options_set_retry_notify: "status(ptr, ptr, ptr, ptr)",
+      ocireg_options_set_cancel: "status(ptr, ptr, ptr)",
 
       # --- client --------------------------------------------------------------------------------
       # Resolves credentials (may run a credential helper program): blocking.
-      ocireg_client_new: [ST, [S, P, P, P], :blocking],
-      ocireg_client_free: [VOID, [P], :blocking],
-      ocireg_client_registry: [P, [P]],
-      ocireg_client_base_url: [P, [P]],
-      ocireg_client_credential_source: [P, [P]],
-      ocireg_client_request_count: [U64, [P]],
-      ocireg_ping: [ST, [P, P], :blocking],
-      ocireg_tags: [ST, [P, S, P, P], :blocking],
-      ocireg_catalog: [ST, [P, P, P], :blocking],
-      ocireg_search: [ST, [P, S, P, P], :blocking],
-      ocireg_tags_page: [ST, [P, S, U32, S, P, P, P], :blocking],
-      ocireg_catalog_page: [ST, [P, U32, S, P, P, P], :blocking],
+      ocireg_client_new: "status(str, ptr, ptr, ptr) blocking",
+      ocireg_client_free: "void(ptr) blocking",
+      ocireg_client_registry: "ptr(ptr)",
+      ocireg_client_base_url: "ptr(ptr)",
+      ocireg_client_credential_source: "ptr(ptr)",
+      ocireg_client_request_count: "u64(ptr)",
+      ocireg_ping: "status(ptr, ptr) blocking",
+      ocireg_tags: "status(ptr, str, ptr, ptr) blocking",
+      ocireg_catalog: "status(ptr, ptr, ptr) blocking",
+      ocireg_search: "status(ptr, str, ptr, ptr) blocking",
+      ocireg_tags_page: "status(ptr, str, u32, str, ptr, ptr, ptr) blocking",
+      ocireg_catalog_page: "status(ptr, u32, str, ptr, ptr, ptr) blocking",
 
       # --- cancellation, bound clients, streamed blob reads ------------------------------------
-      ocireg_cancel_new: [ST, [P, P]],
-      ocireg_cancel_trigger: [VOID, [P]],
-      ocireg_cancel_is_triggered: [I32, [P]],
-      ocireg_cancel_free: [VOID, [P]],
-      ocireg_client_bind: [ST, [P, P, U64, P, P]],
-      ocireg_blob_reader_open: [ST, [P, S, S, P, P, P], :blocking],
-      ocireg_blob_reader_read: [ST, [P, P, SIZE, P, P], :blocking],
-      ocireg_blob_reader_size: [U64, [P]],
+      ocireg_cancel_new: "status(ptr, ptr)",
+      ocireg_cancel_trigger: "void(ptr)",
+      ocireg_cancel_is_triggered: "i32(ptr)",
+      ocireg_cancel_free: "void(ptr)",
+      ocireg_client_bind: "status(ptr, ptr, u64, ptr, ptr)",
+      ocireg_blob_reader_open: "status(ptr, str, str, ptr, ptr, ptr) blocking",
+      ocireg_blob_reader_read: "status(ptr, ptr, size, ptr, ptr) blocking",
+      ocireg_blob_reader_size: "u64(ptr)",
       # Closes a connection: blocking.
-      ocireg_blob_reader_free: [VOID, [P], :blocking],
+      ocireg_blob_reader_free: "void(ptr) blocking",
 
       # --- manifests -----------------------------------------------------------------------------
-      ocireg_manifest_get: [ST, [P, S, S, P, P, P, P, P], :blocking],
-      ocireg_manifest_digest: [ST, [P, S, S, P, P], :blocking],
-      ocireg_manifest_put: [ST, [P, S, S, S, P, SIZE, P, P], :blocking],
-      ocireg_manifest_delete: [ST, [P, S, S, P], :blocking],
+      ocireg_manifest_get: "status(ptr, str, str, ptr, ptr, ptr, ptr, ptr) blocking",
+      ocireg_manifest_digest: "status(ptr, str, str, ptr, ptr) blocking",
+      ocireg_manifest_put: "status(ptr, str, str, str, ptr, size, ptr, ptr) blocking",
+      ocireg_manifest_delete: "status(ptr, str, str, ptr) blocking",
 
       # --- blobs ---------------------------------------------------------------------------------
-      ocireg_blob_exists: [ST, [P, S, S, P, P, P], :blocking],
-      ocireg_blob_push_bytes: [ST, [P, S, P, SIZE, P, P], :blocking],
-      ocireg_blob_push_file: [ST, [P, S, S, P, P], :blocking],
-      ocireg_blob_push_stream: [ST, [P, S, P, P, U64, S, P, P], :blocking],
-      ocireg_blob_mount: [ST, [P, S, S, S, P, P], :blocking],
-      ocireg_blob_delete: [ST, [P, S, S, P], :blocking],
-      ocireg_blob_pull: [ST, [P, S, S, P, P, P, P], :blocking],
-      ocireg_blob_pull_to_path: [ST, [P, S, S, S, P, P], :blocking],
-      ocireg_blob_pull_bytes: [ST, [P, S, S, P, P, P], :blocking],
+      ocireg_blob_exists: "status(ptr, str, str, ptr, ptr, ptr) blocking",
+      ocireg_blob_push_bytes: "status(ptr, str, ptr, size, ptr, ptr) blocking",
+      ocireg_blob_push_file: "status(ptr, str, str, ptr, ptr) blocking",
+      ocireg_blob_push_stream: "status(ptr, str, ptr, ptr, u64, str, ptr, ptr) blocking",
+      ocireg_blob_mount: "status(ptr, str, str, str, ptr, ptr) blocking",
+      ocireg_blob_delete: "status(ptr, str, str, ptr) blocking",
+      ocireg_blob_pull: "status(ptr, str, str, ptr, ptr, ptr, ptr) blocking",
+      ocireg_blob_pull_to_path: "status(ptr, str, str, str, ptr, ptr) blocking",
+      ocireg_blob_pull_bytes: "status(ptr, str, str, ptr, ptr, ptr) blocking",
 
       # --- images --------------------------------------------------------------------------------
-      ocireg_image_from_layout: [ST, [S, S, P, P], :blocking],
-      ocireg_image_digest: [P, [P]],
-      ocireg_image_media_type: [P, [P]],
-      ocireg_image_manifest: [P, [P, P]],
-      ocireg_image_free: [VOID, [P]],
-      ocireg_image_builder_new: [ST, [P, P]],
-      ocireg_image_builder_set_config: [ST, [P, P, SIZE, S, P]],
-      ocireg_image_builder_add_layer_bytes: [ST, [P, P, SIZE, S, P]],
-      ocireg_image_builder_add_layer_file: [ST, [P, S, S, P], :blocking],
-      ocireg_image_builder_add_annotation: [ST, [P, S, S, P]],
-      ocireg_image_builder_set_artifact_type: [ST, [P, S, P]],
-      ocireg_image_builder_set_docker_schema2: [ST, [P, INT, P]],
+      ocireg_image_from_layout: "status(str, str, ptr, ptr) blocking",
+      ocireg_image_digest: "ptr(ptr)",
+      ocireg_image_media_type: "ptr(ptr)",
+      ocireg_image_manifest: "ptr(ptr, ptr)",
+      ocireg_image_free: "void(ptr)",
+      ocireg_image_builder_new: "status(ptr, ptr)",
+      ocireg_image_builder_set_config: "status(ptr, ptr, size, str, ptr)",
+      ocireg_image_builder_add_layer_bytes: "status(ptr, ptr, size, str, ptr)",
+      ocireg_image_builder_add_layer_file: "status(ptr, str, str, ptr) blocking",
+      ocireg_image_builder_add_annotation: "status(ptr, str, str, ptr)",
+      ocireg_image_builder_set_artifact_type: "status(ptr, str, ptr)",
+      ocireg_image_builder_set_docker_schema2: "status(ptr, int, ptr)",
       # Hashes layer files: blocking.
-      ocireg_image_builder_build: [ST, [P, P, P], :blocking],
-      ocireg_image_builder_free: [VOID, [P]],
+      ocireg_image_builder_build: "status(ptr, ptr, ptr) blocking",
+      ocireg_image_builder_free: "void(ptr)",
 
       # --- push ----------------------------------------------------------------------------------
-      ocireg_push_options_new: [ST, [P, P]],
-      ocireg_push_options_set_threads: [ST, [P, U32, P]],
-      ocireg_push_options_set_chunked: [ST, [P, U64, P]],
-      ocireg_push_options_set_mount_from: [ST, [P, S, P]],
-      ocireg_push_options_set_skip_existing: [ST, [P, INT, P]],
-      ocireg_push_options_free: [VOID, [P]],
-      ocireg_push_image: [ST, [P, S, S, P, P, P, P, P, P], :blocking],
-      ocireg_push_layout: [ST, [P, S, S, S, P, P, P, P, P], :blocking],
-      ocireg_pushed_from_image: [ST, [P, S, S, P, P]],
-      ocireg_pushed_digest: [P, [P]],
-      ocireg_pushed_media_type: [P, [P]],
-      ocireg_pushed_reference: [P, [P]],
-      ocireg_pushed_size: [U64, [P]],
-      ocireg_pushed_to_json: [ST, [P, P, P]],
-      ocireg_pushed_free: [VOID, [P]],
+      ocireg_push_options_new: "status(ptr, ptr)",
+      ocireg_push_options_set_threads: "status(ptr, u32, ptr)",
+      ocireg_push_options_set_chunked: "status(ptr, u64, ptr)",
+      ocireg_push_options_set_mount_from: "status(ptr, str, ptr)",
+      ocireg_push_options_set_skip_existing: "status(ptr, int, ptr)",
+      ocireg_push_options_free: "void(ptr)",
+      ocireg_push_image: "status(ptr, str, str, ptr, ptr, ptr, ptr, ptr, ptr) blocking",
+      ocireg_push_layout: "status(ptr, str, str, str, ptr, ptr, ptr, ptr, ptr) blocking",
+      ocireg_pushed_from_image: "status(ptr, str, str, ptr, ptr)",
+      ocireg_pushed_digest: "ptr(ptr)",
+      ocireg_pushed_media_type: "ptr(ptr)",
+      ocireg_pushed_reference: "ptr(ptr)",
+      ocireg_pushed_size: "u64(ptr)",
+      ocireg_pushed_to_json: "status(ptr, ptr, ptr)",
+      ocireg_pushed_free: "void(ptr)",
 
       # --- verify --------------------------------------------------------------------------------
-      ocireg_verify: [ST, [P, S, P, P, P], :blocking],
-      ocireg_verify_report_outcome: [U32, [P]],
-      ocireg_verify_report_to_json: [ST, [P, P, P]],
-      ocireg_verify_report_to_text: [ST, [P, P, P]],
-      ocireg_verify_report_free: [VOID, [P]],
+      ocireg_verify: "status(ptr, str, ptr, ptr, ptr) blocking",
+      ocireg_verify_report_outcome: "u32(ptr)",
+      ocireg_verify_report_to_json: "status(ptr, ptr, ptr)",
+      ocireg_verify_report_to_text: "status(ptr, ptr, ptr)",
+      ocireg_verify_report_free: "void(ptr)",
 
       # --- pull ----------------------------------------------------------------------------------
-      ocireg_pull_image: [ST, [P, S, S, S, S, U32, P, P, P, P], :blocking],
-      ocireg_pulled_digest: [P, [P]],
-      ocireg_pulled_media_type: [P, [P]],
-      ocireg_pulled_path: [P, [P]],
-      ocireg_pulled_size: [U64, [P]],
-      ocireg_pulled_to_json: [ST, [P, P, P]],
-      ocireg_pulled_to_pushed: [ST, [P, P, P]],
-      ocireg_pulled_free: [VOID, [P]],
+      ocireg_pull_image: "status(ptr, str, str, str, str, u32, ptr, ptr, ptr, ptr) blocking",
+      ocireg_pulled_digest: "ptr(ptr)",
+      ocireg_pulled_media_type: "ptr(ptr)",
+      ocireg_pulled_path: "ptr(ptr)",
+      ocireg_pulled_size: "u64(ptr)",
+      ocireg_pulled_to_json: "status(ptr, ptr, ptr)",
+      ocireg_pulled_to_pushed: "status(ptr, ptr, ptr)",
+      ocireg_pulled_free: "void(ptr)",
 
       # --- registry operations -------------------------------------------------------------------
-      ocireg_copy: [ST, [P, S, S, P, S, S, U32, S, P, P, P, P], :blocking],
-      ocireg_retag: [ST, [P, S, S, S, S, P, P], :blocking],
-      ocireg_delete_tag: [ST, [P, S, S, I32, I32, P, P], :blocking],
-      ocireg_platform_descriptor: [ST, [P, S, S, S, P, P], :blocking],
-      ocireg_tags_with_digests: [ST, [P, S, P, P], :blocking],
-      ocireg_manifest_sizes: [ST, [P, SIZE, S, P, P, P]],
-      ocireg_pull_layers: [ST, [P, S, S, S, S, U32, P, P, P, P], :blocking],
+      ocireg_copy: "status(ptr, str, str, ptr, str, str, u32, str, ptr, ptr, ptr, ptr) blocking",
+      ocireg_retag: "status(ptr, str, str, str, str, ptr, ptr) blocking",
+      ocireg_delete_tag: "status(ptr, str, str, i32, i32, ptr, ptr) blocking",
+      ocireg_platform_descriptor: "status(ptr, str, str, str, ptr, ptr) blocking",
+      ocireg_tags_with_digests: "status(ptr, str, ptr, ptr) blocking",
+      ocireg_manifest_sizes: "status(ptr, size, str, ptr, ptr, ptr)",
+      ocireg_pull_layers: "status(ptr, str, str, str, str, u32, ptr, ptr, ptr, ptr) blocking",
 
       # --- credentials ---------------------------------------------------------------------------
-      ocireg_login: [ST, [S, S, S, S, P, P, P], :blocking],
-      ocireg_logout: [ST, [S, S, P, P], :blocking],
+      ocireg_login: "status(str, str, str, str, ptr, ptr, ptr) blocking",
+      ocireg_logout: "status(str, str, ptr, ptr) blocking",
 
       # --- test registry (built with the `test-server` feature; `gem install` builds it so) -----
-      ocireg_test_registry_start: [ST, [U32, S, P, P], :blocking],
-      ocireg_test_registry_url: [P, [P]],
-      ocireg_test_registry_host: [P, [P]],
-      ocireg_test_registry_request_count: [U64, [P]],
-      ocireg_test_registry_add_blob: [ST, [P, S, P, SIZE, P, P], :blocking],
-      ocireg_test_registry_add_manifest: [ST, [P, S, S, S, P, SIZE, P, P], :blocking],
-      ocireg_test_registry_add_image: [ST, [P, S, S, P, SIZE, P, P, SIZE, P, P], :blocking],
-      ocireg_test_registry_delete_blob: [ST, [P, S, S, P, P], :blocking],
-      ocireg_test_registry_fail_next: [ST, [P, U32, U16, I64, P], :blocking],
-      ocireg_test_registry_set_delay_ms: [ST, [P, U64, P], :blocking],
-      ocireg_test_registry_drop_next: [ST, [P, U32, P], :blocking],
-      ocireg_test_registry_redirect_blobs: [ST, [P, INT, P], :blocking],
-      ocireg_test_registry_set_hostile: [ST, [P, S, P], :blocking],
-      ocireg_test_registry_requests_json: [ST, [P, P, P], :blocking],
-      ocireg_test_registry_clear_requests: [ST, [P, P], :blocking],
-      ocireg_test_registry_stop: [ST, [P, P], :blocking],
-      ocireg_test_registry_free: [VOID, [P], :blocking],
-      ocireg_test_panic: [ST, [S, P]]
+      ocireg_test_registry_start: "status(u32, str, ptr, ptr) blocking",
+      ocireg_test_registry_url: "ptr(ptr)",
+      ocireg_test_registry_host: "ptr(ptr)",
+      ocireg_test_registry_request_count: "u64(ptr)",
+      ocireg_test_registry_add_blob: "status(ptr, str, ptr, size, ptr, ptr) blocking",
+      ocireg_test_registry_add_manifest: "status(ptr, str, str, str, ptr, size, ptr, ptr) blocking",
+      ocireg_test_registry_add_image: "status(ptr, str, str, ptr, size, ptr, ptr, size, ptr, ptr) blocking",
+      ocireg_test_registry_delete_blob: "status(ptr, str, str, ptr, ptr) blocking",
+      ocireg_test_registry_fail_next: "status(ptr, u32, u16, i64, ptr) blocking",
+      ocireg_test_registry_set_delay_ms: "status(ptr, u64, ptr) blocking",
+      ocireg_test_registry_drop_next: "status(ptr, u32, ptr) blocking",
+      ocireg_test_registry_redirect_blobs: "status(ptr, int, ptr) blocking",
+      ocireg_test_registry_set_hostile: "status(ptr, str, ptr) blocking",
+      ocireg_test_registry_requests_json: "status(ptr, ptr, ptr) blocking",
+      ocireg_test_registry_clear_requests: "status(ptr, ptr) blocking",
+      ocireg_test_registry_stop: "status(ptr, ptr) blocking",
+      ocireg_test_registry_free: "void(ptr) blocking",
+      ocireg_test_panic: "status(str, ptr)"
     }.freeze
 
     # The test-server functions. A library built without them still loads (Native then has no
@@ -288,14 +290,27 @@ module Ocireg
       false
     end.freeze
 
+    # A signature of SIGNATURES (or a callback type) as [return type, argument types, blocking],
+    # in Fiddle's types.
+    def self.parse_signature(text)
+      match = /\A(\w+)\(([\w, ]*)\)( blocking)?\z/.match(text) or raise ArgumentError, "bad signature #{text.inspect}"
+      [TYPES.fetch(match[1]), match[2].split(", ").map { |type| TYPES.fetch(type) }, !match[3].nil?]
+    end
+
+    # The signature of the header function `name` (a Symbol): [return type, argument types,
+    # whether the GVL is released], in Fiddle's types.
+    def self.signature(name)
+      parse_signature(SIGNATURES.fetch(name))
+    end
+
     @functions = {}
 
     # The Fiddle::Function of the header function `name` (a Symbol), made on first use.
     # Fiddle::DLError when the library lacks it.
     def self.function(name)
       @functions[name] ||= begin
-        ret, args, blocking = SIGNATURES.fetch(name)
-        Fiddle::Function.new(LIBRARY.sym(name.to_s), args, ret, name: name.to_s, need_gvl: blocking != :blocking)
+        ret, args, blocking = signature(name)
+        Fiddle::Function.new(LIBRARY.sym(name.to_s), args, ret, name: name.to_s, need_gvl: !blocking)
       end
     end
 
@@ -316,7 +331,8 @@ module Ocireg
     # Fiddle's closure code finds its Ruby object by its address). Pass #ref to the library, and
     # keep the Pinned referenced for as long as the library may call it.
     def self.closure(type, &block)
-      Fiddle::Pinned.new(Fiddle::Closure::BlockCaller.new(*type, &block))
+      ret, args = parse_signature(type)
+      Fiddle::Pinned.new(Fiddle::Closure::BlockCaller.new(ret, args, &block))
     end
 
     # A fresh, zeroed out-parameter of `size` bytes (a `T **` by default), freed by the GC.

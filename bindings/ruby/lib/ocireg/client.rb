@@ -380,6 +380,21 @@ module Ocireg
       Native.read_u64(size)
     end
 
+    # Opens the blob `digest` of `repository` for reading as a stream: an Ocireg::BlobReader
+    # (the GET is sent now, so a missing blob raises NotFoundError here). With a block, yields
+    # the reader, closes it afterwards and returns the block's value. `cancel:` / `timeout:`
+    # cover the open and every read.
+    def blob_reader(repository, digest, cancel: nil, timeout: nil)
+      reader = open_blob_reader(repository, digest, cancel, timeout)
+      return reader unless block_given?
+
+      begin
+        yield reader
+      ensure
+        reader.close
+      end
+    end
+
     # Pushes an image and tags it; returns an Ocireg::Pushed (pass it to #verify).
     #
     # `image` is an Ocireg::Image, an Ocireg::ImageBuilder (built first), or the path of an OCI
@@ -479,6 +494,17 @@ module Ocireg
       ensure
         Native.ocireg_client_free(bound)
       end
+    end
+
+    def open_blob_reader(repository, digest, cancel, timeout)
+      out = Call.out_ptr
+      conn(cancel, timeout) do |c|
+        # The cancel handle is already in the bound client (which the reader clones): none here.
+        Call.check do |err|
+          Native.ocireg_blob_reader_open(c, Native.cstr(repository), Native.cstr(digest), nil, out, err)
+        end
+      end
+      BlobReader.__send__(:wrap, out.ptr).__send__(:setup, repository, digest)
     end
 
     # A Client object owning a bound client.

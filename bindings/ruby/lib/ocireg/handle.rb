@@ -72,6 +72,51 @@ module Ocireg
   end
   private_constant :Handle
 
+  # Internal: the common part of the classes that own one library handle.
+  module OwnsHandle
+    def self.included(base)
+      base.extend(ClassMethods)
+      base.private_class_method :new
+    end
+
+    module ClassMethods
+      private
+
+      # Wraps a freshly returned handle (the library's pointer) into a new Ruby object.
+      def wrap(raw)
+        obj = allocate
+        obj.instance_variable_set(:@handle, Handle.new(raw, self::FREE_FN))
+        obj
+      end
+    end
+
+    # Frees the library object now (else the garbage collector does). Idempotent.
+    def free
+      @handle.close
+      nil
+    end
+    alias close free
+
+    def freed?
+      @handle.closed?
+    end
+
+    private
+
+    attr_reader :handle
+
+    def borrowed(fn)
+      @handle.use { |h| Native.borrowed_string(Native.__send__(fn, h)) }
+    end
+
+    def owned_string(fn)
+      out = Call.out_ptr
+      @handle.use { |h| Call.check { |err| Native.__send__(fn, h, out, err) } }
+      Native.take_string(out)
+    end
+  end
+  private_constant :OwnsHandle
+
   # Internal: #close and #closed? of the public objects that own one Handle in @handle and
   # are closed, not freed (Client, Cancel, BlobReader).
   module ClosesHandle

@@ -1,51 +1,6 @@
 # frozen_string_literal: true
 
 module Ocireg
-  # Internal: the common part of the classes that own one library handle.
-  module OwnsHandle
-    def self.included(base)
-      base.extend(ClassMethods)
-      base.private_class_method :new
-    end
-
-    module ClassMethods
-      private
-
-      # Wraps a freshly returned handle (the library's pointer) into a new Ruby object.
-      def wrap(raw)
-        obj = allocate
-        obj.instance_variable_set(:@handle, Handle.new(raw, self::FREE_FN))
-        obj
-      end
-    end
-
-    # Frees the library object now (else the garbage collector does). Idempotent.
-    def free
-      @handle.close
-      nil
-    end
-    alias close free
-
-    def freed?
-      @handle.closed?
-    end
-
-    private
-
-    attr_reader :handle
-
-    def borrowed(fn)
-      @handle.use { |h| Native.borrowed_string(Native.__send__(fn, h)) }
-    end
-
-    def owned_string(fn)
-      out = Call.out_ptr
-      @handle.use { |h| Call.check { |err| Native.__send__(fn, h, out, err) } }
-      Native.take_string(out)
-    end
-  end
-  private_constant :OwnsHandle
-
   # An image (or an index with its child images) ready to push: manifest bytes plus where each
   # blob comes from. Made by Ocireg::ImageBuilder#build or Ocireg::Image.from_layout; immutable
   # and shareable across threads.
@@ -315,5 +270,10 @@ module Ocireg
     def inspect
       "#<#{self.class.name} #{freed? ? 'freed' : outcome}>"
     end
+  end
+
+  # Asynchronous interrupts wait while a method of these classes runs (interrupts.rb).
+  [Image, ImageBuilder, Pushed, Pulled, VerifyReport, Image.singleton_class, Pushed.singleton_class].each do |target|
+    InterruptMask.apply(target)
   end
 end

@@ -6,7 +6,7 @@ module Ocireg
   # The raw C ABI of libocireg (include/ocireg.h) through Fiddle, Ruby's standard library: one
   # singleton method per exported function, with the same name and arguments as in the header.
   # Each is declared in SIGNATURES and its Fiddle::Function is made the first time it is called
-  # (so that `require "ocireg"` does not pay for 110 of them).
+  # (so that `require "ocireg"` does not pay for all 141).
   #
   # Argument and return types:
   # * handles, buffers, out-parameters (`T **`, `size_t *` ...) and callbacks are Fiddle::Pointer
@@ -17,7 +17,7 @@ module Ocireg
   # * numbers (`ocireg_status`, `size_t`, `uint64_t`, `double` ...) are Integers / Floats.
   #
   # Every function that may touch the network, the disk, a credential helper or a thread join is
-  # marked :blocking: Fiddle releases the GVL during the call, so that other Ruby threads keep
+  # marked `blocking` in SIGNATURES: Fiddle releases the GVL during the call, so that other Ruby threads keep
   # running (a callback reacquires it while it runs). Cheap accessors and setters keep the GVL
   # (`need_gvl: true`, which also serialises them against other Ruby threads).
   #

@@ -34,7 +34,7 @@ Gem::Specification.new do |spec|
   spec.extensions = ["ext/ocireg/extconf.rb"]
   spec.require_paths = ["lib"]
   # Fiddle, Ruby's own FFI (a default gem): 1.1 or later, which has the `need_gvl:` keyword used.
-  spec.add_dependency "fiddle", ">= 1.1"
+  spec.add_dependency "fiddle", "~> 1.1"
   spec.add_development_dependency "minitest", ">= 5.14", "< 6"
   spec.add_development_dependency "rake", ">= 13", "< 14"
   spec.metadata["source_code_uri"] = "https://example.invalid/ocireg"

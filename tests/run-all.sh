@@ -20,7 +20,7 @@ say() { printf '\n==> %s\n' "$*"; }
 say "installing what is missing"
 bash tests/rig/install.sh
 need=()
-for p in ruby ruby-dev ruby-ffi ruby-minitest rake valgrind gcc make binutils pkg-config python3-venv; do
+for p in ruby ruby-dev ruby-minitest rake valgrind gcc make binutils pkg-config python3-venv; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -71,7 +71,7 @@ OCIREG_USERNAME="$OCIREG_RIG_USER" OCIREG_PASSWORD="$OCIREG_RIG_PASSWORD" \
 say "Python binding (ctypes)"
 OCIREG_LIB="$prefix/lib/libocireg.so" python3 -m pytest -q bindings/python/tests
 
-say "Ruby binding (ruby-ffi)"
+say "Ruby binding (Fiddle)"
 OCIREG_LIB="$prefix/lib/libocireg.so" ruby bindings/ruby/test/run.rb
 
 say "Go binding (cgo, #cgo pkg-config: ocireg; go vet, go test -race)"

@@ -16,7 +16,7 @@ Gem::Specification.new do |spec|
   spec.version = Ocireg::VERSION
   spec.summary = "OCI / Docker registry client (Ruby binding of libocireg)"
   spec.description = "Push, pull, verify and inspect images and blobs in OCI and Docker registries, " \
-                     "through the C ABI of the ocireg Rust library (ruby-ffi). Includes an in-memory " \
+                     "through the C ABI of the ocireg Rust library (Fiddle). Includes an in-memory " \
                      "test registry. The library is compiled from the bundled Rust crate at install " \
                      "time: cargo (Rust >= 1.89) must be on PATH."
   spec.authors = ["The ocireg authors"]
@@ -33,7 +33,8 @@ Gem::Specification.new do |spec|
   end
   spec.extensions = ["ext/ocireg/extconf.rb"]
   spec.require_paths = ["lib"]
-  spec.add_dependency "ffi", ">= 1.15", "< 2"
+  # Fiddle, Ruby's own FFI (a default gem): 1.1 or later, which has the `need_gvl:` keyword used.
+  spec.add_dependency "fiddle", "~> 1.1"
   spec.add_development_dependency "minitest", ">= 5.14", "< 6"
   spec.add_development_dependency "rake", ">= 13", "< 14"
   spec.metadata["source_code_uri"] = "https://example.invalid/ocireg"

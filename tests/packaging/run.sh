@@ -21,7 +21,7 @@
 #                             and pip use the checkout's target/, as they do for a user; the gem
 #                             always builds in its own directory.
 #   OCIREG_PACKAGING_KEEP=1   keep the temporary directory
-# Needs cargo + cargo-c, cc, pkg-config, readelf, python3 with venv, ruby + gem + ruby-ffi, go.
+# Needs cargo + cargo-c, cc, pkg-config, readelf, python3 with venv, ruby + gem, go.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -141,7 +141,7 @@ gems="$work/gems"
 t0=$(now)
 gem build --quiet -C "$repo/bindings/ruby" "$repo/bindings/ruby/ocireg.gemspec" --output "$work/ocireg-0.1.0.gem"
 t1=$(now)
-# GEM_HOME rather than --install-dir: RubyGems ignores the installed gems (Debian's ruby-ffi)
+# GEM_HOME rather than --install-dir: RubyGems ignores the installed gems (Ruby's own fiddle)
 # when resolving the dependencies of an --install-dir install, and cannot download one here.
 GEM_HOME="$gems" GEM_PATH="$gems:$gem_path" gem install --local --no-document "$work/ocireg-0.1.0.gem"
 t2=$(now)

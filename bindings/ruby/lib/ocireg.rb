@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 # Ruby binding of ocireg, a synchronous OCI / Docker registry client (libocireg's C ABI, through
-# ruby-ffi). See README.md.
+# Fiddle). See README.md.
 #
 #   require "ocireg"
 #   client = Ocireg::Client.new("http://127.0.0.1:5000", username: "alice", password: "secret")
@@ -13,15 +13,19 @@ require_relative "ocireg/version"
 require_relative "ocireg/native"
 require_relative "ocireg/errors"
 require_relative "ocireg/handle"
+require_relative "ocireg/interrupts"
 require_relative "ocireg/options"
 require_relative "ocireg/client"
-require_relative "ocireg/image"
-require_relative "ocireg/control"
 require_relative "ocireg/operations"
-require_relative "ocireg/interrupts"
 
 module Ocireg
-  # The in-memory test registry (lib/ocireg/testing.rb) is loaded when first used.
+  # Loaded when first used, so that `require "ocireg"` does not compile them for a program that
+  # never does: images and push / pull results (lib/ocireg/image.rb); cancellation, retry events
+  # and streamed blob reads (control.rb); the in-memory test registry (testing.rb).
+  image = File.expand_path("ocireg/image", __dir__)
+  %i[Image ImageBuilder Pushed Pulled VerifyReport].each { |name| autoload name, image }
+  control = File.expand_path("ocireg/control", __dir__)
+  %i[Cancel RetryEvent RetryNotify BlobReader].each { |name| autoload name, control }
   autoload :Testing, File.expand_path("ocireg/testing", __dir__)
 end
 
@@ -70,20 +74,19 @@ module Ocireg
     # Removes the stored credentials of `registry`. Returns true when something was removed,
     # false when nothing was stored.
     def logout(registry, docker_config: nil)
-      removed = FFI::MemoryPointer.new(:int)
+      removed = Native.out(Fiddle::SIZEOF_INT)
       Call.check do |err|
         Native.ocireg_logout(Native.cstr(registry), Native.cstr(docker_config), removed, err)
       end
-      !removed.read_int.zero?
+      !Native.read_int(removed).zero?
     end
   end
 end
 
 module Ocireg
-  # Asynchronous interrupts wait while a method of the API runs (interrupts.rb); testing.rb does
-  # the same for Ocireg::Testing when it is loaded.
-  [Client, Image, ImageBuilder, Pushed, Pulled, VerifyReport, Cancel, BlobReader, OwnsHandle, OwnsHandle::ClassMethods,
-   ClosesHandle, Image.singleton_class, Pushed.singleton_class, singleton_class].each do |target|
+  # Asynchronous interrupts wait while a method of the API runs (interrupts.rb); image.rb,
+  # control.rb and testing.rb do the same for their classes when they are loaded.
+  [Client, OwnsHandle, OwnsHandle::ClassMethods, ClosesHandle, singleton_class].each do |target|
     InterruptMask.apply(target)
   end
 end

@@ -62,10 +62,10 @@ class ErrorsTest < Minitest::Test
     assert_raises(ArgumentError) { Ocireg::Testing::Registry.new(auth: :kerberos) }
 
     # Straight through the C ABI: NULL handles and out-parameters.
-    err = FFI::MemoryPointer.new(:pointer)
+    err = Fiddle::Pointer.malloc(Fiddle::SIZEOF_VOIDP, Fiddle::RUBY_FREE)
     assert_equal 1, Ocireg::Native.ocireg_ping(nil, err)
-    assert_equal 1, Ocireg::Native.ocireg_error_status(err.read_pointer)
-    Ocireg::Native.ocireg_error_free(err.read_pointer)
+    assert_equal 1, Ocireg::Native.ocireg_error_status(err.ptr)
+    Ocireg::Native.ocireg_error_free(err.ptr)
     assert_equal 1, Ocireg::Native.ocireg_tags(nil, "x", nil, nil)
     assert_nil Ocireg::Native.borrowed_string(Ocireg::Native.ocireg_client_registry(nil))
     assert_equal 0, Ocireg::Native.ocireg_client_request_count(nil)

@@ -24,10 +24,28 @@ class LoadTest < Minitest::Test
       puts $LOADED_FEATURES.map { |f| File.basename(f, ".*") }.join(" ")
     RUBY
     loaded = out.split
-    assert_includes loaded, "ffi"
-    %w[json ostruct pathname testing docker_registry2].each do |name|
+    assert_includes loaded, "fiddle"
+    %w[ffi json ostruct pathname image control testing docker_registry2].each do |name|
       refute_includes loaded, name, "require \"ocireg\" loaded #{name}"
     end
+  end
+
+  def test_images_and_cancellation_are_loaded_when_first_needed
+    out = run_fresh(<<~RUBY)
+      require "ocireg"
+      registry = Ocireg::Testing::Registry.new
+      client = Ocireg::Client.new(registry.url, anonymous: true, retry_notify: ->(_e) {})
+      image = Ocireg::ImageBuilder.new.config("{}").add_layer("layer").build
+      cancel = Ocireg::Cancel.new
+      pushed = client.push_image("team/app", "v1", image, cancel: cancel)
+      p client.verify("team/app", pushed).verified?
+      client.blob_reader("team/app", pushed.to_h["layers"][0]["digest"]) { |blob| p blob.read }
+      # InterruptMask's wrappers come first.
+      p [Ocireg::Image, Ocireg::ImageBuilder, Ocireg::Pushed, Ocireg::Cancel, Ocireg::BlobReader].map { |c| c.ancestors.index(c) }
+      client.close
+      registry.stop
+    RUBY
+    assert_equal ["true", '"layer"', "[1, 1, 1, 1, 1]"], out.lines.map(&:chomp)
   end
 
   def test_json_and_testing_are_loaded_when_first_needed

@@ -109,6 +109,32 @@ class ThreadTest < Minitest::Test
     assert_equal ["v1"], client.tags("team/kill")
   end
 
+  # Fiddle finds a callback's Ruby object by its address: GC.compact, run here inside the
+  # callbacks themselves and between calls, must not move it (Native.closure pins it).
+  def test_callbacks_survive_gc_compaction
+    skip "GC.compact is not supported here" unless GC.respond_to?(:compact)
+
+    registry = start_registry
+    retries = 0
+    client = client_for(registry, anonymous: true, max_retries: 2, backoff: { initial: 0.01, jitter: 0 },
+                                  retry_notify: ->(_event) { GC.compact; retries += 1 })
+    image = build_image("compact")
+    3.times do |i|
+      GC.compact
+      events = 0
+      client.push_image("team/compact", "v#{i}", image) { events += 1; GC.compact }
+      assert_operator events, :>, 0
+      data = "compacted #{i} " * 1000
+      digest = client.push_blob_stream("team/compact", StringIO.new(data), size: data.bytesize)
+      chunks = +""
+      client.pull_blob("team/compact", digest) { |chunk| GC.compact; chunks << chunk }
+      assert_equal data, chunks
+      registry.fail_next(1, status: 503)
+      assert_equal((0..i).map { |n| "v#{n}" }, client.tags("team/compact").sort)
+    end
+    assert_equal 3, retries
+  end
+
   def test_garbage_collected_handles_are_freed
     registry = start_registry
     client = client_for(registry)

@@ -38,8 +38,8 @@ module Ocireg
     def self.progress(block)
       return nil if block.nil?
 
-      new(1) do |_userdata, digest, done, total, event|
-        digest = digest&.dup&.force_encoding(Encoding::UTF_8)
+      new(1, Native::PROGRESS_FN) do |_userdata, digest, done, total, event|
+        digest = Native.borrowed_string(digest)
         answer = block.call(Progress.new(digest, done, total, PROGRESS_EVENTS.fetch(event, event)))
         answer == :cancel ? 1 : 0
       end
@@ -76,7 +76,7 @@ module Ocireg
         # The retry callback must live as long as the client (and every client bound from it).
         @keep = keep
       end
-      @handle = Handle.new(out.read_pointer, Native.method(:ocireg_client_free))
+      @handle = Handle.new(out.ptr, :ocireg_client_free)
     end
 
     # A new client for the same registry, credentials and tokens, whose every call is bound to
@@ -182,7 +182,7 @@ module Ocireg
     # Ocireg::Manifest (bytes, media_type, digest).
     def manifest(repository, reference, cancel: nil, timeout: nil)
       bytes = Call.out_ptr
-      len = FFI::MemoryPointer.new(:size_t)
+      len = Native.out(Fiddle::SIZEOF_SIZE_T)
       media_type = Call.out_ptr
       digest = Call.out_ptr
       conn(cancel, timeout) do |c|
@@ -241,14 +241,14 @@ module Ocireg
     # The blob's size in bytes, or nil when the repository does not have it (0 when the
     # registry did not say).
     def blob_size(repository, digest, cancel: nil, timeout: nil)
-      exists = FFI::MemoryPointer.new(:int)
-      size = FFI::MemoryPointer.new(:uint64)
+      exists = Native.out(Fiddle::SIZEOF_INT)
+      size = Native.out(8)
       conn(cancel, timeout) do |c|
         Call.check do |err|
           Native.ocireg_blob_exists(c, Native.cstr(repository), Native.cstr(digest), exists, size, err)
         end
       end
-      exists.read_int.zero? ? nil : size.read_uint64
+      Native.read_int(exists).zero? ? nil : Native.read_u64(size)
     end
 
     # Uploads a blob unless the repository has it, and returns its digest. `data` is:
@@ -290,7 +290,7 @@ module Ocireg
       raise ArgumentError, "ocireg: push_blob_stream needs size: (the exact length)" if size.nil?
 
       reader = block || ->(cap) { io.read(cap) }
-      guard = CallbackGuard.new(-1) do |_userdata, buf, cap|
+      guard = CallbackGuard.new(-1, Native::READ_FN) do |_userdata, buf, cap|
         chunk = reader.call(cap)
         next 0 if chunk.nil? || chunk.empty?
 
@@ -299,12 +299,12 @@ module Ocireg
           raise ArgumentError, "ocireg: the reader returned #{chunk.bytesize} bytes, more than the #{cap} asked for"
         end
 
-        buf.put_bytes(0, chunk)
+        buf[0, chunk.bytesize] = chunk
         chunk.bytesize
       end
       out = Call.out_ptr
       conn(cancel, timeout) do |c|
-        Call.check_guarded(guard, out: out, free_fn: Native.method(:ocireg_string_free)) do |err|
+        Call.check_guarded(guard, out: out, free_fn: :ocireg_string_free) do |err|
           Native.ocireg_blob_push_stream(c, Native.cstr(repository), guard.fn, nil, Integer(size),
                                          Native.cstr(digest), out, err)
         end
@@ -315,13 +315,13 @@ module Ocireg
     # Mounts a blob from the repository `from` of the same registry. Returns true when the
     # registry mounted it, false when it could not (not an error).
     def mount_blob(repository, from, digest, cancel: nil, timeout: nil)
-      mounted = FFI::MemoryPointer.new(:int)
+      mounted = Native.out(Fiddle::SIZEOF_INT)
       conn(cancel, timeout) do |c|
         Call.check do |err|
           Native.ocireg_blob_mount(c, Native.cstr(repository), Native.cstr(from), Native.cstr(digest), mounted, err)
         end
       end
-      !mounted.read_int.zero?
+      !Native.read_int(mounted).zero?
     end
 
     # Deletes a blob from a repository.
@@ -343,7 +343,7 @@ module Ocireg
     def pull_blob(repository, digest, to: nil, cancel: nil, timeout: nil, &block)
       if block.nil? && to.nil?
         bytes = Call.out_ptr
-        len = FFI::MemoryPointer.new(:size_t)
+        len = Native.out(Fiddle::SIZEOF_SIZE_T)
         conn(cancel, timeout) do |c|
           Call.check do |err|
             Native.ocireg_blob_pull_bytes(c, Native.cstr(repository), Native.cstr(digest), bytes, len, err)
@@ -352,7 +352,7 @@ module Ocireg
         return Native.take_bytes(bytes, len)
       end
 
-      size = FFI::MemoryPointer.new(:uint64)
+      size = Native.out(8)
       # A path: a String, a Pathname (which has #write too), or anything with #to_path and no #write.
       # (No Pathname can exist unless the program loaded pathname: this file does not load it.)
       to_file = to.is_a?(String) || (defined?(::Pathname) && to.is_a?(::Pathname)) ||
@@ -364,12 +364,12 @@ module Ocireg
                                             err)
           end
         end
-        return size.read_uint64
+        return Native.read_u64(size)
       end
 
       sink = block || ->(chunk) { to.write(chunk) }
-      guard = CallbackGuard.new(1) do |_userdata, buf, len|
-        chunk = len.zero? ? "".b : buf.read_bytes(len)
+      guard = CallbackGuard.new(1, Native::WRITE_FN) do |_userdata, buf, len|
+        chunk = len.zero? ? "".b : buf[0, len]
         sink.call(chunk) == :cancel ? 1 : 0
       end
       conn(cancel, timeout) do |c|
@@ -377,7 +377,22 @@ module Ocireg
           Native.ocireg_blob_pull(c, Native.cstr(repository), Native.cstr(digest), guard.fn, nil, size, err)
         end
       end
-      size.read_uint64
+      Native.read_u64(size)
+    end
+
+    # Opens the blob `digest` of `repository` for reading as a stream: an Ocireg::BlobReader
+    # (the GET is sent now, so a missing blob raises NotFoundError here). With a block, yields
+    # the reader, closes it afterwards and returns the block's value. `cancel:` / `timeout:`
+    # cover the open and every read.
+    def blob_reader(repository, digest, cancel: nil, timeout: nil)
+      reader = open_blob_reader(repository, digest, cancel, timeout)
+      return reader unless block_given?
+
+      begin
+        yield reader
+      ensure
+        reader.close
+      end
     end
 
     # Pushes an image and tags it; returns an Ocireg::Pushed (pass it to #verify).
@@ -420,7 +435,7 @@ module Ocireg
                                     opts, fn, nil, o, err)
         end
       end
-      Pushed.__send__(:wrap, out.read_pointer)
+      Pushed.__send__(:wrap, out.ptr)
     end
 
     # Checks that what was pushed (an Ocireg::Pushed, or an Ocireg::Pulled) is in `repository`:
@@ -441,11 +456,11 @@ module Ocireg
           Native.ocireg_verify(c, Native.cstr(repository), p, out, err)
         end
       end
-      raw = out.read_pointer
+      raw = out.ptr
       report = VerifyReport.__send__(:wrap, raw) if [0, VerifyFailedError::STATUS].include?(status) && !raw.null?
       return report if status.zero?
 
-      error = Error.from_native(status, err.read_pointer)
+      error = Error.from_native(status, err.ptr)
       raise error unless error.is_a?(VerifyFailedError)
       return report unless raise_on_failure
 
@@ -463,7 +478,7 @@ module Ocireg
         Native.ocireg_pull_image(c, Native.cstr(repository), Native.cstr(reference), Native.cstr(dir),
                                  Native.cstr(platform), Integer(threads || 0), fn, nil, o, err)
       end
-      Pulled.__send__(:wrap, out.read_pointer)
+      Pulled.__send__(:wrap, out.ptr)
     end
 
     private
@@ -481,11 +496,22 @@ module Ocireg
       end
     end
 
+    def open_blob_reader(repository, digest, cancel, timeout)
+      out = Call.out_ptr
+      conn(cancel, timeout) do |c|
+        # The cancel handle is already in the bound client (which the reader clones): none here.
+        Call.check do |err|
+          Native.ocireg_blob_reader_open(c, Native.cstr(repository), Native.cstr(digest), nil, out, err)
+        end
+      end
+      BlobReader.__send__(:wrap, out.ptr).__send__(:setup, repository, digest)
+    end
+
     # A Client object owning a bound client.
     def bound_client(cancel, timeout)
       bound = self.class.allocate
       bound.instance_variable_set(:@keep, @keep)
-      bound.instance_variable_set(:@handle, Handle.new(bind_raw(cancel, timeout), Native.method(:ocireg_client_free)))
+      bound.instance_variable_set(:@handle, Handle.new(bind_raw(cancel, timeout), :ocireg_client_free))
       bound
     end
 
@@ -506,7 +532,7 @@ module Ocireg
       Cancel.use(cancel) do |cp|
         @handle.use { |c| Call.check { |err| Native.ocireg_client_bind(c, cp, ms, out, err) } }
       end
-      out.read_pointer
+      out.ptr
     end
 
     # Runs one C call that reports progress, with the block `progress` (or nil) as its
@@ -520,7 +546,7 @@ module Ocireg
       out = Call.out_ptr
       conn(cancel, timeout) do |c|
         call = lambda do |d|
-          Call.check_guarded(guard, out: out, free_fn: Native.method(free_fn)) do |err|
+          Call.check_guarded(guard, out: out, free_fn: free_fn) do |err|
             yield c, guard&.fn, out, err, d
           end
         end
@@ -551,7 +577,7 @@ module Ocireg
           end
         end
       end
-      Pushed.__send__(:wrap, out.read_pointer)
+      Pushed.__send__(:wrap, out.ptr)
     end
 
     def verify_pulled(repository, pulled, raise_on_failure, cancel, timeout)
@@ -576,7 +602,7 @@ module Ocireg
 
       out = Call.out_ptr
       Call.check { |err| Native.ocireg_push_options_new(out, err) }
-      opts = out.read_pointer
+      opts = out.ptr
       begin
         Call.check { |err| Native.ocireg_push_options_set_threads(opts, Integer(threads), err) } unless threads.nil?
         unless chunk_size.nil?

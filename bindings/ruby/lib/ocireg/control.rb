@@ -18,7 +18,7 @@ module Ocireg
     def initialize
       out = Call.out_ptr
       Call.check { |err| Native.ocireg_cancel_new(out, err) }
-      @handle = Handle.new(out.read_pointer, Native.method(:ocireg_cancel_free))
+      @handle = Handle.new(out.ptr, :ocireg_cancel_free)
     end
 
     # Cancels every call made with this handle, now and later. Callable from any thread, any
@@ -64,20 +64,19 @@ module Ocireg
 
   # Internal: wraps a retry_notify callable into an `ocireg_retry_fn`.
   module RetryNotify
-    PARAMS = %i[pointer string string uint32 uint16 string uint64].freeze
-
     module_function
 
-    # An FFI::Function calling `callable` with an Ocireg::RetryEvent. Nothing it raises (nor a
-    # break / throw out of it) reaches the library: an exception is reported with Kernel#warn.
+    # An `ocireg_retry_fn` calling `callable` with an Ocireg::RetryEvent, as Native.closure makes
+    # it (a Fiddle::Pinned: pass its #ref). Nothing it raises (nor a break / throw out of it)
+    # reaches the library: an exception is reported with Kernel#warn.
     def function(callable)
       unless callable.respond_to?(:call)
         raise TypeError, "ocireg: retry_notify: must respond to #call, not #{callable.class}"
       end
 
-      FFI::Function.new(:void, PARAMS) do |_userdata, method, path, attempt, status, reason, delay_ms|
-        event = RetryEvent.new(utf8(method), utf8(path), attempt, status.zero? ? nil : status, utf8(reason),
-                               delay_ms / 1000.0)
+      Native.closure(Native::RETRY_FN) do |_userdata, method, path, attempt, status, reason, delay_ms|
+        event = RetryEvent.new(Native.borrowed_string(method), Native.borrowed_string(path), attempt,
+                               status.zero? ? nil : status, Native.borrowed_string(reason), delay_ms / 1000.0)
         invoke(callable, event)
       end
     end
@@ -100,10 +99,6 @@ module Ocireg
       nil
     end
     # rubocop:enable Lint/RescueException, Lint/EnsureReturn
-
-    def utf8(str)
-      str&.dup&.force_encoding(Encoding::UTF_8)
-    end
   end
   private_constant :RetryNotify
 
@@ -121,7 +116,7 @@ module Ocireg
     include OwnsHandle
     # #close frees the reader and closes its connection.
     include ClosesHandle
-    FREE_FN = Native.method(:ocireg_blob_reader_free)
+    FREE_FN = :ocireg_blob_reader_free
 
     # The default chunk size of #each_chunk and of read(nil).
     CHUNK_SIZE = 64 * 1024
@@ -221,49 +216,22 @@ module Ocireg
         # At most CHUNK_SIZE per native read: small enough for malloc to reuse the memory
         # (bigger Strings are mmapped, and freed pages linger), big enough to be cheap.
         want = [max, CHUNK_SIZE].min
-        @buffer = FFI::MemoryPointer.new(:uint8, want) if @buffer.nil? || @buffer.size < want
-        n = FFI::MemoryPointer.new(:size_t)
+        @buffer = Native.out(want) if @buffer.nil? || @buffer.size < want
+        n = Native.out(Fiddle::SIZEOF_SIZE_T)
         @handle.use do |r|
           Call.check { |err| Native.ocireg_blob_reader_read(r, @buffer, want, n, err) }
         end
-        count = n.read(:size_t)
+        count = Native.read_size(n)
         if count.zero?
           @eof = true
           return nil
         end
         @pos += count
-        @buffer.read_bytes(count)
+        @buffer[0, count]
       end
     end
   end
 
-  class Client
-    # Opens the blob `digest` of `repository` for reading as a stream: an Ocireg::BlobReader
-    # (the GET is sent now, so a missing blob raises NotFoundError here). With a block, yields
-    # the reader, closes it afterwards and returns the block's value. `cancel:` / `timeout:`
-    # cover the open and every read.
-    def blob_reader(repository, digest, cancel: nil, timeout: nil)
-      reader = open_blob_reader(repository, digest, cancel, timeout)
-      return reader unless block_given?
-
-      begin
-        yield reader
-      ensure
-        reader.close
-      end
-    end
-
-    private
-
-    def open_blob_reader(repository, digest, cancel, timeout)
-      out = Call.out_ptr
-      conn(cancel, timeout) do |c|
-        # The cancel handle is already in the bound client (which the reader clones): none here.
-        Call.check do |err|
-          Native.ocireg_blob_reader_open(c, Native.cstr(repository), Native.cstr(digest), nil, out, err)
-        end
-      end
-      BlobReader.__send__(:wrap, out.read_pointer).__send__(:setup, repository, digest)
-    end
-  end
+  # Asynchronous interrupts wait while a method of these classes runs (interrupts.rb).
+  [Cancel, BlobReader].each { |target| InterruptMask.apply(target) }
 end

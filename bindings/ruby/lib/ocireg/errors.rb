@@ -146,16 +146,16 @@ module Ocireg
     # Yields the `ocireg_error **` out-parameter; returns the status on OCIREG_OK, raises
     # otherwise (the error object is always freed).
     def check
-      err = FFI::MemoryPointer.new(:pointer)
+      err = Native.out
       status = yield err
       return status if status.zero?
 
-      raise Error.from_native(status, err.read_pointer)
+      raise Error.from_native(status, err.ptr)
     end
 
     # A fresh `T **` out-parameter.
     def out_ptr
-      FFI::MemoryPointer.new(:pointer)
+      Native.out
     end
   end
   private_constant :Call

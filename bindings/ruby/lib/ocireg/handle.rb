@@ -2,17 +2,21 @@
 
 module Ocireg
   # Internal: owns one library handle (client, image, push result ...) and frees it exactly
-  # once, with its own `_free` function: on #close, or when the Ruby object is garbage-collected.
+  # once, with its own `_free` function: on #close, or when the Ruby object is garbage-collected
+  # (the Fiddle::Pointer's free function, which #close clears before calling it).
   #
   # Calls go through #use, which counts the calls in flight; #close waits for them to finish
   # before freeing, so a handle is never freed under a running call on another thread. After
   # #close, #use yields NULL and the library answers OCIREG_INVALID_ARGUMENT (or NULL / 0 from
   # accessors) - the binding adds no checks of its own.
   class Handle
+    # `raw` is the Fiddle::Pointer the library returned; `free_fn` the name of its Native free
+    # function (e.g. :ocireg_client_free).
     def initialize(raw, free_fn)
       raise ArgumentError, "ocireg: NULL handle" if raw.nil? || raw.null?
 
-      @ptr = FFI::AutoPointer.new(raw, free_fn)
+      @ptr = Fiddle::Pointer.new(raw.to_i, 0, Native.address(free_fn))
+      @free_fn = free_fn
       @lock = Mutex.new
       @idle = ConditionVariable.new
       @busy = Hash.new(0) # thread => calls in flight
@@ -23,7 +27,7 @@ module Ocireg
       @closed
     end
 
-    # Yields the raw pointer (NULL once closed) while counting the call as in flight.
+    # Yields the raw pointer (nil, i.e. NULL, once closed) while counting the call as in flight.
     def use
       ptr = @lock.synchronize do
         next nil if @closed
@@ -31,7 +35,7 @@ module Ocireg
         @busy[Thread.current] += 1
         @ptr
       end
-      return yield(FFI::Pointer::NULL) if ptr.nil?
+      return yield(nil) if ptr.nil?
 
       begin
         yield ptr
@@ -60,11 +64,58 @@ module Ocireg
       end
       return false unless ptr
 
-      ptr.free
+      # Through Native (which releases the GVL for the blocking ones), and never again by the GC.
+      ptr.free = nil
+      Native.__send__(@free_fn, ptr)
       true
     end
   end
   private_constant :Handle
+
+  # Internal: the common part of the classes that own one library handle.
+  module OwnsHandle
+    def self.included(base)
+      base.extend(ClassMethods)
+      base.private_class_method :new
+    end
+
+    module ClassMethods
+      private
+
+      # Wraps a freshly returned handle (the library's pointer) into a new Ruby object.
+      def wrap(raw)
+        obj = allocate
+        obj.instance_variable_set(:@handle, Handle.new(raw, self::FREE_FN))
+        obj
+      end
+    end
+
+    # Frees the library object now (else the garbage collector does). Idempotent.
+    def free
+      @handle.close
+      nil
+    end
+    alias close free
+
+    def freed?
+      @handle.closed?
+    end
+
+    private
+
+    attr_reader :handle
+
+    def borrowed(fn)
+      @handle.use { |h| Native.borrowed_string(Native.__send__(fn, h)) }
+    end
+
+    def owned_string(fn)
+      out = Call.out_ptr
+      @handle.use { |h| Call.check { |err| Native.__send__(fn, h, out, err) } }
+      Native.take_string(out)
+    end
+  end
+  private_constant :OwnsHandle
 
   # Internal: #close and #closed? of the public objects that own one Handle in @handle and
   # are closed, not freed (Client, Cancel, BlobReader).
@@ -88,19 +139,28 @@ module Ocireg
   # caller re-raises #error once the C call has returned.
   #
   # Asynchronous interrupts (Thread#raise, Thread#kill, Ctrl-C) are masked for the whole C call
-  # by Call.check_guarded, because one delivered while the callback is entered or left would
-  # unwind into ruby-ffi (which drops it). A callback that finds one pending cancels the
-  # operation instead; the interrupt is delivered as soon as the C call has returned.
+  # by Call.check_guarded, because one delivered while the callback runs would unwind through
+  # the library's frames. A callback that finds one pending cancels the operation instead; the
+  # interrupt is delivered as soon as the C call has returned.
+  #
+  # #fn is the Fiddle::Closure to pass to the library; the guard (and so the closure) must stay
+  # referenced for as long as the library may call it, i.e. until the C call has returned.
   class CallbackGuard
-    attr_reader :error, :fn
+    attr_reader :error
 
-    def initialize(abort_value, &body)
+    # `type` is the callback's type, e.g. Native::READ_FN.
+    def initialize(abort_value, type, &body)
       @error = nil
       @interrupted = false
       guard = self
-      @fn = lambda do |*args|
+      @closure = Native.closure(type) do |*args|
         guard.__send__(:invoke, abort_value, body, args)
       end
+    end
+
+    # The callback, for the C call.
+    def fn
+      @closure.ref
     end
 
     # Whether a callback cancelled the operation because an interrupt was pending.
@@ -150,13 +210,13 @@ module Ocireg
     # `free_fn` would own if the call still succeeded).
     def check_guarded(guard, out: nil, free_fn: nil)
       failure = Thread.handle_interrupt(Object => :never) do
-        err = FFI::MemoryPointer.new(:pointer)
+        err = Native.out
         status = yield err
         if guard&.error || guard&.interrupted?
           if status.zero?
-            free_fn&.call(out.read_pointer) if out
+            Native.__send__(free_fn, out.ptr) if out && free_fn
           else
-            Native.ocireg_error_free(err.read_pointer)
+            Native.ocireg_error_free(err.ptr)
           end
           next guard.error if guard.error
 
@@ -165,7 +225,7 @@ module Ocireg
         end
         next nil if status.zero?
 
-        Error.from_native(status, err.read_pointer)
+        Error.from_native(status, err.ptr)
       end
       # A pending interrupt (the reason a callback cancelled) has been raised on leaving the
       # block above; otherwise report the failure.

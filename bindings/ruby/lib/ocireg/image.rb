@@ -1,57 +1,12 @@
 # frozen_string_literal: true
 
 module Ocireg
-  # Internal: the common part of the classes that own one library handle.
-  module OwnsHandle
-    def self.included(base)
-      base.extend(ClassMethods)
-      base.private_class_method :new
-    end
-
-    module ClassMethods
-      private
-
-      # Wraps a freshly returned handle (the library's pointer) into a new Ruby object.
-      def wrap(raw)
-        obj = allocate
-        obj.instance_variable_set(:@handle, Handle.new(raw, self::FREE_FN))
-        obj
-      end
-    end
-
-    # Frees the library object now (else the garbage collector does). Idempotent.
-    def free
-      @handle.close
-      nil
-    end
-    alias close free
-
-    def freed?
-      @handle.closed?
-    end
-
-    private
-
-    attr_reader :handle
-
-    def borrowed(fn)
-      @handle.use { |h| Native.borrowed_string(Native.__send__(fn, h)) }
-    end
-
-    def owned_string(fn)
-      out = Call.out_ptr
-      @handle.use { |h| Call.check { |err| Native.__send__(fn, h, out, err) } }
-      Native.take_string(out)
-    end
-  end
-  private_constant :OwnsHandle
-
   # An image (or an index with its child images) ready to push: manifest bytes plus where each
   # blob comes from. Made by Ocireg::ImageBuilder#build or Ocireg::Image.from_layout; immutable
   # and shareable across threads.
   class Image
     include OwnsHandle
-    FREE_FN = Native.method(:ocireg_image_free)
+    FREE_FN = :ocireg_image_free
 
     # Reads the image of the OCI image layout in `dir`: the manifest tagged `tag` (its ref name,
     # a full reference ending in ":tag", or a digest), or the only one when `tag` is nil. Blobs
@@ -59,7 +14,7 @@ module Ocireg
     def self.from_layout(dir, tag: nil)
       out = Call.out_ptr
       Call.check { |err| Native.ocireg_image_from_layout(Native.cstr(dir), Native.cstr(tag), out, err) }
-      wrap(out.read_pointer)
+      wrap(out.ptr)
     end
 
     # The manifest digest, "sha256:...".
@@ -73,10 +28,10 @@ module Ocireg
 
     # The manifest bytes, exactly as they will be pushed.
     def manifest
-      len = FFI::MemoryPointer.new(:size_t)
+      len = Native.out(Fiddle::SIZEOF_SIZE_T)
       @handle.use do |h|
         ptr = Native.ocireg_image_manifest(h, len)
-        ptr.null? ? nil : ptr.read_bytes(len.read(:size_t))
+        ptr.null? ? nil : ptr[0, Native.read_size(len)]
       end
     end
 
@@ -104,14 +59,14 @@ module Ocireg
   class ImageBuilder
     include OwnsHandle
     public_class_method :new
-    FREE_FN = Native.method(:ocireg_image_builder_free)
+    FREE_FN = :ocireg_image_builder_free
 
     OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 
     def initialize
       out = Call.out_ptr
       Call.check { |err| Native.ocireg_image_builder_new(out, err) }
-      @handle = Handle.new(out.read_pointer, FREE_FN)
+      @handle = Handle.new(out.ptr, FREE_FN)
       @lock = Mutex.new
     end
 
@@ -161,7 +116,7 @@ module Ocireg
       @lock.synchronize do
         @handle.use { |b| Call.check { |err| Native.ocireg_image_builder_build(b, out, err) } }
       end
-      Image.__send__(:wrap, out.read_pointer)
+      Image.__send__(:wrap, out.ptr)
     end
 
     private
@@ -177,7 +132,7 @@ module Ocireg
   # What a push did; pass it to Client#verify. Immutable and shareable across threads.
   class Pushed
     include OwnsHandle
-    FREE_FN = Native.method(:ocireg_pushed_free)
+    FREE_FN = :ocireg_pushed_free
 
     # The expectation of pushing `image` to `repository` under `tag` (nil: untagged), without
     # pushing anything (e.g. to verify an image pushed earlier or by another tool).
@@ -188,7 +143,7 @@ module Ocireg
           Native.ocireg_pushed_from_image(img, Native.cstr(repository), Native.cstr(tag), out, err)
         end
       end
-      wrap(out.read_pointer)
+      wrap(out.ptr)
     end
 
     # The manifest digest, "sha256:...".
@@ -233,7 +188,7 @@ module Ocireg
   # What a pull fetched. Immutable and shareable across threads.
   class Pulled
     include OwnsHandle
-    FREE_FN = Native.method(:ocireg_pulled_free)
+    FREE_FN = :ocireg_pulled_free
 
     def digest
       borrowed(:ocireg_pulled_digest)
@@ -269,7 +224,7 @@ module Ocireg
     def to_pushed
       out = Call.out_ptr
       @handle.use { |h| Call.check { |err| Native.ocireg_pulled_to_pushed(h, out, err) } }
-      Pushed.__send__(:wrap, out.read_pointer)
+      Pushed.__send__(:wrap, out.ptr)
     end
 
     def inspect
@@ -280,7 +235,7 @@ module Ocireg
   # The report of Client#verify: the outcome and every check.
   class VerifyReport
     include OwnsHandle
-    FREE_FN = Native.method(:ocireg_verify_report_free)
+    FREE_FN = :ocireg_verify_report_free
 
     OUTCOMES = %i[verified failed inconclusive].freeze
 
@@ -315,5 +270,10 @@ module Ocireg
     def inspect
       "#<#{self.class.name} #{freed? ? 'freed' : outcome}>"
     end
+  end
+
+  # Asynchronous interrupts wait while a method of these classes runs (interrupts.rb).
+  [Image, ImageBuilder, Pushed, Pulled, VerifyReport, Image.singleton_class, Pushed.singleton_class].each do |target|
+    InterruptMask.apply(target)
   end
 end

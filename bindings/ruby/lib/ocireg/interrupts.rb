@@ -3,12 +3,18 @@
 module Ocireg
   # Internal: defers asynchronous interrupts (Thread#raise, Thread#kill, Ctrl-C, Timeout) while a
   # method of the API runs, so that one never lands between a C call and the freeing of what it
-  # returned (which would leak it), nor inside a C callback (which ruby-ffi would drop). The
-  # interrupt is raised as soon as the method returns or raises; callbacks of long operations
-  # poll for it and cancel the operation (see CallbackGuard).
+  # returned (which would leak it), nor inside a C callback (where it would unwind through the
+  # library's frames). The interrupt is raised as soon as the method returns or raises; callbacks
+  # of long operations poll for it and cancel the operation (see CallbackGuard).
   module InterruptMask
     # Methods that yield to a user's block outside any C call stay interruptible.
     SKIP = %i[open bind blob_reader each_chunk].freeze
+
+    # The body of every wrapper: the wrapped method (`super` finds it by the wrapper's name), with
+    # asynchronous interrupts deferred.
+    MASKED = proc do |*args, **kwargs, &block|
+      Thread.handle_interrupt(Object => :never) { super(*args, **kwargs, &block) }
+    end
 
     # Wraps every method defined directly in `target` (a class, module or singleton class).
     def self.apply(target)
@@ -21,9 +27,7 @@ module Ocireg
 
       wrapper = Module.new do
         visibility.each do |name, kind|
-          define_method(name) do |*args, **kwargs, &block|
-            Thread.handle_interrupt(Object => :never) { super(*args, **kwargs, &block) }
-          end
+          define_method(name, MASKED)
           __send__(kind, name)
         end
       end

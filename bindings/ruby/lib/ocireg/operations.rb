@@ -64,12 +64,12 @@ module Ocireg
         manifest = manifest.bytes
       end
       buf, len = Native.buffer(manifest)
-      image = FFI::MemoryPointer.new(:uint64)
-      layers = FFI::MemoryPointer.new(:uint64)
+      image = Native.out(8)
+      layers = Native.out(8)
       Call.check do |err|
         Native.ocireg_manifest_sizes(buf, len, Native.cstr(media_type), image, layers, err)
       end
-      ManifestSizes.new(image.read_uint64, layers.read_uint64)
+      ManifestSizes.new(Native.read_u64(image), Native.read_u64(layers))
     end
   end
 
@@ -100,7 +100,7 @@ module Ocireg
         Native.ocireg_copy(c, Native.cstr(repository), Native.cstr(reference), d, Native.cstr(to_repository),
                            Native.cstr(to_reference), Integer(threads || 0), Native.cstr(platform), fn, nil, o, err)
       end
-      Pushed.__send__(:wrap, out.read_pointer)
+      Pushed.__send__(:wrap, out.ptr)
     end
 
     # Gives the manifest `repository:reference` the tag `to_tag`, in `to_repository:` (default:
@@ -114,7 +114,7 @@ module Ocireg
                               Native.cstr(to_tag), out, err)
         end
       end
-      Pushed.__send__(:wrap, out.read_pointer)
+      Pushed.__send__(:wrap, out.ptr)
     end
 
     # Deletes the tag `tag` of `repository`. The registry is asked to delete the tag alone

@@ -42,7 +42,7 @@ module Ocireg
       keep = []
       out = Call.out_ptr
       Call.check { |err| Native.ocireg_options_new(out, err) }
-      opts = out.read_pointer
+      opts = out.ptr
       begin
         unless username.nil? && password.nil?
           Call.check do |err|
@@ -93,7 +93,7 @@ module Ocireg
         unless retry_notify.nil?
           fn = RetryNotify.function(retry_notify)
           keep << fn
-          Call.check { |err| Native.ocireg_options_set_retry_notify(opts, fn, nil, err) }
+          Call.check { |err| Native.ocireg_options_set_retry_notify(opts, fn.ref, nil, err) }
         end
         all_timeouts = (timeouts || {}).to_h
         all_timeouts = all_timeouts.merge(overall: timeout) unless timeout.nil?

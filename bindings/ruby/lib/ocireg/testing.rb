@@ -57,7 +57,7 @@ module Ocireg
                end
         out = Call.out_ptr
         Call.check { |err| Native.ocireg_test_registry_start(mode, spec, out, err) }
-        @handle = Handle.new(out.read_pointer, Native.method(:ocireg_test_registry_free))
+        @handle = Handle.new(out.ptr, :ocireg_test_registry_free)
         # Kept after #stop, which frees the registry.
         @url = @handle.use { |r| Native.borrowed_string(Native.ocireg_test_registry_url(r)) }
         @host = @handle.use { |r| Native.borrowed_string(Native.ocireg_test_registry_host(r)) }
@@ -116,10 +116,9 @@ module Ocireg
         layer_ptrs = nil
         layer_lens = nil
         unless buffers.empty?
-          layer_ptrs = FFI::MemoryPointer.new(:pointer, buffers.size)
-          layer_ptrs.write_array_of_pointer(buffers.map { |buf, _| buf || FFI::Pointer::NULL })
-          layer_lens = FFI::MemoryPointer.new(:size_t, buffers.size)
-          buffers.each_with_index { |(_, len), i| layer_lens.put(:size_t, i * FFI.type_size(:size_t), len) }
+          # Two C arrays: the layers' pointers (`buffers` keeps their memory alive) and lengths.
+          layer_ptrs = buffers.map { |buf, _| buf.to_i }.pack("J*")
+          layer_lens = buffers.map { |_, len| len }.pack("J*")
         end
         out = Call.out_ptr
         @handle.use do |r|
@@ -134,13 +133,13 @@ module Ocireg
       # Removes a blob from a repository (e.g. to make a later verification fail). Returns true
       # when it was there.
       def delete_blob(repository, digest)
-        found = FFI::MemoryPointer.new(:int)
+        found = Native.out(Fiddle::SIZEOF_INT)
         @handle.use do |r|
           Call.check do |err|
             Native.ocireg_test_registry_delete_blob(r, Native.cstr(repository), Native.cstr(digest), found, err)
           end
         end
-        !found.read_int.zero?
+        !Native.read_int(found).zero?
       end
 
       # Makes the next `count` requests (token endpoint excepted) fail with HTTP `status`

@@ -45,7 +45,6 @@ bash "$REPO/tests/rig/install.sh"
 
 apt_missing=()
 command -v ruby >/dev/null 2>&1 || apt_missing+=(ruby)
-dpkg -s ruby-ffi >/dev/null 2>&1 || apt_missing+=(ruby-ffi)
 command -v unshare >/dev/null 2>&1 || apt_missing+=(util-linux)
 [ -x /usr/bin/time ] || apt_missing+=(time)
 if [ "${#apt_missing[@]}" -gt 0 ]; then

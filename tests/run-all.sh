@@ -75,7 +75,10 @@ say "Ruby binding (Fiddle)"
 OCIREG_LIB="$prefix/lib/libocireg.so" ruby bindings/ruby/test/run.rb
 
 say "Go binding (cgo, #cgo pkg-config: ocireg; go vet, go test -race)"
-(cd bindings/go && export GOFLAGS=-mod=mod GOTOOLCHAIN=local \
+# Go's build cache keys a cgo package on its CGO_* flags but not on pkg-config's output: without
+# the prefix in CGO_LDFLAGS a package built against an earlier run's prefix (long deleted) is
+# reused and the link fails with "cannot find -locireg".
+(cd bindings/go && export GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_LDFLAGS="-L$prefix/lib" \
   PKG_CONFIG_PATH="$prefix/lib/pkgconfig" LD_LIBRARY_PATH="$prefix/lib" &&
   go vet ./... && go test -race -count=1 ./...)
 

@@ -238,7 +238,9 @@ t0=$(now)
     go mod init example.com/ocireg-packaging >/dev/null 2>&1
     go mod edit -require=github.com/ocireg/ocireg/bindings/go@v0.0.0 \
         -replace=github.com/ocireg/ocireg/bindings/go="$repo/bindings/go"
-    PKG_CONFIG_PATH="$prefix/lib/pkgconfig" go build -o prog .
+    # A fresh build cache, as on a first install: Go's cache does not key a cgo package on
+    # pkg-config's output, so a package cached against another prefix would link against that.
+    GOCACHE="$work/gocache" PKG_CONFIG_PATH="$prefix/lib/pkgconfig" go build -o prog .
 )
 t1=$(now)
 if readelf -d gocheck/prog | grep -Eq 'RPATH|RUNPATH'; then fail "the Go program has a run path"; fi
@@ -345,7 +347,8 @@ end
 EOF
 (
     cd gocheck
-    PKG_CONFIG_PATH="$bare/lib/pkgconfig" go build -o prog-bare .
+    # Its own build cache: one keyed like the first would link against the first prefix.
+    GOCACHE="$work/gocache-bare" PKG_CONFIG_PATH="$bare/lib/pkgconfig" go build -o prog-bare .
     LD_LIBRARY_PATH="$bare/lib" ./prog-bare expect-no-test-server
 )
 cost "C without test-server" "$(secs "$t0" "$t1")" "libocireg.so $(size "$(readlink -f "$bare/lib/libocireg.so")")"

@@ -20,7 +20,8 @@ use ocireg::{
 };
 
 mod common;
-use common::run;
+use common::pseudo_random as bytes;
+use common::{run, skopeo};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
@@ -41,22 +42,6 @@ fn tmpdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ocireg-push-pull-{tag}-{}", nonce()));
     fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// Deterministic pseudo-random bytes seeded by `seed`.
-fn bytes(seed: &str, len: usize) -> Vec<u8> {
-    let mut x: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in seed.bytes() {
-        x = (x ^ b as u64).wrapping_mul(0x100_0000_01b3);
-    }
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// A gzip layer of `len` pseudo-random bytes.
@@ -814,22 +799,6 @@ fn rig_verify_long_after_the_push_renews_the_token() {
     std::thread::sleep(Duration::from_secs(ttl + 1));
     assert_verified(&c.verify(&repo, &pushed));
     fs::remove_dir_all(dir).unwrap();
-}
-
-fn skopeo() -> Option<&'static str> {
-    let ok = Command::new("skopeo")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        Some("skopeo")
-    } else {
-        if std::env::var("OCIREG_REQUIRE_RIG").as_deref() == Ok("1") {
-            panic!("skopeo is not installed but OCIREG_REQUIRE_RIG=1 (bash tests/rig/install.sh)");
-        }
-        eprintln!("SKIP: skopeo is not installed");
-        None
-    }
 }
 
 #[test]

@@ -23,6 +23,10 @@ use ocireg::{
     layer_file_name, media_types,
 };
 
+mod common;
+use common::pseudo_random as bytes;
+use common::{rig, skopeo};
+
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
@@ -42,22 +46,6 @@ fn tmpdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ocireg-ops-{tag}-{}", nonce()));
     fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// Deterministic pseudo-random bytes seeded by `seed`.
-fn bytes(seed: &str, len: usize) -> Vec<u8> {
-    let mut x: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in seed.bytes() {
-        x = (x ^ b as u64).wrapping_mul(0x100_0000_01b3);
-    }
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn config_json(seed: &str, arch: &str, variant: Option<&str>) -> Vec<u8> {
@@ -968,35 +956,6 @@ fn pull_layers_writes_each_layer_named_by_digest() {
 
 // ---------------------------------------------------------------------------------------------
 // Against the rig (docker-registry 2.8), cross-checked with skopeo.
-
-fn rig(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
-        _ => {
-            if std::env::var("OCIREG_REQUIRE_RIG").as_deref() == Ok("1") {
-                panic!("{var} is not set but OCIREG_REQUIRE_RIG=1: start tests/rig/rig.sh");
-            }
-            eprintln!("SKIP: {var} is not set (tests/rig/rig.sh start DIR; source DIR/env)");
-            None
-        }
-    }
-}
-
-fn skopeo() -> Option<&'static str> {
-    let ok = Command::new("skopeo")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if ok {
-        Some("skopeo")
-    } else if std::env::var("OCIREG_REQUIRE_RIG").as_deref() == Ok("1") {
-        panic!("skopeo is not installed but OCIREG_REQUIRE_RIG=1 (bash tests/rig/install.sh)");
-    } else {
-        eprintln!("SKIP: skopeo is not installed");
-        None
-    }
-}
 
 fn rig_user() -> (String, String) {
     (

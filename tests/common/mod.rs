@@ -148,3 +148,36 @@ pub fn run(cmd: &mut Command) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Deterministic pseudo-random bytes seeded by `seed` (incompressible, different per seed).
+pub fn pseudo_random(seed: &str, len: usize) -> Vec<u8> {
+    let mut x: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in seed.bytes() {
+        x = (x ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// `skopeo` when it is installed, or `None` with a skip note (a failure when
+/// `OCIREG_REQUIRE_RIG=1`).
+pub fn skopeo() -> Option<&'static str> {
+    let ok = Command::new("skopeo")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        Some("skopeo")
+    } else if std::env::var("OCIREG_REQUIRE_RIG").as_deref() == Ok("1") {
+        panic!("skopeo is not installed but OCIREG_REQUIRE_RIG=1 (bash tests/rig/install.sh)");
+    } else {
+        eprintln!("skipped: skopeo is not installed (bash tests/rig/install.sh)");
+        None
+    }
+}

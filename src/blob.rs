@@ -24,7 +24,7 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -540,11 +540,8 @@ impl<'s> Data<'s> {
     fn open_at(self, offset: u64, len: u64) -> io::Result<Box<dyn Read + 's>> {
         match self {
             Data::File(path) => {
-                let mut f = File::open(path)?;
-                if offset > 0 {
-                    f.seek(SeekFrom::Start(offset))?;
-                }
-                Ok(Box::new(f.take(len)))
+                let f = File::open(path)?;
+                Ok(Box::new(crate::transport::FileRange::new(f, offset, len)))
             }
             Data::Bytes(b) => {
                 let start = usize::try_from(offset).unwrap_or(usize::MAX).min(b.len());

@@ -233,6 +233,7 @@ pub struct ClientBuilder {
     ca_certs: Vec<Vec<u8>>,
     client_cert: Option<(Vec<u8>, Vec<u8>)>,
     insecure: bool,
+    sendfile: bool,
     proxy: Option<String>,
     proxy_from_env: bool,
     retry: RetryPolicy,
@@ -247,6 +248,7 @@ impl fmt::Debug for ClientBuilder {
             .field("registry", &crate::redact::userinfo(&self.registry))
             .field("credentials", &self.credentials)
             .field("insecure", &self.insecure)
+            .field("sendfile", &self.sendfile)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
@@ -269,6 +271,7 @@ impl ClientBuilder {
             ca_certs: Vec::new(),
             client_cert: None,
             insecure: false,
+            sendfile: false,
             proxy: None,
             proxy_from_env: false,
             retry: RetryPolicy::default(),
@@ -366,6 +369,24 @@ impl ClientBuilder {
     /// Only when asked: credentials may then travel unencrypted.
     pub fn insecure(mut self, insecure: bool) -> Self {
         self.insecure = insecure;
+        self
+    }
+
+    /// Sends file blobs over plain-http connections with `sendfile(2)` (64-bit Linux): the
+    /// bytes go from the page cache to the socket, and the client's CPU for a large push drops
+    /// by about two thirds (256 MiB: 113 ms → 40 ms). Off by default, because the copy the
+    /// client saves is then done by the receiver: a registry on the same machine (loopback)
+    /// spends more than the client saves, and a local 256 MiB push took 1.04 s instead of
+    /// 889 ms (README, Performance). Worth turning on for a remote plain-http registry. No
+    /// effect over https, through a proxy, on other systems, or for bytes and readers.
+    ///
+    /// ```
+    /// let client = ocireg::Client::builder("http://registry.lan:5000").sendfile(true).build()?;
+    /// # let _ = client;
+    /// # Ok::<(), ocireg::Error>(())
+    /// ```
+    pub fn sendfile(mut self, on: bool) -> Self {
+        self.sendfile = on;
         self
     }
 
@@ -475,6 +496,7 @@ impl ClientBuilder {
             .build();
         let transport = Transport::new(TransportConfig {
             agent_config: config,
+            sendfile: self.sendfile,
             base: parsed.base,
             registry: parsed.name,
             credentials,

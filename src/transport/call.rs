@@ -154,11 +154,11 @@ pub(crate) struct Lease {
 }
 
 impl Lease {
-    fn new(cancel: &Cancel, stock: &AgentStock, config: &ureq::config::Config) -> Lease {
+    fn new(cancel: &Cancel, stock: &AgentStock, recipe: &super::zerocopy::AgentRecipe) -> Lease {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
         let spare = lock(stock).pop();
-        let agent = spare.unwrap_or_else(|| config.clone().into());
+        let agent = spare.unwrap_or_else(|| recipe.agent());
         cancel.attach(id, &agent);
         Lease {
             id,
@@ -198,16 +198,16 @@ pub(crate) struct Call {
 
 impl Call {
     /// A call context: with a cancel handle, an agent of its own, from `stock` or built from
-    /// `config`.
+    /// `recipe`.
     pub(crate) fn new(
         cancel: Option<Cancel>,
         deadline: Option<Instant>,
         stock: &AgentStock,
-        config: &ureq::config::Config,
+        recipe: &super::zerocopy::AgentRecipe,
     ) -> Call {
         let agent = cancel
             .as_ref()
-            .map(|c| Arc::new(Lease::new(c, stock, config)));
+            .map(|c| Arc::new(Lease::new(c, stock, recipe)));
         Call {
             cancel,
             deadline,

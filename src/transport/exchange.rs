@@ -204,6 +204,8 @@ impl Transport {
                             Error::io(format!("{what}: opening the upload source"), e)
                         })?;
                         let mut checked = ExactLength::new(reader, len);
+                        // A file body may go out with sendfile (see `zerocopy`).
+                        let _scope = super::zerocopy::Scope::new();
                         let r = b
                             .header("content-length", len.to_string())
                             .send(SendBody::from_reader(&mut checked));

@@ -8,7 +8,8 @@
 //! - `exchange`: one HTTP exchange through ureq, and the request log;
 //! - `errors`: ureq failures and error answers mapped to [`Error`];
 //! - `body`: reading and draining response bodies;
-//! - `urls`: URL resolution and encoding.
+//! - `urls`: URL resolution and encoding;
+//! - `zerocopy`: file bodies sent with `sendfile` over plain-http connections.
 
 mod auth;
 mod body;
@@ -18,6 +19,7 @@ mod exchange;
 mod request;
 mod retry;
 mod urls;
+mod zerocopy;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -45,11 +47,14 @@ pub use retry::{RetryCallback, RetryEvent, RetryPolicy};
 #[cfg(feature = "fuzzing")]
 pub(crate) use urls::{join, origin_of, same_origin};
 pub(crate) use urls::{percent_decode, percent_encode};
+pub(crate) use zerocopy::FileRange;
 
 /// Settings the transport is built from (filled in by `ClientBuilder`).
 pub(crate) struct TransportConfig {
     /// The agent's settings, to build agents of their own for cancellable calls.
     pub agent_config: ureq::config::Config,
+    /// File bodies go out with `sendfile` over plain-http connections.
+    pub sendfile: bool,
     pub base: String,
     pub registry: String,
     pub credentials: Credentials,
@@ -67,7 +72,7 @@ pub(crate) struct TransportConfig {
 
 pub(crate) struct Transport {
     agent: Agent,
-    agent_config: ureq::config::Config,
+    agents: zerocopy::AgentRecipe,
     /// Spare agents for calls bound to a cancel handle.
     stock: call::AgentStock,
     /// `scheme://host[:port][/base/path]`, no trailing slash.
@@ -99,9 +104,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Transport {
     pub(crate) fn new(c: TransportConfig) -> Transport {
+        let agents = zerocopy::AgentRecipe {
+            config: c.agent_config,
+            sendfile: c.sendfile,
+        };
         Transport {
-            agent: c.agent_config.clone().into(),
-            agent_config: c.agent_config,
+            agent: agents.agent(),
+            agents,
             stock: Default::default(),
             base: c.base,
             registry: c.registry,
@@ -135,7 +144,7 @@ impl Transport {
 
     /// The context of a call bound to `cancel` and/or `deadline`.
     pub(crate) fn call(&self, cancel: Option<Cancel>, deadline: Option<Instant>) -> Call {
-        Call::new(cancel, deadline, &self.stock, &self.agent_config)
+        Call::new(cancel, deadline, &self.stock, &self.agents)
     }
 
     /// HTTP requests sent so far, token requests included.
@@ -299,6 +308,7 @@ pub(crate) fn content_length(resp: &Response<Body>) -> Option<u64> {
 pub(crate) fn test_transport(base: &str, plain_http_allowed: bool) -> Transport {
     Transport::new(TransportConfig {
         agent_config: Agent::config_builder().build(),
+        sendfile: false,
         base: base.to_string(),
         registry: "r.example".to_string(),
         credentials: Credentials::basic("alice", "pw-secret"),

@@ -106,6 +106,10 @@ struct Global {
     /// --ca-cert or an https:// registry asks for TLS)
     #[arg(long, global = true)]
     insecure: bool,
+    /// Push files with sendfile(2) over plain http: less client CPU, but slower to a registry
+    /// on this machine (for a remote plain-http registry)
+    #[arg(long, global = true)]
+    sendfile: bool,
     /// Trust this PEM CA certificate too
     #[arg(long, global = true, value_name = "FILE")]
     ca_cert: Option<PathBuf>,
@@ -494,6 +498,7 @@ impl Ctx {
         let mut b = Client::builder(registry)
             .insecure(self.g.insecure || self.implied_plain_http(registry))
             .config_options(self.config())
+            .sendfile(self.g.sendfile)
             .overall_timeout(self.g.timeout);
         if self.g.debug_calls {
             b = b.on_request(|ev| {

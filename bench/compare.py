@@ -53,7 +53,9 @@ ACCEPT = ", ".join([
     "application/vnd.docker.distribution.manifest.list.v2+json",
 ])
 
-PEERS = ["crane", "regctl", "oras", "skopeo"]
+# "ocireg-sendfile" is ocireg itself with `--sendfile` (pushes only): what the opt-in costs and
+# saves, next to the default it is compared with.
+PEERS = ["crane", "regctl", "oras", "skopeo", "ocireg-sendfile"]
 TOOLS = ["ocireg"] + PEERS
 
 
@@ -158,6 +160,11 @@ def _skopeo_isolated(argv: List[str], cache_dir: str) -> List[str]:
 
 def peer_command(tool: str, op: str, j: Job, tools_dir: str) -> Optional[List[str]]:
     b = lambda name: os.path.join(tools_dir, name)  # noqa: E731
+    if tool == "ocireg-sendfile":
+        if op != "push":
+            return None
+        argv = ocireg_command(op, j)
+        return argv[:1] + ["--sendfile"] + argv[1:]
     if tool == "crane":
         c = [b("crane")]
         return {
@@ -1094,6 +1101,7 @@ def tool_versions(tools_dir: str) -> Dict[str, str]:
     ver = first(["grep", "-m1", "^version", os.path.join(REPO, "Cargo.toml")], r'"([^"]+)"')
     return {
         "ocireg": f"{ver} ({rev})",
+        "ocireg-sendfile": "the same build, with --sendfile",
         "crane": first([t("crane"), "version"]),
         "regctl": first([t("regctl"), "version"], r"VCSTag:\s*(\S+)"),
         "oras": first([t("oras"), "version"], r"Version:\s*(\S+)"),
@@ -1398,7 +1406,7 @@ def main(argv) -> int:
                     b.layout(m.image)
             # First touch of every binary (page cache), untimed.
             for t in tools:
-                if t == "ocireg":
+                if t in ("ocireg", "ocireg-sendfile"):
                     subprocess.run([os.environ["OCIREG_BENCH_BIN"], "--help"], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
                 elif t == "skopeo":

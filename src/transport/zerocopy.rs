@@ -1,21 +1,23 @@
 //! With [`ClientBuilder::sendfile`](crate::ClientBuilder::sendfile), a file's bytes go from
-//! the page cache to the socket with `sendfile(2)`, inside ureq's own request: ureq writes the request line and headers, frames the body, reads the answer, pools
-//! the connection; only the syscall that moves a file body's bytes changes. That saves the
-//! `read` copy of every byte pushed from a file (half the client's CPU for a large push).
+//! the page cache to the socket with `sendfile(2)`, inside ureq's own request: ureq writes the
+//! request line and headers, frames the body, reads the answer, pools the connection; only the
+//! syscall that moves a file body's bytes changes. That saves the `read` copy of every byte
+//! pushed from a file (half the client's CPU for a large push).
 //!
 //! How the pieces meet:
 //!
 //! - [`AgentRecipe::agent`] builds, when the client asks for it, ureq agents whose plain-http
-//!   connections (no TLS, no proxy: the only
-//!   ones where the bytes on the socket are the body's own) are made by a connector of ours, as
-//!   a TCP transport that can `sendfile` (ureq's own TCP transport is not public to wrap).
-//!   Every other connection is ureq's default connector's.
+//!   connections (no TLS, no proxy: the only ones where the bytes on the socket are the body's
+//!   own) are made by a connector of ours, as a TCP transport that can `sendfile` (ureq's own
+//!   TCP transport is not public to wrap). Every other connection is ureq's default
+//!   connector's.
 //! - The transport of a request is not visible to the body reader, so they meet through a
-//!   per-thread [`State`](imp::State) (ureq runs a request's I/O on the calling thread). The exchange opens
-//!   a [`Scope`] around `send`; a sendfile-capable transport records its socket there when it
-//!   writes the request head; a [`FileRange`] body read inside the scope then does not copy
-//!   the bytes but records a [`Pending`](imp::Pending) range (the output buffer keeps whatever it held), and
-//!   the same transport, asked to send exactly that many bytes, sends the range instead.
+//!   per-thread [`State`](imp::State) (ureq runs a request's I/O on the calling thread). The
+//!   exchange opens a [`Scope`] around `send`; a sendfile-capable transport records its socket
+//!   there when it writes the request head; a [`FileRange`] body read inside the scope then
+//!   does not copy the bytes but records a [`Pending`](imp::Pending) range (the output buffer
+//!   keeps whatever it held), and the same transport, asked to send exactly that many bytes,
+//!   sends the range instead.
 //! - A transport never writes a buffer it was not meant to: a pending range is consumed only by
 //!   the transport whose socket it names, and only for exactly its length; anything else is an
 //!   error, never a send. Outside a scope, and on other systems, a [`FileRange`] reads.
@@ -79,12 +81,14 @@ impl Read for FileRange {
             return Ok(0);
         }
         #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-        if imp::lend(&self.file, self.offset, max) {
-            self.offset += max as u64;
-            self.remaining -= max as u64;
-            return Ok(max);
-        }
-        let n = self.file.read_at(&mut buf[..max], self.offset)?;
+        let lent = imp::lend(&self.file, self.offset, max);
+        #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+        let lent = false;
+        let n = if lent {
+            max
+        } else {
+            self.file.read_at(&mut buf[..max], self.offset)?
+        };
         self.offset += n as u64;
         self.remaining -= n as u64;
         Ok(n)
@@ -312,9 +316,8 @@ mod imp {
 
         fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
             let timeout = timeout.for_write();
-            arm(timeout, &mut self.write_timeout, || {
-                self.socket
-                    .set_write_timeout(timeout.not_zero().map(|d| *d))
+            arm(timeout, &mut self.write_timeout, |t| {
+                self.socket.set_write_timeout(t)
             })?;
             let fd = self.socket.as_raw_fd();
             let mut st = STATE.get();
@@ -342,8 +345,8 @@ mod imp {
 
         fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
             let timeout = timeout.for_read();
-            arm(timeout, &mut self.read_timeout, || {
-                self.socket.set_read_timeout(timeout.not_zero().map(|d| *d))
+            arm(timeout, &mut self.read_timeout, |t| {
+                self.socket.set_read_timeout(t)
             })?;
             let input = self.buffers.input_append_buf();
             let n = loop {
@@ -373,14 +376,14 @@ mod imp {
     fn arm(
         timeout: NextTimeout,
         last: &mut Option<Duration>,
-        set: impl FnOnce() -> io::Result<()>,
+        set: impl FnOnce(Option<Duration>) -> io::Result<()>,
     ) -> Result<(), Error> {
         if timeout.after.is_zero() {
             return Err(Error::Timeout(timeout.reason));
         }
         let wanted = timeout.not_zero().map(|d| *d);
         if wanted != *last {
-            set()?;
+            set(wanted)?;
             *last = wanted;
         }
         Ok(())
